@@ -1,0 +1,30 @@
+# Two commands do all the set-up on a fresh machine:
+#   make render   -> installs into .venv, renders the bundled demo song to output/demo.mp4
+#   make test     -> installs into .venv, runs the test suite
+PYTHON ?= python3
+VENV ?= .venv
+# CPU build by default (this pin is the CPU wheel on our machines); set TORCH_SPEC=torch to take your platform's build.
+TORCH_SPEC ?= torch==2.13.0
+BIN := $(VENV)/bin
+
+.PHONY: setup test render bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+test: setup
+	$(BIN)/pytest -q tests
+
+render: setup
+	$(BIN)/audiowalk render --demo -o output/demo.mp4
+
+bench: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(VENV) output/demo.mp4 .pytest_cache

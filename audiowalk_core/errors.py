@@ -1,0 +1,23 @@
+"""Errors raised for bad user input.
+
+Every message names the input that was wrong and what was expected, so a ComfyUI user sees
+"audio file 'song.mp3': not found in the input folder; expected ..." instead of a traceback.
+"""
+from __future__ import annotations
+
+
+class AudioWalkInputError(ValueError):
+    """A user-facing input was wrong. ``input_name`` is the widget/argument name."""
+
+    def __init__(self, input_name: str, problem: str, expected: str | None = None):
+        self.input_name = input_name
+        self.problem = problem
+        self.expected = expected
+        message = f"{input_name}: {problem}"
+        if expected:
+            message += f"; expected {expected}"
+        super().__init__(message)
+
+
+class AudioWalkCancelled(RuntimeError):
+    """The user cancelled a long-running operation (raised from a progress callback)."""

@@ -1,0 +1,50 @@
+"""The AUDIOWALK_FEATURES value: per-frame curves on one FrameClock.
+
+Computation lives in ``analysis.py``; this module only defines the container passed between nodes.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .clock import FrameClock
+from .errors import AudioWalkInputError
+
+
+@dataclass(frozen=True)
+class AudioFeatures:
+    """Per-frame audio features.
+
+    ``curves`` maps a name to a float32 array whose first axis is the frame (``[frame_count]`` or
+    ``[frame_count, K]``). Standard names: ``bands`` [N, B] (the selected band mode), ``rms`` [N],
+    ``onset`` [N], ``beat`` [N], ``chroma`` [N, 12], ``harmonic`` [N], ``percussive`` [N]; all in [0, 1].
+    ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
+    ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` 'seed' or 'improved'.
+    """
+
+    clock: FrameClock
+    curves: dict
+    beat_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    tempo_bpm: float = 0.0
+    band_edges_hz: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    band_mode: str = "improved"
+
+    @property
+    def frame_count(self) -> int:
+        return self.clock.frame_count
+
+    def curve(self, name: str, input_name: str = "feature") -> np.ndarray:
+        """The curve called ``name``; a clear error lists the available names otherwise."""
+        if name not in self.curves:
+            raise AudioWalkInputError(input_name, f"no curve named {name!r}",
+                                      "one of " + ", ".join(sorted(self.curves)))
+        return self.curves[name]
+
+    def slice_frames(self, start: int, count: int) -> "AudioFeatures":
+        """Features of frames ``[start, start + count)`` (rows of every curve; beats shifted)."""
+        stop = min(start + count, self.frame_count)
+        beats = self.beat_frames[(self.beat_frames >= start) & (self.beat_frames < stop)] - start
+        return AudioFeatures(self.clock.with_frame_count(stop - start),
+                             {k: v[start:stop] for k, v in self.curves.items()},
+                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode)

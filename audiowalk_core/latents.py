@@ -1,0 +1,51 @@
+"""The AUDIOWALK_LATENTS value: per-frame BigGAN inputs."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .clock import FrameClock
+from .errors import AudioWalkInputError
+
+NOISE_DIM = 128
+NUM_CLASSES = 1000
+
+
+@dataclass(frozen=True)
+class WalkLatents:
+    """Per-frame BigGAN inputs.
+
+    ``noise`` float32 ``[N, 128]``, ``class_weights`` float32 ``[N, 1000]``, ``truncation`` in (0, 1],
+    ``seed`` the user seed they were drawn from, ``clock`` the frame clock of the whole song and
+    ``first_frame`` the index (on that clock) of row 0, so a slice knows where it sits in the song.
+    """
+
+    noise: np.ndarray
+    class_weights: np.ndarray
+    truncation: float
+    seed: int
+    clock: FrameClock
+    first_frame: int = 0
+
+    def __post_init__(self):
+        if self.noise.ndim != 2 or self.class_weights.ndim != 2 or len(self.noise) != len(self.class_weights):
+            raise AudioWalkInputError("latents", f"noise {self.noise.shape} and class weights "
+                                      f"{self.class_weights.shape} do not match",
+                                      "noise [N, dim] and class weights [N, classes] with the same N")
+        if not (0.0 < float(self.truncation) <= 1.0):
+            raise AudioWalkInputError("truncation", f"{self.truncation!r} is outside (0, 1]",
+                                      "a truncation in (0, 1], e.g. 0.4")
+
+    @property
+    def frame_count(self) -> int:
+        return int(self.noise.shape[0])
+
+    def slice_frames(self, start: int, count: int | None = None) -> "WalkLatents":
+        """Rows ``[start, start + count)`` (relative to this object); ``count`` None or <= 0: to the end."""
+        if start < 0 or start >= self.frame_count:
+            raise AudioWalkInputError("start_frame", f"{start} is outside 0..{self.frame_count - 1}",
+                                      f"a frame index below the frame count {self.frame_count}")
+        stop = self.frame_count if count is None or count <= 0 else min(start + count, self.frame_count)
+        return WalkLatents(self.noise[start:stop], self.class_weights[start:stop], self.truncation,
+                           self.seed, self.clock, self.first_frame + start)

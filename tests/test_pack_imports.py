@@ -1,0 +1,31 @@
+import subprocess
+import sys
+
+from support import REPO_ROOT
+
+
+def test_core_imports_without_comfyui():
+    code = ("import sys, audiowalk_core; "
+            "bad = [m for m in ('folder_paths', 'comfy', 'nodes') if m in sys.modules]; "
+            "assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+def test_pack_registers_nodes_with_categories_and_tooltips(pack):
+    mappings = pack.NODE_CLASS_MAPPINGS
+    assert set(mappings) == set(pack.NODE_DISPLAY_NAME_MAPPINGS)
+    for node_id, cls in mappings.items():
+        assert node_id.startswith("AudioWalk"), node_id
+        assert cls.CATEGORY.startswith("AudioWalk/"), node_id
+        assert isinstance(cls.DESCRIPTION, str) and cls.DESCRIPTION, node_id
+        assert callable(getattr(cls, cls.FUNCTION)), node_id
+        spec = cls.INPUT_TYPES()
+        for group in ("required", "optional"):
+            for name, entry in spec.get(group, {}).items():
+                options = entry[1] if len(entry) > 1 else {}
+                assert options.get("tooltip"), f"{node_id}.{name} has no tooltip"
+        assert len(cls.RETURN_TYPES) == len(getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES))
+
+
+def test_repo_root_is_not_on_sys_path():
+    assert str(REPO_ROOT) not in sys.path
