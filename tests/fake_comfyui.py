@@ -8,8 +8,9 @@ handshake, then ComfyUI's JSON messages: execution_start, executing, progress, e
 executing with node null at the end).
 
 "Running" a prompt: every node reports ``progress`` 1..2 of 2; a node whose class_type is ``FakeRaise`` fails with
-the exception message in its ``message`` input; ``FakeSave`` writes its ``text`` input (plus any ``--set`` values it
-got) to a file in the output folder and reports it under ``"videos"``.
+the exception message in its ``message`` input; every output node (``FakeSave``, or any node whose
+``object_info`` entry says ``output_node``) writes its inputs as JSON to a file in the output folder and reports
+that file under ``"videos"``. Pass ``object_info`` to serve other node types (e.g. the pack's own).
 """
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 class FakeComfyUI:
     """Start with ``with FakeComfyUI(tmp_path) as server: server.address`` ("127.0.0.1:PORT")."""
 
-    def __init__(self, root: Path, node_delay_s: float = 0.0):
+    def __init__(self, root: Path, node_delay_s: float = 0.0, object_info: dict | None = None):
         self.root = Path(root)
+        self.object_info = object_info or OBJECT_INFO
         self.input_dir = self.root / "input"
         self.output_dir = self.root / "output"
         self.input_dir.mkdir(parents=True, exist_ok=True)
@@ -106,7 +108,7 @@ class FakeComfyUI:
         if url.path == "/ws":
             return self._websocket(handler, query.get("clientId", ""))
         if url.path == "/object_info":
-            return self._send_json(handler, OBJECT_INFO)
+            return self._send_json(handler, self.object_info)
         if url.path.startswith("/history/"):
             prompt_id = unquote(url.path[len("/history/"):])
             with self.lock:
@@ -178,12 +180,12 @@ class FakeComfyUI:
         prompt = payload["prompt"]
         node_errors = {}
         for node_id, node in prompt.items():
-            info = OBJECT_INFO.get(node["class_type"])
+            info = self.object_info.get(node["class_type"])
             if info is None:
                 return self._send_json(handler, {"error": {
                     "type": "invalid_prompt", "message": f"Cannot execute because node {node['class_type']} does "
                     "not exist.", "details": f"Node ID '#{node_id}'", "extra_info": {}}, "node_errors": {}}, 400)
-            for name in info["input"]["required"]:
+            for name in info["input"].get("required", {}):
                 if name not in node["inputs"]:
                     node_errors[node_id] = {"errors": [{"type": "required_input_missing",
                                                         "message": "Required input is missing", "details": name,
@@ -229,7 +231,7 @@ class FakeComfyUI:
                                          "current_outputs": []})
                 status = "error"
                 break
-            if node["class_type"] == "FakeSave":
+            if self.object_info[node["class_type"]].get("output_node"):
                 name = f"fake_{len(list(self.output_dir.iterdir())):05d}.mp4"
                 (self.output_dir / name).write_text(json.dumps(node["inputs"], sort_keys=True))
                 ui = {"videos": [{"filename": name, "subfolder": "", "type": "output"}]}
