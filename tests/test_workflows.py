@@ -33,14 +33,10 @@ def load_builder():
 
 
 @pytest.fixture(scope="module")
-def object_info(pack, tmp_path_factory):
-    home = tmp_path_factory.mktemp("comfy_home")
-    for sub in ("input", "output", "temp", "models"):
-        (home / sub).mkdir()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("AUDIOWALK_HOME", str(home))
-        ours = pack_object_info(pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
-    return {**core_object_info(), **ours}
+def object_info(pack):
+    """Recorded core nodes + the pack's nodes (+ the builder's contract stand-ins for nodes not merged yet)."""
+    info, _ = load_builder().build_object_info(pack)
+    return info
 
 
 # ------------------------------------------------------------------------------------------------ the shipped files
@@ -51,6 +47,13 @@ def test_trimmed_core_info_matches_the_recording():
     recorded = json.loads(RECORDED_INFO_PATH.read_text())
     for node_type, info in core_object_info().items():
         assert recorded[node_type] == info, node_type
+
+
+def test_workflow_nodes_are_registered_by_the_pack(pack):
+    stand_ins = load_builder().build_object_info(pack)[1]
+    if len(stand_ins) == len(load_builder().CONTRACT_NODES):
+        pytest.xfail("no AudioWalk node is merged on this branch yet; the workflows use the contract stand-ins")
+    assert stand_ins == [], "re-run scripts/build_workflows.py once these nodes are merged: " + ", ".join(stand_ins)
 
 
 def test_workflows_are_shipped_in_both_formats():
