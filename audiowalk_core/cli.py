@@ -4,7 +4,7 @@
     audiowalk render --demo -o OUT.mp4               the same on the bundled synthesised demo song
     audiowalk comfy-run WORKFLOW --server HOST:PORT --audio SONG [--set NODE.INPUT=VALUE ...] [-o OUT.mp4]
                                                      run a workflow on a ComfyUI server (chunked with --chunk-frames)
-    audiowalk demo-song -o demo.wav                  write the synthesised demo song
+    audiowalk demo-song demo.wav                     write the synthesised demo song
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pathlib import Path
 from .errors import AudioWalkCancelled, AudioWalkInputError
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+BIGGAN_MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")  # = biggan.BIGGAN_MODELS
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
 GENERATE_TYPE = "AudioWalkBigGANGenerate"
 SAVE_VIDEO_TYPE = "AudioWalkSaveVideo"
@@ -40,22 +41,21 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default="biggan-deep-128",
-                        help="BigGAN: biggan-deep-128/256/512 (looked up in --models-dir) or a path to a weights "
-                             "file or folder (default biggan-deep-128)")
+    render.add_argument("--model", default="biggan-deep-128", choices=BIGGAN_MODEL_NAMES,
+                        help="BigGAN model (default biggan-deep-128)")
     render.add_argument("--models-dir", type=Path, default=None,
-                        help="folder holding BigGAN weights (default: $AUDIOWALK_HOME/models/biggan)")
-    render.add_argument("--random-weights-for-testing", action="store_true",
-                        help="when no weights are found, build the model from its real config with RANDOM weights "
-                             "(meaningless pictures; for trying the pipeline without downloads)")
+                        help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
+                             "AUDIOWALK_HOME defaulting to the current folder)")
+    render.add_argument("--random-weights", action="store_true",
+                        help="when the weights can be neither found nor downloaded, build the model from its real "
+                             "config with RANDOM weights (meaningless pictures, a loud warning; for trying the "
+                             "pipeline offline). Without it a missing model is an error.")
     render.add_argument("--fps", default="30", help="frames per second, e.g. 30, 29.97 or 30000/1001 (default 30)")
     render.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
     render.add_argument("--labels", default="teapot | bubble | mushroom",
                         help="ImageNet classes, names or indices separated by ' | ' (default: the seed's)")
     render.add_argument("--truncation", type=float, default=0.7, help="BigGAN truncation in (0, 1] (default 0.7)")
     render.add_argument("--batch-size", type=int, default=8, help="frames per BigGAN batch (default 8)")
-    render.add_argument("--start-frame", type=int, default=0, help="first frame to render (default 0)")
-    render.add_argument("--frame-count", type=int, default=0, help="frames to render (default 0: to the end)")
     render.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song (default 0)")
     render.add_argument("--duration-seconds", type=float, default=0.0,
                         help="use only this much of the song (default 0: to the end)")
@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--no-download", action="store_true", help="leave the outputs on the server")
 
     demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
-    demo.add_argument("-o", "--output", type=Path, default=Path("audiowalk_demo.wav"), help="the wav to write")
+    demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
+    demo.add_argument("-o", "--output", dest="output_option", type=Path, default=None, help="the same, as an option")
     return parser
 
 
@@ -114,7 +115,7 @@ def main(argv=None) -> int:
 def cmd_demo_song(args) -> int:
     from . import demo
 
-    path = demo.write_demo_song(args.output)
+    path = demo.write_demo_song(args.output or args.output_option or Path("audiowalk_demo.wav"))
     print(f"wrote {path}")
     return 0
 
@@ -122,28 +123,30 @@ def cmd_demo_song(args) -> int:
 # ---------------------------------------------------------------------------------------------------- render
 
 def cmd_render(args) -> int:
+    import tempfile
+
     from . import render
 
     if args.demo == (args.song is not None):
         raise CommandError("give either a SONG or --demo (not both, not neither)")
-    song = args.song
-    if args.demo:
-        from . import demo
-
-        song = demo.write_demo_song(Path(args.output).with_name(Path(args.output).stem + ".demo-song.wav"))
-    options = render.RenderOptions(
-        model=args.model, models_dir=args.models_dir, random_weights_for_testing=args.random_weights_for_testing,
-        fps=args.fps, seed=args.seed, labels=args.labels, truncation=args.truncation, batch_size=args.batch_size,
-        start_frame=args.start_frame, frame_count=args.frame_count, start_seconds=args.start_seconds,
-        duration_seconds=args.duration_seconds, crf=args.crf, device=args.device, dtype=args.dtype)
     progress = TerminalProgress("rendering", sys.stderr)
     started = time.perf_counter()
-    result = render.render_song(song, args.output, options, on_progress=progress.update,
-                                on_message=lambda text: print(text, file=sys.stderr, flush=True))
+    with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:
+        song = args.song
+        if args.demo:
+            from . import demo
+
+            song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
+        elif not Path(song).is_file():
+            raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
+        path = render.render_song(
+            song, args.output, fps=args.fps, model_name=args.model, models_dir=args.models_dir, seed=args.seed,
+            labels=args.labels, batch_size=args.batch_size, allow_random_weights=args.random_weights,
+            on_progress=progress.update, truncation=args.truncation, start_seconds=args.start_seconds,
+            duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
+            on_message=lambda text: print(text, file=sys.stderr, flush=True))
     progress.finish()
-    print(f"wrote {result.path}: {result.frame_count} frames at {result.fps_text} fps, "
-          f"{result.duration_seconds:.2f} s, {result.width}x{result.height}, "
-          f"in {time.perf_counter() - started:.1f} s")
+    print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
 
 
