@@ -81,6 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per prompt")
     run.add_argument("--no-download", action="store_true", help="leave the outputs on the server")
 
+    features = sub.add_parser("features", help="analyse a song: frame count, tempo, feature curves (and a plot)",
+                              description="Compute the per-frame audio features the walk uses and print a summary.")
+    features.add_argument("song", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
+    features.add_argument("--fps", default="30", help="frames per second (default 30)")
+    features.add_argument("--band-mode", choices=("improved", "seed"), default="improved",
+                          help="frequency bands: improved (default) or the seed project's FFT bands")
+    features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
+    features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")
+    features.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the curves here")
+
     demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
     demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
     demo.add_argument("-o", "--output", dest="output_option", type=Path, default=None, help="the same, as an option")
@@ -89,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song}
+    handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
+                "features": cmd_features}
     try:
         return handlers[args.command](args) or 0
     except (AudioWalkInputError, CommandError) as exc:
@@ -117,6 +128,39 @@ def cmd_demo_song(args) -> int:
 
     path = demo.write_demo_song(args.output or args.output_option or Path("audiowalk_demo.wav"))
     print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- features
+
+def cmd_features(args) -> int:
+    from .analysis import compute_features
+    from .audio import load_audio
+    from .clock import parse_fps
+
+    if not args.song.is_file():
+        raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
+    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None)
+    features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    clock = features.clock
+    print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
+          f"{features.frame_count} frames at {clock.fps} fps")
+    print(f"tempo {features.tempo_bpm:.1f} BPM, {len(features.beat_frames)} beats, "
+          f"{max(len(features.band_edges_hz) - 1, 0)} {features.band_mode} bands")
+    for name in sorted(features.curves):
+        curve = features.curves[name]
+        print(f"  {name:12s} {'x'.join(str(d) for d in curve.shape):>10s}  min {float(curve.min()):.3f}  "
+              f"mean {float(curve.mean()):.3f}  max {float(curve.max()):.3f}")
+    if args.plot is not None:
+        from matplotlib.image import imsave
+
+        from .paths import atomic_output
+        from .plots import plot_features
+
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(args.plot) as tmp:
+            imsave(tmp, plot_features(features), format="png")
+        print(f"wrote {args.plot}")
     return 0
 
 

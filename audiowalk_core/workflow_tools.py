@@ -62,6 +62,11 @@ def node_info(node_id: str, node_class, display_name: str | None = None) -> dict
     }
     if hasattr(node_class, "OUTPUT_TOOLTIPS"):
         info["output_tooltips"] = list(node_class.OUTPUT_TOOLTIPS)
+    for flag, key in (("DEPRECATED", "deprecated"), ("EXPERIMENTAL", "experimental")):
+        if getattr(node_class, flag, False):
+            info[key] = True
+    if hasattr(node_class, "API_NODE"):
+        info["api_node"] = node_class.API_NODE
     return json.loads(json.dumps(info, default=_json_default))
 
 

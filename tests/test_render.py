@@ -117,3 +117,17 @@ def test_random_weights_fallback_warns_loudly(demo_song, tmp_path, capsys, monke
     assert "rendering with RANDOM weights" in err and str(empty) in err
     frames, fps, _, _ = decode(out)
     assert frames.shape == (2, 128, 128, 3) and fps == 2
+
+
+def test_demo_song_and_features_commands(tmp_path, capsys):
+    song = tmp_path / "demo.wav"
+    assert cli.main(["demo-song", str(song)]) == 0
+    import soundfile
+
+    info = soundfile.info(str(song))
+    assert info.channels == 2 and info.duration > 10
+    plot = tmp_path / "plots" / "features.png"
+    assert cli.main(["features", str(song), "--fps", "8", "--duration-seconds", "3", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "-> 24 frames at 8 fps" in out and "BPM" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
