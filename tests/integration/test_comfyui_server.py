@@ -215,3 +215,15 @@ def test_server_side_errors_are_reported(comfy_server, song, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "AudioWalkClassSchedule" in err and "labels" in err
     assert ComfyClient(address).system_stats()  # the server is still usable afterwards
+
+
+def test_shipped_workflows_appear_in_the_template_browser(comfy_server):
+    address = comfy_server[0]
+    with urllib.request.urlopen(f"http://{address}/api/workflow_templates", timeout=30) as response:
+        templates = json.loads(response.read())
+    shipped = sorted(p.stem for p in (REPO_ROOT / "workflows").glob("*.json"))
+    assert sorted(templates.get("ComfyUI-AudioWalk", [])) == shipped
+    for name in shipped:
+        url = f"http://{address}/api/workflow_templates/ComfyUI-AudioWalk/{name}.json"
+        with urllib.request.urlopen(url, timeout=30) as response:
+            assert json.loads(response.read()) == load_workflow(REPO_ROOT / "workflows" / f"{name}.json")
