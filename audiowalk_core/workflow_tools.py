@@ -30,6 +30,11 @@ WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 FRONTEND_ONLY_TYPES = ("Note", "MarkdownNote")
 # Nodes for which the frontend adds an "audioUI" player widget (comfyui-frontend 1.27, extension Comfy.AudioWidget).
 AUDIO_UI_NODE_TYPES = ("LoadAudio", "SaveAudio", "PreviewAudio", "SaveAudioMP3", "SaveAudioOpus")
+# Input types that are frontend widgets only (no socket, value never needed by the server). A custom node with an
+# ``audio_upload`` combo must declare an optional ``audioUI: ("AUDIO_UI",)`` input: frontend 1.27's upload widget
+# looks up the node's "audioUI" player widget and throws without it (the node then fails to load in the UI).
+UI_ONLY_INPUT_TYPES = ("AUDIO_UI",)
+UPLOAD_OPTIONS = ("image_upload", "audio_upload", "video_upload")  # combo options that add an "upload" button
 SEED_WIDGET_NAMES = ("seed", "noise_seed")
 CONTROL_VALUES = ("fixed", "increment", "decrement", "randomize")
 MODE_ALWAYS, MODE_NEVER, MODE_BYPASS = 0, 2, 4
@@ -97,6 +102,11 @@ class InputSpec:
         return self.kind in WIDGET_TYPES and not self.options.get("forceInput", False)
 
     @property
+    def is_ui_only(self) -> bool:
+        """A frontend-only widget (player, upload button): neither a socket nor a value the server needs."""
+        return self.kind in UI_ONLY_INPUT_TYPES
+
+    @property
     def has_control_widget(self) -> bool:
         """True when the frontend adds a 'control after generate' widget after this one."""
         if self.kind == "INT":
@@ -152,13 +162,10 @@ def widget_slots(node_type: str, info: dict) -> list[tuple[str, str]]:
         slots.append((spec.name, "value"))
         if spec.has_control_widget:
             slots.append((spec.name, "control"))
-    required_audio = next((s for s in specs if s.name == "audio" and s.required), None)
     if node_type in AUDIO_UI_NODE_TYPES:
         slots.append(("audioUI", "ui"))
-    if required_audio is not None and required_audio.options.get("audio_upload"):
-        slots.append(("upload", "ui"))
-    required_image = next((s for s in specs if s.name == "image" and s.required), None)
-    if required_image is not None and required_image.options.get("image_upload"):
+    slots.extend((s.name, "ui") for s in specs if s.is_ui_only)
+    if any(s.required and s.kind == "COMBO" and any(s.options.get(k) for k in UPLOAD_OPTIONS) for s in specs):
         slots.append(("upload", "ui"))
     return slots
 
@@ -349,7 +356,7 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
         ui_inputs = []
         for spec in specs:
             link_id = incoming.get((node.id, spec.name))
-            if spec.is_widget and link_id is None:
+            if (spec.is_widget and link_id is None) or spec.is_ui_only:
                 continue
             entry = {"name": spec.name, "type": spec.kind if spec.kind != "COMBO" else "COMBO"}
             if spec.is_widget:
@@ -456,6 +463,8 @@ def validate_api_workflow(api: dict, object_info: dict) -> list[str]:
             value = inputs[name]
             if isinstance(value, list):
                 problems.extend(_check_link(api, object_info, where, name, spec, value))
+            elif spec.is_ui_only:
+                continue
             elif not spec.is_widget and spec.kind not in WIDGET_TYPES:
                 problems.append(f"{where}: input {name!r} of type {spec.kind} needs a link, got value {value!r}")
             else:

@@ -59,7 +59,8 @@ SEED = _widget("INT", 0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=T
 CONTRACT_NODES = {
     "AudioWalkLoadAudio": _stand_in("AudioWalkLoadAudio", {
         "audio": [[], {"audio_upload": True}], "start_seconds": _widget("FLOAT", 0.0, min=0.0),
-        "duration_seconds": _widget("FLOAT", 0.0, min=0.0)}, ["AUDIO"], ["audio"]),
+        "duration_seconds": _widget("FLOAT", 0.0, min=0.0)}, ["AUDIO"], ["audio"],
+        optional={"audioUI": ["AUDIO_UI", {"tooltip": "player of the chosen file (frontend only)"}]}),
     "AudioWalkAudioFeatures": _stand_in("AudioWalkAudioFeatures", {
         "audio": ["AUDIO"], "fps": _widget("FLOAT", 30.0, min=1.0, max=240.0),
         "band_mode": _combo(["improved", "seed"]),
