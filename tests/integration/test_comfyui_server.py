@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -227,3 +228,80 @@ def test_shipped_workflows_appear_in_the_template_browser(comfy_server):
         url = f"http://{address}/api/workflow_templates/ComfyUI-AudioWalk/{name}.json"
         with urllib.request.urlopen(url, timeout=30) as response:
             assert json.loads(response.read()) == load_workflow(REPO_ROOT / "workflows" / f"{name}.json")
+
+
+class HeadlessFrontend:
+    """ComfyUI's real frontend in headless Chromium, driven over the DevTools protocol (websocket-client)."""
+
+    def __init__(self, address: str, profile: Path):
+        import websocket
+
+        port = free_port()
+        self.process = subprocess.Popen([shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox",
+                                         "--disable-gpu", f"--remote-debugging-port={port}",
+                                         f"--user-data-dir={profile}", "about:blank"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as response:
+                    page = next(t for t in json.loads(response.read()) if t["type"] == "page")
+                break
+            except (OSError, StopIteration):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=120)
+        self.next_id, self.events = 0, []
+        self.call("Runtime.enable")
+        self.call("Page.navigate", url=f"http://{address}/")
+        deadline = time.monotonic() + 120
+        while not self.evaluate("!!(window.app && window.app.graph)"):
+            assert time.monotonic() < deadline, "the ComfyUI frontend did not load"
+            time.sleep(1)
+        time.sleep(2)  # extensions finish registering
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(result["exceptionDetails"].get("exception", {}).get("description"))
+        return result.get("result", {}).get("value")
+
+    def errors(self) -> list[str]:
+        return [json.dumps(e)[:800] for e in self.events
+                if e.get("method") == "Runtime.exceptionThrown"
+                or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
+
+    def close(self):
+        self.socket.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (apt-get install chromium)")
+def test_real_frontend_turns_the_ui_workflows_into_our_api_workflows(comfy_server, tmp_path):
+    """Load each UI workflow in ComfyUI's own frontend and queue-convert it (graphToPrompt): no errors, and exactly
+    our API file (the frontend also sends the player widget's audioUI='', which the server ignores)."""
+    frontend = HeadlessFrontend(comfy_server[0], tmp_path / "chromium-profile")
+    try:
+        for ui_path in sorted((REPO_ROOT / "workflows").glob("*.json")):
+            frontend.events.clear()
+            text = ui_path.read_text()
+            prompt = json.loads(frontend.evaluate(
+                f"(async () => {{ await window.app.loadGraphData({text}); "
+                f"return JSON.stringify((await window.app.graphToPrompt()).output); }})()"))
+            for node in prompt.values():
+                node["inputs"].pop("audioUI", None)
+            assert frontend.errors() == [], ui_path.name
+            assert prompt == load_workflow(REPO_ROOT / "workflows" / "api" / ui_path.name), ui_path.name
+    finally:
+        frontend.close()
