@@ -254,3 +254,21 @@ def test_pack_node_info_matches_comfyui_shape(pack, comfy_home):
     for node_type, entry in info.items():
         assert set(entry) - {"output_tooltips"} <= recorded_keys | {"output_tooltips"}, node_type
         assert entry["input_order"]["required"] == list(entry["input"]["required"]), node_type
+
+
+def test_audio_upload_node_layout_and_frontend_only_player():
+    """A custom node with an audio_upload combo and the optional AUDIO_UI player the frontend needs."""
+    info = {"input": {"required": {"audio": [["a.wav"], {"audio_upload": True}], "gain": ["FLOAT", {"default": 1.0}]},
+                      "optional": {"audioUI": ["AUDIO_UI", {}]}},
+            "input_order": {"required": ["audio", "gain"], "optional": ["audioUI"]},
+            "output": ["AUDIO"], "output_name": ["audio"], "output_node": True}
+    object_info = {"MyLoadAudio": info}
+    assert widget_slots("MyLoadAudio", info) == [("audio", "value"), ("gain", "value"), ("audioUI", "ui"),
+                                                 ("upload", "ui")]
+    ui = build_ui_workflow([GraphNode(1, "MyLoadAudio", (0, 0), values={"audio": "song.mp3"})], object_info)
+    node = ui["nodes"][0]
+    assert node["widgets_values"] == ["song.mp3", 1.0, None, None] and node["inputs"] == []
+    api = ui_to_api(ui, object_info)
+    assert api["1"]["inputs"] == {"audio": "song.mp3", "gain": 1.0}
+    api["1"]["inputs"]["audioUI"] = ""  # what the frontend sends for the player
+    assert validate_api_workflow(api, object_info) == []
