@@ -305,3 +305,32 @@ def test_real_frontend_turns_the_ui_workflows_into_our_api_workflows(comfy_serve
             assert prompt == load_workflow(REPO_ROOT / "workflows" / "api" / ui_path.name), ui_path.name
     finally:
         frontend.close()
+
+
+def test_sd_part_of_the_diffused_workflow_runs_on_core_nodes(comfy_server, sd15_checkpoint, tmp_path):
+    """The shipped img2img subgraph (scale, checkpoint, prompts, VAE encode, KSampler, VAE decode) as it is in
+    workflows/api, fed by ComfyUI's LoadImage instead of our keyframes and saved with SaveImage."""
+    from audiowalk_core.workflow_tools import apply_assignments
+
+    client = ComfyClient(comfy_server[0])
+    shipped = load_workflow(REPO_ROOT / "workflows" / "api" / "audiowalk_diffused_biggan.json")
+    core = {nid: node for nid, node in shipped.items() if not node["class_type"].startswith("AudioWalk")}
+    scale = next(nid for nid, node in core.items() if node["class_type"] == "ImageScale")
+    decode = next(nid for nid, node in core.items() if node["class_type"] == "VAEDecode")
+    keyframe = tmp_path / "keyframe.png"
+    image = np.random.default_rng(0).integers(0, 255, (48, 48, 3), dtype=np.uint8)
+    av.VideoFrame.from_ndarray(image, format="rgb24").to_image().save(keyframe)
+    core[scale]["inputs"]["image"] = ["900", 0]
+    core["900"] = {"class_type": "LoadImage", "inputs": {"image": client.upload_file(keyframe)},
+                   "_meta": {"title": "Keyframe"}}
+    core["901"] = {"class_type": "SaveImage", "inputs": {"images": [decode, 0], "filename_prefix": "audiowalk_sd"},
+                   "_meta": {"title": "Save"}}
+    live = client.object_info()
+    prompt = apply_assignments(core, SD_SETTINGS[1::2], live)
+    assert validate_api_workflow(prompt, live) == []
+    entry = client.run_prompt(prompt, timeout=600)
+    [output] = client.output_files(entry)
+    out = client.download(output, tmp_path / "sd.png")
+    with av.open(str(out)) as container:
+        decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    assert decoded.shape == (SIZE, SIZE, 3)
