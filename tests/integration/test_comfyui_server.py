@@ -82,7 +82,8 @@ def sd15_checkpoint(comfy_server):
     else:
         subprocess.run([comfy_python(), str(REPO_ROOT / "scripts" / "make_random_sd15_checkpoint.py"), str(target),
                         "--comfyui-dir", COMFYUI_DIR], check=True, timeout=1200)
-    return target
+    yield target
+    target.unlink()  # 2 GB: not left in pytest's kept temp folders
 
 
 @pytest.fixture(scope="module")
