@@ -392,7 +392,9 @@ def cmd_comfy_run(args) -> int:
         if keyframe_ids:
             steps = _linked_or_value(api, keyframe_ids[0], "interpolation_steps")
             step = int(steps) + 1 if steps is not None else 1
-        chunks = plan_chunks(total_frames, args.chunk_frames, step)
+        # ImageFromBatch (which cuts the look-ahead keyframe off) takes at most 4096 frames.
+        chunk_frames = min(args.chunk_frames, 4096) if keyframe_ids else args.chunk_frames
+        chunks = plan_chunks(total_frames, chunk_frames, step)
         print(f"{total_frames} frames in {len(chunks)} chunk(s) of up to {chunks[0][1]} frames", file=sys.stderr)
 
     outputs = []
@@ -400,7 +402,8 @@ def cmd_comfy_run(args) -> int:
         prompt = api
         prefix = ""
         if start is not None:
-            prompt = _chunk_prompt(api, generate_id, save_ids, start, count, total_frames)
+            look_ahead = 1 if keyframe_ids and start + count < total_frames else 0
+            prompt = _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead)
             prefix = f"[chunk {index + 1}/{len(chunks)}, frames {start}-{start + count - 1}] "
         entry = client.run_prompt(prompt, on_event=PromptProgress(prompt, prefix), timeout=args.timeout)
         outputs = client.output_files(entry)
@@ -417,13 +420,27 @@ def cmd_comfy_run(args) -> int:
     return 0
 
 
-def _chunk_prompt(api, generate_id, save_ids, start, count, total_frames) -> dict:
+def _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead: int = 0) -> dict:
+    """The prompt of chunk ``[start, start + count)``.
+
+    ``look_ahead`` extra frames are generated after the chunk (the next keyframe, so the frames after the chunk's
+    last keyframe are interpolated towards it as in a whole render) and cut off again by a core ImageFromBatch node
+    in front of each Save Video, which so receives exactly ``count`` frames.
+    """
     prompt = copy.deepcopy(api)
     prompt[generate_id]["inputs"]["start_frame"] = start
-    prompt[generate_id]["inputs"]["frame_count"] = count
+    prompt[generate_id]["inputs"]["frame_count"] = count + look_ahead
+    next_id = max((int(nid) for nid in prompt if nid.isdigit()), default=0) + 1
     for save_id in save_ids:
-        prompt[save_id]["inputs"]["chunk_start_frame"] = start
-        prompt[save_id]["inputs"]["total_frames"] = total_frames
+        inputs = prompt[save_id]["inputs"]
+        inputs["chunk_start_frame"] = start
+        inputs["total_frames"] = total_frames
+        if look_ahead:
+            prompt[str(next_id)] = {"class_type": "ImageFromBatch",
+                                    "inputs": {"image": inputs["images"], "batch_index": 0, "length": count},
+                                    "_meta": {"title": "Drop look-ahead frames"}}
+            inputs["images"] = [str(next_id), 0]
+            next_id += 1
     return prompt
 
 

@@ -144,11 +144,20 @@ def test_chunked_run_sends_frame_ranges_that_cover_the_song(workflow_server_info
         prompts = server.prompts
     total = 30  # the 1 s song at the workflow's 30 fps
     assert len(prompts) == len(expected)
+    keyframes = workflow == "audiowalk_diffused_biggan"
     for prompt, (start, count) in zip(prompts, expected):
         generate = next(n for n in prompt.values() if n["class_type"] == "AudioWalkBigGANGenerate")["inputs"]
         save = next(n for n in prompt.values() if n["class_type"] == "AudioWalkSaveVideo")["inputs"]
-        assert (generate["start_frame"], generate["frame_count"]) == (start, count)
+        look_ahead = 1 if keyframes and start + count < total else 0  # the next keyframe, cut off before saving
+        assert (generate["start_frame"], generate["frame_count"]) == (start, count + look_ahead)
         assert (save["chunk_start_frame"], save["total_frames"]) == (start, total)
+        if look_ahead:
+            trim = prompt[save["images"][0]]
+            assert trim["class_type"] == "ImageFromBatch"
+            assert trim["inputs"]["batch_index"] == 0 and trim["inputs"]["length"] == count
+            assert prompt[trim["inputs"]["image"][0]]["class_type"] == "AudioWalkInterpolateFrames"
+        else:
+            assert prompt[save["images"][0]]["class_type"] != "ImageFromBatch"
         loader = next(n for n in prompt.values() if n["class_type"] == "AudioWalkLoadAudio")["inputs"]
         assert loader["audio"] == "song.wav"
         assert next(n for n in prompt.values()

@@ -335,3 +335,10 @@ def test_sd_part_of_the_diffused_workflow_runs_on_core_nodes(comfy_server, sd15_
     with av.open(str(out)) as container:
         decoded = next(container.decode(video=0)).to_ndarray(format="rgb24")
     assert decoded.shape == (SIZE, SIZE, 3)
+
+
+def test_chunked_diffused_render_has_every_frame(comfy_server, sd15_checkpoint, song, tmp_path):
+    video = run_workflow(comfy_server[0], song, tmp_path / "diffused_chunks.mp4", "audiowalk_diffused_biggan",
+                         "--chunk-frames", "8", "--set", "Save Video.filename_prefix=AudioWalk/diffused_chunks",
+                         *SD_SETTINGS)
+    check_video(video, SIZE)
