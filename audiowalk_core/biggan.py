@@ -1,0 +1,419 @@
+"""BigGAN-deep: strict, safe loading of real checkpoints, download of the published files, conversion to a single
+safetensors file, random-weight models with the real architecture, and batched frame generation.
+
+Architecture: ``pytorch_pretrained_biggan.BigGAN`` (the port of DeepMind's TF-Hub BigGAN-deep used by the seed).
+Its own ``from_pretrained`` unpickles with full ``torch.load`` and loads with ``strict=False``, so a wrong file
+silently leaves random weights. Here every key and shape must match, pickles load with ``weights_only=True``, and
+the safetensors layout carries its config in the file's metadata.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from .errors import AudioWalkInputError
+from .paths import atomic_output
+
+BIGGAN_MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
+OUTPUT_MAPPINGS = ("fixed", "per_frame_minmax")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+# The original published files (the same URLs pytorch_pretrained_biggan uses). Override the base for mirrors/tests.
+DEFAULT_URL_BASE = "https://s3.amazonaws.com/models.huggingface.co/biggan"
+URL_BASE_ENV = "AUDIOWALK_BIGGAN_URL_BASE"
+WEIGHTS_FILE, CONFIG_FILE = "pytorch_model.bin", "config.json"
+_CONFIG_METADATA_KEY = "biggan_config"
+
+
+@dataclass
+class BigGANHandle:
+    """A loaded generator: ``model`` (eval, on ``device`` in ``dtype``), its ``config`` dict, ``resolution`` (px),
+    ``model_name`` and ``source`` (the file it came from)."""
+
+    model: object
+    config: dict
+    model_name: str
+    resolution: int
+    device: object
+    dtype: object
+    source: str = ""
+
+
+def builtin_config(model_name: str) -> dict:
+    """The published config.json of a biggan-deep model (shipped with the pack)."""
+    if model_name not in BIGGAN_MODELS:
+        raise AudioWalkInputError("model_name", f"{model_name!r} is not a known BigGAN",
+                                  "one of " + ", ".join(BIGGAN_MODELS))
+    text = resources.files(__package__).joinpath("data", "biggan", f"{model_name}.json").read_text()
+    return json.loads(text)
+
+
+def tiny_config(channel_width: int = 4) -> dict:
+    """A small config of the same architecture (for tests): 4 -> 32 px in three up-sampling blocks, channels
+    16 -> 1 (x ``channel_width``) halving as the real ones do, attention at 16 px."""
+    layers = [[False, 16, 8], [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1]]
+    return {"output_dim": 32, "z_dim": 128, "class_embed_dim": 128, "channel_width": channel_width,
+            "num_classes": 1000, "layers": layers, "attention_layer_position": 4, "eps": 1e-4, "n_stats": 51}
+
+
+def _architecture(config: dict):
+    from pytorch_pretrained_biggan import BigGAN, BigGANConfig
+
+    settings = dict(config)
+    settings["layers"] = [tuple(layer) for layer in settings["layers"]]
+    return BigGAN(BigGANConfig.from_dict(settings))
+
+
+def build_random_biggan(model_name_or_config, seed: int = 0):
+    """A BigGAN with random weights and the real architecture (``model_name`` or a config dict), initialised
+    deterministically from ``seed``: conv/linear weights N(0, 0.02), identity batch-norm statistics."""
+    import torch
+
+    config = builtin_config(model_name_or_config) if isinstance(model_name_or_config, str) \
+        else dict(model_name_or_config)
+    generator = torch.Generator().manual_seed(int(seed))
+    model = _architecture(config)
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            if name.endswith("running_means") or name.endswith("bias"):
+                tensor.zero_()
+            elif name.endswith("running_vars") or (name.endswith(".weight") and tensor.ndim == 1):
+                tensor.fill_(1.0)
+            elif name.endswith("weight_u") or name.endswith("weight_v"):
+                continue  # set below from the weight they normalise
+            elif tensor.is_floating_point():
+                tensor.copy_(torch.randn(tensor.shape, generator=generator) * 0.02)
+        state = model.state_dict()
+        for name in [key for key in state if key.endswith("weight_orig")]:
+            # the stored singular vectors of a trained model: power iteration on the random weight
+            matrix = state[name].reshape(state[name].shape[0], -1)
+            v = torch.nn.functional.normalize(torch.randn(matrix.shape[1], generator=generator), dim=0)
+            for _ in range(30):
+                u = torch.nn.functional.normalize(matrix @ v, dim=0)
+                v = torch.nn.functional.normalize(matrix.T @ u, dim=0)
+            state[name[:-len("orig")] + "u"].copy_(u)
+            state[name[:-len("orig")] + "v"].copy_(v)
+    model.config_dict = config
+    return model.eval()
+
+
+def save_biggan_safetensors(model, config: dict, path) -> Path:
+    """Write ``model``'s state dict and ``config`` (in the metadata) as one .safetensors file, atomically."""
+    from safetensors.torch import save_file
+
+    config = config if isinstance(config, dict) else dict(vars(config))
+    state = {key: value.detach().contiguous().cpu() for key, value in model.state_dict().items()}
+    path = Path(path)
+    with atomic_output(path) as temporary:
+        save_file(state, str(temporary), metadata={_CONFIG_METADATA_KEY: json.dumps(config)})
+    return path
+
+
+def convert_to_safetensors(src_dir, dst_file) -> Path:
+    """Convert the original layout (``config.json`` + ``pytorch_model.bin`` in ``src_dir``) into a single
+    .safetensors file carrying its config; the weights are checked strictly first."""
+    src_dir = Path(src_dir)
+    config = _read_config(src_dir / CONFIG_FILE)
+    state = _read_pickled_weights(src_dir / WEIGHTS_FILE)
+    model = _architecture(config)
+    _load_strict(model, state, src_dir / WEIGHTS_FILE)
+    return save_biggan_safetensors(model, config, dst_file)
+
+
+def _read_config(path: Path) -> dict:
+    try:
+        config = json.loads(Path(path).read_text())
+        if not isinstance(config, dict) or "layers" not in config:
+            raise ValueError("no 'layers' entry")
+        return config
+    except (OSError, ValueError) as exc:
+        raise AudioWalkInputError("model", f"{path} is not a BigGAN config.json ({exc})",
+                                  "the config.json published with the model") from exc
+
+
+def _read_pickled_weights(path: Path) -> dict:
+    import torch
+
+    try:
+        state = torch.load(str(path), map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - truncated file, foreign pickle, not a checkpoint
+        raise AudioWalkInputError(
+            "model", f"{path} cannot be read as a weights-only PyTorch checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200] if str(exc) else ''})",
+            "the original pytorch_model.bin (complete download, tensors only)") from exc
+    if not isinstance(state, dict):
+        raise AudioWalkInputError("model", f"{path} holds a {type(state).__name__}, not a state dict",
+                                  "a state dict of tensors")
+    return state
+
+
+def _read_safetensors(path: Path) -> tuple[dict, dict]:
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = handle.metadata() or {}
+            state = {key: handle.get_tensor(key) for key in handle.keys()}
+    except Exception as exc:  # noqa: BLE001 - truncated or foreign file
+        raise AudioWalkInputError("model", f"{path} is not a readable .safetensors file ({exc})",
+                                  "a complete BigGAN .safetensors file (convert the original with "
+                                  "`audiowalk convert-biggan`)") from exc
+    if _CONFIG_METADATA_KEY not in metadata:
+        raise AudioWalkInputError("model", f"{path} carries no BigGAN config in its metadata",
+                                  f"a file written by AudioWalk (metadata key {_CONFIG_METADATA_KEY!r})")
+    return state, json.loads(metadata[_CONFIG_METADATA_KEY])
+
+
+def _load_strict(model, state: dict, path) -> None:
+    """Copy ``state`` into ``model``: every key present, none extra, every shape equal; else a clear error."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong_shape = sorted(key for key in set(expected) & set(state)
+                         if tuple(expected[key].shape) != tuple(state[key].shape))
+    if missing or unexpected or wrong_shape:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
+        if wrong_shape:
+            key = wrong_shape[0]
+            parts.append(f"{len(wrong_shape)} keys of the wrong shape (e.g. {key}: file "
+                         f"{tuple(state[key].shape)}, model {tuple(expected[key].shape)})")
+        raise AudioWalkInputError("model", f"{path} does not match the BigGAN architecture of its config: "
+                                  + "; ".join(parts), "the weights published for this model")
+    model.load_state_dict(state, strict=True)
+
+
+def find_model_files(model_name: str, search_dirs) -> tuple[str, Path] | None:
+    """``("safetensors", file)`` or ``("original", folder)`` for the first layout found, else None.
+
+    Looks for ``<dir>/<model_name>.safetensors`` then ``<dir>/<model_name>/{config.json, pytorch_model.bin}``.
+    """
+    for directory in search_dirs:
+        directory = Path(directory)
+        single = directory / f"{model_name}.safetensors"
+        if single.is_file():
+            return "safetensors", single
+        folder = directory / model_name
+        if (folder / CONFIG_FILE).is_file() and (folder / WEIGHTS_FILE).is_file():
+            return "original", folder
+    return None
+
+
+def published_urls(model_name: str, url_base: str | None = None) -> dict:
+    """``{file name: URL}`` of the original published files of ``model_name``."""
+    base = (url_base or os.environ.get(URL_BASE_ENV) or DEFAULT_URL_BASE).rstrip("/")
+    return {CONFIG_FILE: f"{base}/{model_name}-config.json", WEIGHTS_FILE: f"{base}/{model_name}-pytorch_model.bin"}
+
+
+def download_model(model_name: str, target_dir, *, url_base: str | None = None, on_progress=None,
+                   timeout_s: float = 30.0) -> Path:
+    """Download the published config.json and pytorch_model.bin into ``target_dir/<model_name>/``.
+
+    Each file streams to a temporary name, is checked against the server's Content-Length, and is renamed only
+    when complete. ``on_progress(done_bytes, total_bytes)`` follows the weights. Returns the folder.
+    """
+    import urllib.request
+
+    folder = Path(target_dir) / model_name
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, url in published_urls(model_name, url_base).items():
+        final = folder / name
+        if final.is_file():
+            continue
+        with urllib.request.urlopen(url, timeout=timeout_s) as response, atomic_output(final) as temporary:
+            expected = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            with open(temporary, "wb") as sink:
+                while True:
+                    chunk = response.read(1 << 20)
+                    if not chunk:
+                        break
+                    sink.write(chunk)
+                    done += len(chunk)
+                    if on_progress and name == WEIGHTS_FILE:
+                        on_progress(done, expected or done)
+            if expected and done != expected:
+                raise AudioWalkInputError("model", f"download of {url} stopped at {done} of {expected} bytes",
+                                          "a complete download (try again)")
+    return folder
+
+
+def _missing_model_message(model_name: str, search_dirs) -> str:
+    urls = published_urls(model_name)
+    first = Path(search_dirs[0]) if search_dirs else Path("models/biggan")
+    return (f"put {model_name}.safetensors in {first}, or the original files {first / model_name / CONFIG_FILE} "
+            f"(from {urls[CONFIG_FILE]}) and {first / model_name / WEIGHTS_FILE} (from {urls[WEIGHTS_FILE]})")
+
+
+def resolve_device(device: str = "auto"):
+    """A torch.device for "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; error if unavailable."""
+    import torch
+
+    if device not in DEVICES:
+        raise AudioWalkInputError("device", f"{device!r} is unknown", "one of " + ", ".join(DEVICES))
+    if device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise AudioWalkInputError("device", "CUDA is not available on this machine", "auto, cpu or mps")
+    if device == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise AudioWalkInputError("device", "MPS is not available on this machine", "auto, cpu or cuda")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device):
+    """torch dtype for "auto" (bfloat16 on CUDA with bf16 support, float16 on other CUDA/MPS, float32 on CPU)."""
+    import torch
+
+    if dtype not in DTYPES:
+        raise AudioWalkInputError("dtype", f"{dtype!r} is unknown", "one of " + ", ".join(DTYPES))
+    if dtype == "auto":
+        if device.type == "cuda":
+            return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        return torch.float16 if device.type == "mps" else torch.float32
+    return getattr(torch, dtype)
+
+
+def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: str = "auto",
+                allow_download: bool = True, on_progress=None, url_base: str | None = None) -> BigGANHandle:
+    """Load ``model_name`` from the first of ``search_dirs`` that has it (safetensors or original layout).
+
+    Missing and ``allow_download``: the published files are downloaded into ``search_dirs[0]``. Offline or not
+    allowed: AudioWalkInputError saying which files to put where. Wrong or truncated files are refused.
+    The spectral norms are folded into plain weights after the strict load (same outputs, faster forward).
+    """
+    import torch
+
+    search_dirs = [Path(d) for d in search_dirs]
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    found = find_model_files(model_name, search_dirs)
+    if found is None and model_name in BIGGAN_MODELS and allow_download and search_dirs:
+        try:
+            download_model(model_name, search_dirs[0], url_base=url_base, on_progress=on_progress)
+        except AudioWalkInputError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - offline, DNS, HTTP errors
+            raise AudioWalkInputError("model_name", f"{model_name} is not in {', '.join(map(str, search_dirs))} "
+                                      f"and could not be downloaded ({exc})",
+                                      _missing_model_message(model_name, search_dirs)) from exc
+        found = find_model_files(model_name, search_dirs)
+    if found is None:
+        raise AudioWalkInputError("model_name", f"{model_name} is not in {', '.join(map(str, search_dirs))}",
+                                  _missing_model_message(model_name, search_dirs))
+    layout, path = found
+    if layout == "safetensors":
+        state, config = _read_safetensors(path)
+        source = path
+    else:
+        config = _read_config(path / CONFIG_FILE)
+        state = _read_pickled_weights(path / WEIGHTS_FILE)
+        source = path / WEIGHTS_FILE
+    model = _architecture(config)
+    _load_strict(model, state, source)
+    del state
+    _fold_spectral_norms(model)
+    model = model.to(device=torch_device, dtype=torch_dtype).eval()
+    model.requires_grad_(False)
+    return BigGANHandle(model=model, config=config, model_name=model_name, resolution=int(config["output_dim"]),
+                        device=torch_device, dtype=torch_dtype, source=str(source))
+
+
+def _fold_spectral_norms(model) -> None:
+    """Replace each spectral-normalised weight by its eval-mode value (W / sigma with the stored u, v)."""
+    import torch
+    from torch.nn.utils.spectral_norm import SpectralNorm
+
+    for module in model.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, SpectralNorm):
+                torch.nn.utils.remove_spectral_norm(module, name=hook.name)
+
+
+def generate_frames(handle: BigGANHandle, latents, *, batch_size: int = 8, output_mapping: str = "fixed",
+                    on_progress=None) -> Iterator:
+    """Frames of ``latents`` (a WalkLatents or a slice of one), ``batch_size`` at a time.
+
+    Yields float32 CPU tensors ``[B, H, W, 3]`` in [0, 1]. ``output_mapping`` "fixed" maps BigGAN's [-1, 1]
+    output with (x + 1) / 2 (no flicker); "per_frame_minmax" stretches each frame to [0, 1] as the seed did.
+    ``on_progress(done_frames, total_frames)`` runs after each batch (ComfyUI's callback raises on cancel).
+    No autograd; the inputs of a batch are freed before the next.
+    """
+    import torch
+
+    if output_mapping not in OUTPUT_MAPPINGS:
+        raise AudioWalkInputError("output_mapping", f"{output_mapping!r} is unknown",
+                                  "one of " + ", ".join(OUTPUT_MAPPINGS))
+    if int(batch_size) < 1:
+        raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
+    total = latents.frame_count
+    truncation = float(latents.truncation)
+    model, device, dtype = handle.model, handle.device, handle.dtype
+    with torch.inference_mode():
+        for first in range(0, total, int(batch_size)):
+            last = min(first + int(batch_size), total)
+            noise = torch.from_numpy(np.ascontiguousarray(latents.noise[first:last])).to(device, dtype)
+            classes = torch.from_numpy(np.ascontiguousarray(latents.class_weights[first:last])).to(device, dtype)
+            images = model(noise, classes, truncation).float()
+            if output_mapping == "fixed":
+                images = ((images + 1.0) * 0.5).clamp_(0.0, 1.0)
+            else:
+                low = images.amin(dim=(1, 2, 3), keepdim=True)
+                high = images.amax(dim=(1, 2, 3), keepdim=True)
+                images = (images - low) / (high - low).clamp_min(1e-8)
+            yield images.permute(0, 2, 3, 1).contiguous().cpu()
+            del noise, classes, images
+            if on_progress is not None:
+                on_progress(last, total)
+
+
+def count_flops_per_frame(handle_or_model, resolution: int | None = None) -> float:
+    """Multiply-add FLOPs (2 per MAC) of one generated frame, counted with forward hooks on conv/linear layers
+    and the attention's two batched matmuls."""
+    import torch
+
+    model = getattr(handle_or_model, "model", handle_or_model)
+    macs = [0]
+
+    def conv_hook(module, inputs, output):
+        kernel = module.weight.shape[1] * module.weight.shape[2] * module.weight.shape[3]
+        macs[0] += output.numel() * kernel
+
+    def linear_hook(module, inputs, output):
+        macs[0] += output.numel() * module.weight.shape[1]
+
+    hooks = []
+    for module in model.modules():
+        if isinstance(module, torch.nn.Conv2d):
+            hooks.append(module.register_forward_hook(conv_hook))
+        elif isinstance(module, torch.nn.Linear):
+            hooks.append(module.register_forward_hook(linear_hook))
+        elif type(module).__name__ == "SelfAttn":
+            def attn_hook(module, inputs, output):
+                _, channels, height, width = inputs[0].shape
+                positions = height * width
+                # theta^T phi: positions x positions/4 x C/8 ; attn x g: positions x positions/4 x C/2
+                macs[0] += positions * (positions // 4) * (channels // 8 + channels // 2)
+            hooks.append(module.register_forward_hook(attn_hook))
+    try:
+        parameter = next(model.parameters())
+        with torch.inference_mode():
+            model(torch.zeros(1, 128, dtype=parameter.dtype, device=parameter.device),
+                  torch.zeros(1, 1000, dtype=parameter.dtype, device=parameter.device), 0.5)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return 2.0 * macs[0]
+
