@@ -87,7 +87,8 @@ def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_we
         reason = str(exc) or type(exc).__name__
         if not allow_random_weights:
             if isinstance(exc, AudioWalkInputError):
-                raise
+                raise AudioWalkInputError("model", exc.problem, f"{exc.expected}; or --random-weights to try the "
+                                          "pipeline with random weights") from exc
             raise AudioWalkInputError(
                 "model", f"the {model_name} weights cannot be loaded ({reason})",
                 f"the weights in {', '.join(str(d) for d in search_dirs)} or network access to download them; "

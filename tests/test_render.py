@@ -15,13 +15,6 @@ from audiowalk_core.errors import AudioWalkInputError
 
 SECONDS = 3.0
 FPS = 8
-# A small BigGAN-deep: 4 up-blocks from 4x4 to 64x64, channel width 8 (the real biggan-deep-128 config has
-# channel_width 128, 10 layers, 128x128). Same keys as pytorch_pretrained_biggan's BigGANConfig.
-TINY_CONFIG = {"output_dim": 64, "z_dim": 128, "class_embed_dim": 128, "channel_width": 8, "num_classes": 1000,
-               "layers": [[True, 4, 4], [True, 4, 2], [True, 2, 2], [True, 2, 1]],
-               "attention_layer_position": 2, "eps": 1e-4, "n_stats": 51}
-
-
 @pytest.fixture(scope="module")
 def demo_song(tmp_path_factory):
     from audiowalk_core.demo import write_demo_song
@@ -32,11 +25,12 @@ def demo_song(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_models_dir(tmp_path_factory):
     """A folder holding a tiny random BigGAN saved under the name biggan-deep-128."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors
+    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
 
     folder = tmp_path_factory.mktemp("models")
-    model = build_random_biggan(TINY_CONFIG, 0)
-    save_biggan_safetensors(model, model.config, folder / "biggan-deep-128.safetensors")
+    config = tiny_config()  # 32 px, the real architecture at channel width 4
+    model = build_random_biggan(config, 0)
+    save_biggan_safetensors(model, config, folder / "biggan-deep-128.safetensors")
     return folder
 
 
@@ -63,7 +57,7 @@ def test_render_writes_the_song_as_video_with_its_audio(demo_song, tiny_models_d
     assert render(demo_song, out, tiny_models_dir) == 0, capsys.readouterr().err
     frames, fps, audio_seconds, _ = decode(out)
     assert fps == FPS
-    assert frames.shape == (SECONDS * FPS, 64, 64, 3)
+    assert frames.shape == (SECONDS * FPS, 32, 32, 3)
     assert abs(audio_seconds - SECONDS) <= 1.0 / FPS          # audio and video lengths equal within one frame
     assert frames.std() > 1.0                                  # not a blank picture
     assert np.abs(np.diff(frames.astype(np.int16), axis=0)).mean() > 0.1  # the picture moves
