@@ -25,6 +25,29 @@ from pathlib import Path
 
 from .errors import AudioWalkInputError
 
+PACK_MODULE_NAME = "audiowalk_pack"
+
+
+def import_node_pack(pack_root, module_name: str = PACK_MODULE_NAME):
+    """Import a custom-node folder as the package ComfyUI sees (``custom_nodes/<folder>/__init__.py``), without
+    putting the folder on ``sys.path`` (our ``nodes/`` would shadow ComfyUI's ``nodes`` module). Cached by name."""
+    import importlib.util
+    import sys
+
+    if module_name in sys.modules:
+        return sys.modules[module_name]
+    pack_root = Path(pack_root)
+    spec = importlib.util.spec_from_file_location(module_name, pack_root / "__init__.py",
+                                                  submodule_search_locations=[str(pack_root)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[module_name]
+        raise
+    return module
+
 WIDGET_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "COMBO")
 # Frontend-only nodes: never sent to the server, not in /object_info.
 FRONTEND_ONLY_TYPES = ("Note", "MarkdownNote")

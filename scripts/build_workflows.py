@@ -16,21 +16,19 @@ can be written before every node is merged.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import sys
 import tempfile
 from pathlib import Path
 
-from audiowalk_core.workflow_tools import (GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
+from audiowalk_core.workflow_tools import (GraphNode, import_node_pack, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                                            pack_object_info, ui_to_api, validate_api_workflow,
                                            validate_ui_workflow)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_INFO_PATH = REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-core-object_info.json"
 WORKFLOW_DIR = REPO_ROOT / "workflows"
-PACK_MODULE_NAME = "audiowalk_pack"  # the same name tests/support.load_pack uses, so both share one import
 
 # ------------------------------------------------------------------------------------------------ node contract
 # Stand-ins for nodes another branch has not merged yet: sockets from NODES.md, widget names from API.md.
@@ -210,14 +208,7 @@ WORKFLOWS = {"audiowalk_biggan.json": biggan_workflow, "audiowalk_diffused_bigga
 
 def load_pack():
     """Import the repository as the package ComfyUI would see (no repo root on sys.path)."""
-    if PACK_MODULE_NAME in sys.modules:
-        return sys.modules[PACK_MODULE_NAME]
-    spec = importlib.util.spec_from_file_location(PACK_MODULE_NAME, REPO_ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(REPO_ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_MODULE_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_node_pack(REPO_ROOT)
 
 
 def build_object_info(pack=None) -> tuple[dict, list[str]]:

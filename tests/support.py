@@ -1,8 +1,6 @@
 """Helpers shared by the tests: load the node pack as ComfyUI does, and synthesise signals with known answers."""
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +11,9 @@ PACK_NAME = "audiowalk_pack"
 
 def load_pack():
     """Import the repo root as a package (as ComfyUI imports custom_nodes/<folder>), without touching sys.path."""
-    if PACK_NAME in sys.modules:
-        return sys.modules[PACK_NAME]
-    spec = importlib.util.spec_from_file_location(PACK_NAME, REPO_ROOT / "__init__.py",
-                                                  submodule_search_locations=[str(REPO_ROOT)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[PACK_NAME] = module
-    spec.loader.exec_module(module)
-    return module
+    from audiowalk_core.workflow_tools import import_node_pack
+
+    return import_node_pack(REPO_ROOT, PACK_NAME)
 
 
 def sine(freq_hz: float, seconds: float, sample_rate: int = 22050, amplitude: float = 0.5) -> np.ndarray:
