@@ -40,6 +40,9 @@ def atomic_output(final_path, suffix: str | None = None):
     tmp_path = Path(tmp_name)
     try:
         yield tmp_path
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; the result is an ordinary file
         os.replace(tmp_path, final_path)
     except BaseException:
         tmp_path.unlink(missing_ok=True)

@@ -150,3 +150,12 @@ def test_keyframes_every_n_and_crossfades_back():
     np.testing.assert_allclose(frames[:, 0, 0, 0].numpy(), [0, .1, .2, .3, .4, .5, .6, .7, .8, 1.0], atol=1e-6)
     with pytest.raises(AudioWalkInputError, match="keyframes"):
         interpolate_frames(keyframes[:3], plan)
+
+
+def test_the_written_file_has_ordinary_permissions(tmp_path):
+    import os
+
+    path = write_video(tmp_path / "v.mp4", [gradient_frames(2)], 30)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
