@@ -20,8 +20,11 @@ $(VENV)/.installed: pyproject.toml requirements.txt
 test: setup
 	$(BIN)/pytest -q tests
 
+# --random-weights is only a fallback: weights in models/biggan (or downloaded when online) are used when they can be
+# loaded; without them the demo renders with RANDOM weights after a loud warning. RENDER_FLAGS= makes that an error.
+RENDER_FLAGS ?= --random-weights
 render: setup
-	$(BIN)/audiowalk render --demo -o output/demo.mp4
+	AUDIOWALK_HOME=. $(BIN)/audiowalk render --demo -o output/demo.mp4 $(RENDER_FLAGS)
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done

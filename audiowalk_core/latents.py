@@ -49,3 +49,45 @@ class WalkLatents:
         stop = self.frame_count if count is None or count <= 0 else min(start + count, self.frame_count)
         return WalkLatents(self.noise[start:stop], self.class_weights[start:stop], self.truncation,
                            self.seed, self.clock, self.first_frame + start)
+
+
+@dataclass(frozen=True)
+class NoiseCurves:
+    """The AUDIOWALK_NOISE value: noise per frame ``[N, 128]`` float32 on ``clock``, drawn from ``seed``."""
+
+    noise: np.ndarray
+    clock: FrameClock
+    seed: int
+    truncation: float
+
+
+@dataclass(frozen=True)
+class ClassCurves:
+    """The AUDIOWALK_CLASSES value: class weights per frame ``[N, 1000]`` float32 on ``clock``, and the labels."""
+
+    weights: np.ndarray
+    clock: FrameClock
+    labels: tuple
+
+
+def combine_latents(noise: NoiseCurves, classes: ClassCurves, truncation: float | None = None) -> WalkLatents:
+    """Noise + class weights (same frame count) -> WalkLatents; ``truncation`` None takes the noise walk's."""
+    if len(noise.noise) != len(classes.weights):
+        raise AudioWalkInputError("classes", f"{len(classes.weights)} frames of class weights for "
+                                  f"{len(noise.noise)} frames of noise",
+                                  "noise and classes computed from the same features")
+    return WalkLatents(noise.noise, classes.weights, noise.truncation if truncation is None else float(truncation),
+                       noise.seed, noise.clock)
+
+
+def make_walk_latents(features, *, seed: int = 0, labels="teapot | bubble | mushroom", truncation: float = 0.7,
+                      noise_mode: str = "improved", class_mode: str = "interpolate",
+                      smoothing_factor: float = 0.1, iterations: int = 1) -> WalkLatents:
+    """The default BigGAN walk in one call (what ``audiowalk render`` and the shipped workflow do)."""
+    from .classes import class_schedule
+    from .walk import band_noise_walk
+
+    noise = band_noise_walk(features, seed=seed, mode=noise_mode, truncation=truncation,
+                            smoothing_factor=smoothing_factor, iterations=iterations)
+    weights = class_schedule(features, labels, mode=class_mode)
+    return WalkLatents(noise, weights, truncation, int(seed), features.clock)

@@ -1,32 +1,29 @@
-"""BigGAN nodes: load a generator (safetensors or the original files, downloads when missing) and render frames."""
+"""BigGAN nodes: Load BigGAN (models/biggan) and BigGAN Generate (latents -> frames, in batches)."""
 from __future__ import annotations
 
-from ..audiowalk_core.biggan import (BIGGAN_MODELS, DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames,
-                                     load_biggan)
-from ..audiowalk_core.errors import AudioWalkInputError
-from .comfy_adapter import (free_device_memory, model_directories, progress_callback, register_model_folder,
-                            torch_device)
+import torch
+
+from ..audiowalk_core.biggan import BIGGAN_MODELS, DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames, load_biggan
+from .comfy_adapter import free_device_memory, model_directories, progress_callback, register_model_folder
 
 MODEL_KIND = "biggan"
 register_model_folder(MODEL_KIND, {".safetensors", ".bin", ".json"})
 
 
 def _model_choices() -> list[str]:
-    """The three published models plus every *.safetensors in the biggan model folders."""
+    """The three published models, then any other <name>.safetensors found in models/biggan."""
     names = list(BIGGAN_MODELS)
-    for directory in model_directories(MODEL_KIND):
-        if directory.is_dir():
-            for path in sorted(directory.glob("*.safetensors")):
-                if path.stem not in names:
-                    names.append(path.stem)
+    for folder in model_directories(MODEL_KIND):
+        if folder.is_dir():
+            names += sorted(p.stem for p in folder.glob("*.safetensors") if p.stem not in names)
     return names
 
 
 class AudioWalkLoadBigGAN:
-    DESCRIPTION = ("Loads a BigGAN-deep generator from ComfyUI's models/biggan folder: <name>.safetensors or the "
-                   "original <name>/config.json + pytorch_model.bin. Every weight is checked against the "
-                   "architecture. Downloads the published files when missing and allowed.")
-    CATEGORY = "AudioWalk/BigGAN"
+    DESCRIPTION = ("Loads BigGAN-deep (128, 256 or 512 px) from ComfyUI's models/biggan folder: "
+                   "<name>.safetensors or the original <name>/config.json + pytorch_model.bin. Downloads the "
+                   "original files when missing and allowed. Wrong or incomplete files are refused.")
+    CATEGORY = "AudioWalk/biggan"
     RETURN_TYPES = ("BIGGAN_MODEL",)
     RETURN_NAMES = ("model",)
     FUNCTION = "load"
@@ -34,30 +31,25 @@ class AudioWalkLoadBigGAN:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model_name": (_model_choices(), {"default": "biggan-deep-128", "tooltip":
-                           "BigGAN-deep model: 128, 256 or 512 px output, or a converted .safetensors file "
-                           "found in models/biggan."}),
+            "model_name": (_model_choices(), {"default": "biggan-deep-512",
+                                              "tooltip": "Which BigGAN-deep (output size in px)."}),
             "dtype": (list(DTYPES), {"default": "auto", "tooltip":
-                      "Weights/compute precision. auto: bfloat16 on CUDA with bf16 support, float16 on other "
-                      "CUDA GPUs, float32 on CPU and MPS."}),
-            "device": (list(DEVICES), {"default": "auto", "tooltip":
-                       "Where to run. auto: ComfyUI's device (GPU when there is one)."}),
+                      "auto: bfloat16 on recent NVIDIA GPUs, float16 on other GPUs, float32 on CPU."}),
+            "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: CUDA, then MPS, then CPU."}),
             "allow_download": ("BOOLEAN", {"default": True, "tooltip":
-                               "Download the published weights into models/biggan when the model is missing."}),
+                               "Download the published weights into models/biggan when they are missing."}),
         }}
 
-    def load(self, model_name, dtype, device, allow_download):
-        resolved_device = torch_device() if device == "auto" else device
-        on_progress = progress_callback(100) if allow_download else None
-        handle = load_biggan(model_name, model_directories(MODEL_KIND), dtype=dtype, device=resolved_device,
-                             allow_download=bool(allow_download), on_progress=on_progress)
+    def load(self, model_name, dtype, device, allow_download=True):
+        handle = load_biggan(model_name, model_directories(MODEL_KIND), dtype=dtype, device=device,
+                             allow_download=allow_download, on_progress=progress_callback(1))
         return (handle,)
 
 
 class AudioWalkBigGANGenerate:
-    DESCRIPTION = ("Renders one BigGAN frame per latent row in batches: frames [start_frame, start_frame + "
-                   "frame_count) of the walk. A range rendered alone equals the same frames of a whole render.")
-    CATEGORY = "AudioWalk/BigGAN"
+    DESCRIPTION = ("Renders the latents (or a frame range of them) to images with BigGAN, a batch at a time, with "
+                   "a progress bar; cancel stops between batches. A frame range equals those frames of a full run.")
+    CATEGORY = "AudioWalk/biggan"
     RETURN_TYPES = ("IMAGE",)
     RETURN_NAMES = ("images",)
     FUNCTION = "generate"
@@ -65,40 +57,30 @@ class AudioWalkBigGANGenerate:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "model": ("BIGGAN_MODEL", {"tooltip": "Generator from Load BigGAN."}),
-            "latents": ("AUDIOWALK_LATENTS", {"tooltip": "Per-frame noise and class weights (Make Latents)."}),
-            "start_frame": ("INT", {"default": 0, "min": 0, "max": 10_000_000, "tooltip":
-                            "First frame to render (index into the latents)."}),
-            "frame_count": ("INT", {"default": 0, "min": 0, "max": 10_000_000, "tooltip":
-                            "How many frames to render; 0 = to the end. Long songs: render in chunks."}),
-            "batch_size": ("INT", {"default": 8, "min": 1, "max": 256, "tooltip":
-                           "Frames per forward pass. Larger is faster until memory runs out; does not change "
-                           "the pictures."}),
+            "model": ("BIGGAN_MODEL", {"tooltip": "The generator (Load BigGAN)."}),
+            "latents": ("AUDIOWALK_LATENTS", {"tooltip": "Per-frame BigGAN inputs (Make Latents)."}),
+            "start_frame": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
+                                    "tooltip": "First frame to render (for chunked renders of long songs)."}),
+            "frame_count": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
+                                    "tooltip": "Frames to render from start_frame; 0 = to the end."}),
+            "batch_size": ("INT", {"default": 8, "min": 1, "max": 256,
+                                   "tooltip": "Frames per forward pass; larger is faster until memory runs out."}),
             "output_mapping": (list(OUTPUT_MAPPINGS), {"default": "fixed", "tooltip":
-                               "fixed: BigGAN's [-1, 1] mapped to [0, 1] (steady brightness). per_frame_minmax: "
-                               "the seed notebook's per-frame stretch (flickers)."}),
+                               "fixed: BigGAN's [-1, 1] -> [0, 1] (no flicker). per_frame_minmax: stretch each "
+                               "frame on its own, as the seed did (flickers)."}),
         }}
 
-    def generate(self, model, latents, start_frame, frame_count, batch_size, output_mapping):
-        import torch
-
-        if not hasattr(model, "model") or not hasattr(model, "config"):
-            raise AudioWalkInputError("model", f"got a {type(model).__name__}", "a BIGGAN_MODEL from Load BigGAN")
+    def generate(self, model, latents, start_frame, frame_count, batch_size, output_mapping="fixed"):
         part = latents.slice_frames(int(start_frame), int(frame_count))
         on_progress = progress_callback(part.frame_count)
         try:
-            batches = list(generate_frames(model, part, batch_size=int(batch_size), output_mapping=output_mapping,
-                                           on_progress=on_progress))
+            frames = list(generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
+                                          on_progress=on_progress))
         finally:
             free_device_memory()
-        return (torch.cat(batches, dim=0),)
+        return (torch.cat(frames, dim=0),)
 
 
-NODE_CLASS_MAPPINGS = {
-    "AudioWalkLoadBigGAN": AudioWalkLoadBigGAN,
-    "AudioWalkBigGANGenerate": AudioWalkBigGANGenerate,
-}
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "AudioWalkLoadBigGAN": "Load BigGAN",
-    "AudioWalkBigGANGenerate": "BigGAN Generate",
-}
+NODE_CLASS_MAPPINGS = {"AudioWalkLoadBigGAN": AudioWalkLoadBigGAN, "AudioWalkBigGANGenerate": AudioWalkBigGANGenerate}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadBigGAN": "Load BigGAN (AudioWalk)",
+                              "AudioWalkBigGANGenerate": "BigGAN Generate (AudioWalk)"}

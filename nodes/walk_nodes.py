@@ -1,3 +1,154 @@
-"""Node classes (to be filled)."""
-NODE_CLASS_MAPPINGS = {}
-NODE_DISPLAY_NAME_MAPPINGS = {}
+"""Latent walk nodes: Band Noise Walk, Class Schedule, Make Latents, Smooth Latents."""
+from __future__ import annotations
+
+import dataclasses
+
+from ..audiowalk_core.classes import SCHEDULE_MODES, class_schedule, load_imagenet_labels, parse_labels
+from ..audiowalk_core.latents import ClassCurves, NoiseCurves, combine_latents
+from ..audiowalk_core.plots import plot_latents, rgb_to_comfy_image
+from ..audiowalk_core.smoothing import SMOOTHING_METHODS, smooth_ema, smooth_gaussian
+from ..audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES, band_noise_walk, check_truncation
+
+_SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
+                 "tooltip": "Seed of every random draw; the same seed and inputs give the same walk."})
+_TRUNCATION = ("FLOAT", {"default": 0.7, "min": 0.02, "max": 1.0, "step": 0.01,
+                         "tooltip": "BigGAN truncation in (0, 1]: lower is calmer and more typical, higher is "
+                                    "more varied; also scales the noise vectors."})
+
+
+class AudioWalkBandNoiseWalk:
+    DESCRIPTION = ("BigGAN noise per frame from the music. improved: still in silence, pushed by the band energies, "
+                   "kicked by onsets (a new direction on every beat) and drifting with loudness. seed: the notebook's "
+                   "band vector bank and weighted sum, seeded.")
+    CATEGORY = "AudioWalk/walk"
+    RETURN_TYPES = ("AUDIOWALK_NOISE",)
+    RETURN_NAMES = ("noise",)
+    FUNCTION = "walk"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "features": ("AUDIOWALK_FEATURES", {"tooltip": "Per-frame audio features (Audio Features)."}),
+            "seed": _SEED,
+            "mode": (list(WALK_MODES), {"default": "improved", "tooltip": "improved (default) or the seed's walk."}),
+            "truncation": _TRUNCATION,
+            "smoothing_factor": ("FLOAT", {"default": 0.1, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
+                                           "Mixing of neighbouring bands' noise vectors (1 = all the same)."}),
+            "iterations": ("INT", {"default": 1, "min": 0, "max": 100,
+                                   "tooltip": "Passes of that mixing across the bands."}),
+            "chain_order": (list(CHAIN_ORDERS), {"default": "lowest_correlation", "tooltip":
+                            "Order of the band vectors: lowest_correlation (what the seed did), "
+                            "highest_correlation (what it meant: smoother), none."}),
+            "pulse_strength": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 5.0, "step": 0.05,
+                                         "tooltip": "improved: how hard onsets kick the image."}),
+            "motion_strength": ("FLOAT", {"default": 0.5, "min": 0.0, "max": 5.0, "step": 0.05,
+                                          "tooltip": "improved: how far loudness makes the image drift."}),
+        }}
+
+    def walk(self, features, seed, mode, truncation, smoothing_factor, iterations, chain_order,
+             pulse_strength=0.6, motion_strength=0.5):
+        noise = band_noise_walk(features, seed=seed, mode=mode, truncation=truncation,
+                                smoothing_factor=smoothing_factor, iterations=iterations,
+                                chain_order_name=chain_order, pulse_strength=pulse_strength,
+                                motion_strength=motion_strength)
+        return (NoiseCurves(noise, features.clock, int(seed), float(truncation)),)
+
+
+class AudioWalkClassSchedule:
+    DESCRIPTION = ("ImageNet class weights per frame from labels (names or indices 0-999, separated by |): "
+                   "interpolate (the seed: label to label over the song), chroma (each label follows a pitch "
+                   "class), beats (next label every N beats with a crossfade).")
+    CATEGORY = "AudioWalk/walk"
+    RETURN_TYPES = ("AUDIOWALK_CLASSES",)
+    RETURN_NAMES = ("classes",)
+    FUNCTION = "schedule"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "features": ("AUDIOWALK_FEATURES", {"tooltip": "Per-frame audio features (Audio Features)."}),
+            "labels": ("STRING", {"default": "teapot | bubble | mushroom", "multiline": False,
+                                  "tooltip": "ImageNet class names or indices separated by |, e.g. "
+                                             "'teapot | bubble | 947'."}),
+            "mode": (list(SCHEDULE_MODES), {"default": "interpolate", "tooltip":
+                     "interpolate: over the whole song; chroma: label j follows pitch class j (C, C#, ...); "
+                     "beats: switch every beats_per_switch beats."}),
+            "beats_per_switch": ("INT", {"default": 4, "min": 1, "max": 256,
+                                         "tooltip": "beats mode: beats between label changes."}),
+            "crossfade_frames": ("INT", {"default": 8, "min": 0, "max": 1000,
+                                         "tooltip": "beats mode: frames of the fade from one label to the next."}),
+        }}
+
+    def schedule(self, features, labels, mode, beats_per_switch=4, crossfade_frames=8):
+        indices = parse_labels(labels)
+        weights = class_schedule(features, indices, mode=mode, beats_per_switch=beats_per_switch,
+                                 crossfade_frames=crossfade_frames)
+        names = load_imagenet_labels()
+        return (ClassCurves(weights, features.clock, tuple(names[i] for i in indices)),)
+
+
+class AudioWalkMakeLatents:
+    DESCRIPTION = ("Combines the noise walk and the class schedule into BigGAN latents, with a preview of the class "
+                   "weights and the latent motion over time.")
+    CATEGORY = "AudioWalk/walk"
+    RETURN_TYPES = ("AUDIOWALK_LATENTS", "IMAGE", "INT")
+    RETURN_NAMES = ("latents", "preview", "frame_count")
+    FUNCTION = "combine"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "noise": ("AUDIOWALK_NOISE", {"tooltip": "Noise per frame (Band Noise Walk)."}),
+            "classes": ("AUDIOWALK_CLASSES", {"tooltip": "Class weights per frame (Class Schedule)."}),
+            "truncation": _TRUNCATION,
+        }}
+
+    def combine(self, noise, classes, truncation):
+        latents = combine_latents(noise, classes, check_truncation(truncation))
+        return (latents, rgb_to_comfy_image(plot_latents(latents)), latents.frame_count)
+
+
+class AudioWalkSmoothLatents:
+    DESCRIPTION = ("Smooths the latents over time: exponential with separate attack and release (frames), or "
+                   "Gaussian (sigma in frames); on the noise, the class weights or both.")
+    CATEGORY = "AudioWalk/walk"
+    RETURN_TYPES = ("AUDIOWALK_LATENTS",)
+    RETURN_NAMES = ("latents",)
+    FUNCTION = "smooth"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "latents": ("AUDIOWALK_LATENTS", {"tooltip": "Latents to smooth (Make Latents)."}),
+            "method": (list(SMOOTHING_METHODS), {"default": "ema", "tooltip":
+                       "ema: follows rises with the attack time and falls with the release time; gaussian: "
+                       "symmetric blur over time."}),
+            "target": (["noise", "classes", "both"], {"default": "noise", "tooltip": "What to smooth."}),
+            "attack_frames": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1000.0, "step": 0.5,
+                                        "tooltip": "ema: time constant (frames) for rising values; 0 = instant."}),
+            "release_frames": ("FLOAT", {"default": 6.0, "min": 0.0, "max": 1000.0, "step": 0.5,
+                                         "tooltip": "ema: time constant (frames) for falling values."}),
+            "sigma_frames": ("FLOAT", {"default": 2.0, "min": 0.0, "max": 1000.0, "step": 0.5,
+                                       "tooltip": "gaussian: sigma in frames."}),
+        }}
+
+    def smooth(self, latents, method, target, attack_frames=1.0, release_frames=6.0, sigma_frames=2.0):
+        def apply(values, name):
+            if method == "ema":
+                return smooth_ema(values, attack_frames, release_frames, name)
+            return smooth_gaussian(values, sigma_frames, name)
+
+        noise = apply(latents.noise, "latents") if target in ("noise", "both") else latents.noise
+        classes = apply(latents.class_weights, "latents") if target in ("classes", "both") \
+            else latents.class_weights
+        return (dataclasses.replace(latents, noise=noise, class_weights=classes),)
+
+
+NODE_CLASS_MAPPINGS = {"AudioWalkBandNoiseWalk": AudioWalkBandNoiseWalk,
+                       "AudioWalkClassSchedule": AudioWalkClassSchedule,
+                       "AudioWalkMakeLatents": AudioWalkMakeLatents,
+                       "AudioWalkSmoothLatents": AudioWalkSmoothLatents}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkBandNoiseWalk": "Band Noise Walk (AudioWalk)",
+                              "AudioWalkClassSchedule": "Class Schedule (AudioWalk)",
+                              "AudioWalkMakeLatents": "Make Latents (AudioWalk)",
+                              "AudioWalkSmoothLatents": "Smooth Latents (AudioWalk)"}

@@ -1,0 +1,123 @@
+"""ImageNet class schedules: per-frame BigGAN class weights [frames, 1000] from labels and audio features.
+
+Labels come from the table shipped with the pack (``data/imagenet_labels.txt``: the 1000 ImageNet-1k class names
+in index order, as listed by torchvision, BSD-3-Clause), so no WordNet download is needed.
+"""
+from __future__ import annotations
+
+import difflib
+import re
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+from .errors import AudioWalkInputError
+from .features import AudioFeatures
+from .latents import NUM_CLASSES
+
+SCHEDULE_MODES = ("interpolate", "chroma", "beats")
+PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+
+
+@lru_cache(maxsize=1)
+def load_imagenet_labels() -> tuple:
+    """The 1000 ImageNet class names, index order."""
+    text = resources.files(__package__).joinpath("data", "imagenet_labels.txt").read_text(encoding="utf-8")
+    names = tuple(line.strip() for line in text.splitlines() if line.strip())
+    assert len(names) == NUM_CLASSES, len(names)
+    return names
+
+
+@lru_cache(maxsize=1)
+def _name_index() -> dict:
+    return {name.lower(): index for index, name in enumerate(load_imagenet_labels())}
+
+
+def label_index(label: str, input_name: str = "labels") -> int:
+    """Class index of one label: a name (case-insensitive) or an index 0..999; unknown names list close matches."""
+    text = str(label).strip()
+    if re.fullmatch(r"\d+", text):
+        index = int(text)
+        if not 0 <= index < NUM_CLASSES:
+            raise AudioWalkInputError(input_name, f"class index {index} is outside 0..{NUM_CLASSES - 1}",
+                                      "an ImageNet class index 0..999 or a class name")
+        return index
+    key = text.lower()
+    names = _name_index()
+    if key in names:
+        return names[key]
+    close = difflib.get_close_matches(key, list(names), n=5, cutoff=0.6)
+    close += [name for name in names if key and key in name and name not in close][:5 - len(close)]
+    hint = ("did you mean " + ", ".join(repr(c) for c in close) + "?") if close else "no close match"
+    raise AudioWalkInputError(input_name, f"unknown ImageNet label {text!r} ({hint})",
+                              "ImageNet class names such as 'teapot | bubble | mushroom' or indices 0..999")
+
+
+def parse_labels(text, input_name: str = "labels") -> list[int]:
+    """``"teapot | bubble | 947"`` (separated by | , or new lines) -> class indices; error when empty."""
+    if isinstance(text, (list, tuple)):
+        parts = [str(part) for part in text]
+    else:
+        parts = re.split(r"[|\n,]", str(text or ""))
+    parts = [part.strip() for part in parts if part.strip()]
+    if not parts:
+        raise AudioWalkInputError(input_name, "no labels given", "at least one ImageNet class, e.g. 'teapot | bubble'")
+    return [label_index(part, input_name) for part in parts]
+
+
+def _one_hots(indices: list[int]) -> np.ndarray:
+    table = np.zeros((len(indices), NUM_CLASSES), np.float64)
+    table[np.arange(len(indices)), indices] = 1.0
+    return table
+
+
+def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
+                   crossfade_frames: int = 8) -> np.ndarray:
+    """Class weights per frame, float32 ``[frames, 1000]``, each row summing to 1.
+
+    ``labels``: indices or a label string. Modes: "interpolate" (the seed: label to label linearly over the song),
+    "chroma" (label j follows pitch class j mod len(labels), C=0; up to 12 labels; silence holds equal weights),
+    "beats" (move to the next label every ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade).
+    One label gives that class on every frame (nothing to move between).
+    """
+    if mode not in SCHEDULE_MODES:
+        raise AudioWalkInputError("mode", f"{mode!r} is unknown", "one of " + ", ".join(SCHEDULE_MODES))
+    indices = parse_labels(labels) if not (isinstance(labels, (list, tuple)) and labels
+                                           and all(isinstance(i, (int, np.integer)) for i in labels)) \
+        else [int(i) for i in labels]
+    frames = features.frame_count
+    hots = _one_hots(indices)
+    if len(indices) == 1:
+        return np.repeat(hots, frames, axis=0).astype(np.float32)
+    if mode == "interpolate":
+        position = np.linspace(0.0, len(indices) - 1, frames) if frames > 1 else np.zeros(frames)
+        low = np.minimum(np.floor(position).astype(np.int64), len(indices) - 2)
+        fraction = (position - low)[:, None]
+        weights = (1.0 - fraction) * hots[low] + fraction * hots[low + 1]
+    elif mode == "chroma":
+        if len(indices) > 12:
+            raise AudioWalkInputError("labels", f"{len(indices)} labels for chroma mode", "at most 12 labels")
+        chroma = np.asarray(features.curve("chroma", "features"), np.float64)
+        if not np.isfinite(chroma).all():
+            raise AudioWalkInputError("features", "chroma contains NaN or infinite values", "finite features")
+        per_label = np.zeros((frames, len(indices)))
+        for pitch in range(12):
+            per_label[:, pitch % len(indices)] += chroma[:, pitch]
+        total = per_label.sum(axis=1, keepdims=True)
+        share = np.where(total > 1e-9, per_label / np.where(total > 1e-9, total, 1.0), 1.0 / len(indices))
+        weights = share @ hots
+    else:
+        if int(beats_per_switch) < 1:
+            raise AudioWalkInputError("beats_per_switch", f"{beats_per_switch!r} is below 1", "1 or more beats")
+        if int(crossfade_frames) < 0:
+            raise AudioWalkInputError("crossfade_frames", f"{crossfade_frames!r} is negative", "0 or more frames")
+        switches = np.asarray(features.beat_frames, np.int64)[int(beats_per_switch)::int(beats_per_switch)]
+        label_of_frame = np.zeros(frames, np.float64)  # fractional label position
+        for number, start in enumerate(switches, start=1):
+            ramp = np.clip((np.arange(frames) - start + 1) / max(int(crossfade_frames), 1), 0.0, 1.0)
+            label_of_frame = np.where(np.arange(frames) >= start, number - 1 + ramp, label_of_frame)
+        low = np.floor(label_of_frame).astype(np.int64)
+        fraction = (label_of_frame - low)[:, None]
+        weights = (1.0 - fraction) * hots[low % len(indices)] + fraction * hots[(low + 1) % len(indices)]
+    return weights.astype(np.float32)

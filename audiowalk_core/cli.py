@@ -1,0 +1,457 @@
+"""The ``audiowalk`` command.
+
+    audiowalk render SONG -o OUT.mp4 [options]       BigGAN-only pipeline, no ComfyUI needed (streams to the mp4)
+    audiowalk render --demo -o OUT.mp4               the same on the bundled synthesised demo song
+    audiowalk comfy-run WORKFLOW --server HOST:PORT --audio SONG [--set NODE.INPUT=VALUE ...] [-o OUT.mp4]
+                                                     run a workflow on a ComfyUI server (chunked with --chunk-frames)
+    audiowalk demo-song demo.wav                     write the synthesised demo song
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import AudioWalkCancelled, AudioWalkInputError
+
+SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
+BIGGAN_MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")  # = biggan.BIGGAN_MODELS
+AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
+GENERATE_TYPE = "AudioWalkBigGANGenerate"
+SAVE_VIDEO_TYPE = "AudioWalkSaveVideo"
+FEATURES_TYPE = "AudioWalkAudioFeatures"
+
+
+class CommandError(Exception):
+    """A problem to print as one clear line (exit status 2)."""
+
+
+# ---------------------------------------------------------------------------------------------------- parser
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="audiowalk", description="Audio-reactive BigGAN video from music.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    render = sub.add_parser("render", help="render a song with BigGAN, without ComfyUI",
+                            description="Render the BigGAN-only pipeline (audio features -> latent walk -> BigGAN "
+                                        "-> mp4 with the music) in this process, streaming frames to the file.")
+    render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
+    render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
+    render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
+    render.add_argument("--model", default="biggan-deep-128", choices=BIGGAN_MODEL_NAMES,
+                        help="BigGAN model (default biggan-deep-128)")
+    render.add_argument("--models-dir", type=Path, default=None,
+                        help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
+                             "AUDIOWALK_HOME defaulting to the current folder)")
+    render.add_argument("--random-weights", action="store_true",
+                        help="when the weights can be neither found nor downloaded, build the model from its real "
+                             "config with RANDOM weights (meaningless pictures, a loud warning; for trying the "
+                             "pipeline offline). Without it a missing model is an error.")
+    render.add_argument("--fps", default="30", help="frames per second, e.g. 30, 29.97 or 30000/1001 (default 30)")
+    render.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
+    render.add_argument("--labels", default="teapot | bubble | mushroom",
+                        help="ImageNet classes, names or indices separated by ' | ' (default: the seed's)")
+    render.add_argument("--truncation", type=float, default=0.7, help="BigGAN truncation in (0, 1] (default 0.7)")
+    render.add_argument("--batch-size", type=int, default=8, help="frames per BigGAN batch (default 8)")
+    render.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song (default 0)")
+    render.add_argument("--duration-seconds", type=float, default=0.0,
+                        help="use only this much of the song (default 0: to the end)")
+    render.add_argument("--crf", type=int, default=18, help="H.264 quality, 0 (lossless) to 51 (default 18)")
+    render.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps (default auto)")
+    render.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16 (default auto)")
+
+    run = sub.add_parser("comfy-run", help="run a workflow on a ComfyUI server",
+                         description="Upload the song, queue the workflow (API or UI format) on a running ComfyUI "
+                                     "server, follow its progress and download the video.")
+    run.add_argument("workflow", help="workflow .json (API or UI format), or the name of a shipped workflow "
+                                      "(" + ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json")))
+                                      + ")")
+    run.add_argument("--server", default="127.0.0.1:8188", help="ComfyUI address HOST:PORT (default 127.0.0.1:8188)")
+    run.add_argument("--audio", type=Path, help="song to upload into the workflow's Load Audio node(s)")
+    run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.INPUT=VALUE",
+                     help="set a widget; NODE is a node id or title, e.g. --set KSampler.seed=7 (repeatable)")
+    run.add_argument("-o", "--output", type=Path, default=None,
+                     help="where to save the video (a file name, or a folder; default: current folder)")
+    run.add_argument("--chunk-frames", type=int, default=0,
+                     help="render at most this many frames per prompt and join them into one video "
+                          "(for long songs; default 0: one prompt)")
+    run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per prompt")
+    run.add_argument("--no-download", action="store_true", help="leave the outputs on the server")
+
+    features = sub.add_parser("features", help="analyse a song: frame count, tempo, feature curves (and a plot)",
+                              description="Compute the per-frame audio features the walk uses and print a summary.")
+    features.add_argument("song", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
+    features.add_argument("--fps", default="30", help="frames per second (default 30)")
+    features.add_argument("--band-mode", choices=("improved", "seed"), default="improved",
+                          help="frequency bands: improved (default) or the seed project's FFT bands")
+    features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
+    features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")
+    features.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the curves here")
+
+    demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
+    demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
+    demo.add_argument("-o", "--output", dest="output_option", type=Path, default=None, help="the same, as an option")
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
+                "features": cmd_features}
+    try:
+        return handlers[args.command](args) or 0
+    except (AudioWalkInputError, CommandError) as exc:
+        print(f"audiowalk {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except AudioWalkCancelled as exc:
+        print(f"audiowalk {args.command}: cancelled: {exc}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print(f"audiowalk {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - the comfy client's errors are meant to be shown as they are
+        from .comfy_client import ComfyError
+
+        if isinstance(exc, ComfyError):
+            print(f"audiowalk {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+# ---------------------------------------------------------------------------------------------------- demo-song
+
+def cmd_demo_song(args) -> int:
+    from . import demo
+
+    path = demo.write_demo_song(args.output or args.output_option or Path("audiowalk_demo.wav"))
+    print(f"wrote {path}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- features
+
+def cmd_features(args) -> int:
+    from .analysis import compute_features
+    from .audio import load_audio
+    from .clock import parse_fps
+
+    if not args.song.is_file():
+        raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
+    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None)
+    features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    clock = features.clock
+    print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
+          f"{features.frame_count} frames at {clock.fps} fps")
+    print(f"tempo {features.tempo_bpm:.1f} BPM, {len(features.beat_frames)} beats, "
+          f"{max(len(features.band_edges_hz) - 1, 0)} {features.band_mode} bands")
+    for name in sorted(features.curves):
+        curve = features.curves[name]
+        print(f"  {name:12s} {'x'.join(str(d) for d in curve.shape):>10s}  min {float(curve.min()):.3f}  "
+              f"mean {float(curve.mean()):.3f}  max {float(curve.max()):.3f}")
+    if args.plot is not None:
+        from matplotlib.image import imsave
+
+        from .paths import atomic_output
+        from .plots import plot_features
+
+        args.plot.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(args.plot) as tmp:
+            imsave(tmp, plot_features(features), format="png")
+        print(f"wrote {args.plot}")
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------------- render
+
+def cmd_render(args) -> int:
+    import tempfile
+
+    from . import render
+
+    if args.demo == (args.song is not None):
+        raise CommandError("give either a SONG or --demo (not both, not neither)")
+    progress = TerminalProgress("rendering", sys.stderr)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:
+        song = args.song
+        if args.demo:
+            from . import demo
+
+            song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
+        elif not Path(song).is_file():
+            raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
+        path = render.render_song(
+            song, args.output, fps=args.fps, model_name=args.model, models_dir=args.models_dir, seed=args.seed,
+            labels=args.labels, batch_size=args.batch_size, allow_random_weights=args.random_weights,
+            on_progress=progress.update, truncation=args.truncation, start_seconds=args.start_seconds,
+            duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
+            on_message=lambda text: print(text, file=sys.stderr, flush=True))
+    progress.finish()
+    print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+class TerminalProgress:
+    """``on_progress(done, total)`` printing a one-line bar on a terminal, or a line every 10 % otherwise."""
+
+    def __init__(self, label: str, stream=None):
+        self.label = label
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.last_tenth = -1
+        self.active = False
+
+    def update(self, done: int, total: int) -> None:
+        total = max(int(total), 1)
+        if self.tty:
+            width = 30
+            filled = int(width * done / total)
+            self.stream.write(f"\r{self.label} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}")
+            self.stream.flush()
+            self.active = True
+        else:
+            tenth = int(10 * done / total)
+            if tenth != self.last_tenth:
+                self.last_tenth = tenth
+                print(f"{self.label}: {done}/{total}", file=self.stream, flush=True)
+
+    def finish(self) -> None:
+        if self.tty and self.active:
+            self.stream.write("\n")
+            self.stream.flush()
+        self.active = False
+        self.last_tenth = -1
+
+
+# ---------------------------------------------------------------------------------------------------- comfy-run
+
+def resolve_workflow_path(text: str) -> Path:
+    """A workflow file, or a shipped workflow's name (its API version)."""
+    path = Path(text)
+    if path.is_file():
+        return path
+    for candidate in (SHIPPED_WORKFLOWS / "api" / f"{text}.json", SHIPPED_WORKFLOWS / "api" / text):
+        if candidate.is_file():
+            return candidate
+    shipped = ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json"))) or "none"
+    raise AudioWalkInputError("workflow", f"{text!r} is neither a file nor a shipped workflow",
+                              f"a workflow .json file or one of: {shipped}")
+
+
+def count_audio_samples(path, start_seconds: float = 0.0, duration_seconds: float = 0.0) -> tuple[int, int]:
+    """``(num_samples, sample_rate)`` of the part of an audio file that Load Audio would load, by streaming it.
+
+    Same decoder and the same start/duration rounding as ``load_audio``, without holding the samples.
+    """
+    import av
+
+    path = os.fspath(path)
+    try:
+        container = av.open(path)
+    except Exception as exc:  # noqa: BLE001
+        raise AudioWalkInputError("--audio", f"{path!r} cannot be opened as audio ({exc})",
+                                  "an audio file (wav, mp3, flac, ogg, m4a)") from None
+    with container:
+        streams = [s for s in container.streams if s.type == "audio"]
+        if not streams:
+            raise AudioWalkInputError("--audio", f"{path!r} has no audio stream", "an audio file")
+        stream = streams[0]
+        sample_rate = int(stream.codec_context.sample_rate or stream.rate)
+        total = 0
+        for frame in container.decode(stream):
+            total += frame.samples
+    first = int(round(max(start_seconds, 0.0) * sample_rate))
+    available = max(total - first, 0)
+    if duration_seconds and duration_seconds > 0:
+        available = min(available, int(round(duration_seconds * sample_rate)))
+    return available, sample_rate
+
+
+def plan_chunks(total_frames: int, chunk_frames: int, multiple_of: int = 1) -> list[tuple[int, int]]:
+    """Frame ranges ``(start, count)`` covering ``[0, total_frames)``; chunk size rounded down to ``multiple_of``."""
+    if total_frames <= 0:
+        raise AudioWalkInputError("--chunk-frames", f"the song gives {total_frames} frames", "a song of at least "
+                                  "one frame")
+    if chunk_frames <= 0 or chunk_frames >= total_frames:
+        return [(0, total_frames)]
+    size = max(multiple_of, chunk_frames - chunk_frames % multiple_of)
+    return [(start, min(size, total_frames - start)) for start in range(0, total_frames, size)]
+
+
+def _single(api: dict, class_type: str, purpose: str) -> str:
+    from .workflow_tools import nodes_of_type
+
+    found = nodes_of_type(api, class_type)
+    if len(found) != 1:
+        raise CommandError(f"--chunk-frames needs exactly one {class_type} node ({purpose}); "
+                           f"the workflow has {len(found)}")
+    return found[0]
+
+
+def _linked_or_value(api: dict, node_id: str, name: str):
+    value = api[node_id]["inputs"].get(name)
+    return None if isinstance(value, list) else value
+
+
+def total_frames_for(api: dict, song: Path) -> int:
+    """The frame count the workflow's Audio Features node will compute for ``song`` (same FrameClock formula)."""
+    from .clock import FrameClock
+
+    features_id = _single(api, FEATURES_TYPE, "its fps sets the frame count")
+    fps = _linked_or_value(api, features_id, "fps")
+    if fps is None:
+        raise CommandError(f"node {features_id} ({FEATURES_TYPE}): fps is wired to another node; --chunk-frames "
+                           "needs it as a value")
+    start = duration = 0.0
+    from .workflow_tools import nodes_of_type
+
+    loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
+    if loaders and api[loaders[0]]["class_type"] == "AudioWalkLoadAudio":
+        start = float(_linked_or_value(api, loaders[0], "start_seconds") or 0.0)
+        duration = float(_linked_or_value(api, loaders[0], "duration_seconds") or 0.0)
+    samples, sample_rate = count_audio_samples(song, start, duration)
+    return FrameClock.for_duration(samples, sample_rate, fps).frame_count
+
+
+class PromptProgress:
+    """Prints what the server reports for one prompt: which node runs, and its steps."""
+
+    def __init__(self, prompt: dict, prefix: str = "", stream=None):
+        self.prompt = prompt
+        self.prefix = prefix
+        self.stream = stream or sys.stderr
+        self.bar = TerminalProgress("", self.stream)
+        self.current = None
+
+    def _title(self, node_id) -> str:
+        node = self.prompt.get(str(node_id)) or {}
+        return (node.get("_meta") or {}).get("title") or node.get("class_type") or f"node {node_id}"
+
+    def __call__(self, event) -> None:
+        if event.kind == "queued":
+            print(f"{self.prefix}queued: {event.value} prompt(s) ahead", file=self.stream, flush=True)
+        elif event.kind == "cached" and event.nodes:
+            titles = ", ".join(self._title(n) for n in event.nodes)
+            print(f"{self.prefix}cached: {titles}", file=self.stream, flush=True)
+        elif event.kind == "executing" and event.node_id != self.current:
+            self.bar.finish()
+            self.current = event.node_id
+            print(f"{self.prefix}running {self._title(event.node_id)} (node {event.node_id})", file=self.stream,
+                  flush=True)
+        elif event.kind == "progress" and event.maximum > 1:
+            self.bar.label = f"{self.prefix}  {self._title(event.node_id)}"
+            self.bar.update(event.value, event.maximum)
+        elif event.kind == "done":
+            self.bar.finish()
+
+
+def cmd_comfy_run(args) -> int:
+    from .comfy_client import ComfyClient
+    from .workflow_tools import apply_assignments, is_ui_workflow, load_workflow, nodes_of_type, ui_to_api
+
+    workflow_path = resolve_workflow_path(args.workflow)
+    workflow = load_workflow(workflow_path)
+    client = ComfyClient(args.server)
+    object_info = client.object_info()
+    if is_ui_workflow(workflow):
+        workflow = ui_to_api(workflow, object_info)
+    missing = sorted({n["class_type"] for n in workflow.values()} - set(object_info))
+    if missing:
+        hint = (" (is ComfyUI-AudioWalk installed in ComfyUI's custom_nodes folder, with its requirements?)"
+                if any(m.startswith("AudioWalk") for m in missing) else "")
+        raise CommandError(f"the server at {client.base_url} has no node type(s) {', '.join(missing)}{hint}")
+    api = workflow
+    if args.audio is not None:
+        if not args.audio.is_file():
+            raise AudioWalkInputError("--audio", f"{str(args.audio)!r} does not exist", "an audio file")
+        loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
+        if not loaders:
+            raise CommandError("--audio: the workflow has no Load Audio node to put the song into")
+        name = client.upload_file(args.audio)
+        print(f"uploaded {args.audio.name} as {name!r}", file=sys.stderr)
+        api = copy.deepcopy(api)
+        for node_id in loaders:
+            api[node_id]["inputs"][AUDIO_LOADER_TYPES[api[node_id]["class_type"]]] = name
+    api = apply_assignments(api, args.assignments, object_info)
+
+    chunks = [(None, None)]
+    total_frames = None
+    if args.chunk_frames:
+        if args.audio is None:
+            raise CommandError("--chunk-frames needs --audio (the song's length gives the frame count)")
+        generate_id = _single(api, GENERATE_TYPE, "its frame range is set per chunk")
+        save_ids = nodes_of_type(api, SAVE_VIDEO_TYPE)
+        if not save_ids:
+            raise CommandError(f"--chunk-frames needs a {SAVE_VIDEO_TYPE} node to join the chunks")
+        total_frames = total_frames_for(api, args.audio)
+        keyframe_ids = nodes_of_type(api, "AudioWalkSelectKeyframes")
+        step = 1
+        if keyframe_ids:
+            steps = _linked_or_value(api, keyframe_ids[0], "interpolation_steps")
+            step = int(steps) + 1 if steps is not None else 1
+        # ImageFromBatch (which cuts the look-ahead keyframe off) takes at most 4096 frames.
+        chunk_frames = min(args.chunk_frames, 4096) if keyframe_ids else args.chunk_frames
+        chunks = plan_chunks(total_frames, chunk_frames, step)
+        print(f"{total_frames} frames in {len(chunks)} chunk(s) of up to {chunks[0][1]} frames", file=sys.stderr)
+
+    outputs = []
+    for index, (start, count) in enumerate(chunks):
+        prompt = api
+        prefix = ""
+        if start is not None:
+            look_ahead = 1 if keyframe_ids and start + count < total_frames else 0
+            prompt = _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead)
+            prefix = f"[chunk {index + 1}/{len(chunks)}, frames {start}-{start + count - 1}] "
+        entry = client.run_prompt(prompt, on_event=PromptProgress(prompt, prefix), timeout=args.timeout)
+        outputs = client.output_files(entry)
+    if args.no_download:
+        for item in outputs:
+            print(f"on the server: {item.type}/{item.subfolder + '/' if item.subfolder else ''}{item.filename}")
+        return 0
+    videos = [o for o in outputs if api.get(o.node_id, {}).get("class_type") == SAVE_VIDEO_TYPE] or outputs
+    if not videos:
+        raise CommandError("the workflow finished but reported no output files")
+    for target, item in zip(_download_targets(args.output, videos), videos):
+        client.download(item, target)
+        print(f"saved {target}")
+    return 0
+
+
+def _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead: int = 0) -> dict:
+    """The prompt of chunk ``[start, start + count)``.
+
+    ``look_ahead`` extra frames are generated after the chunk (the next keyframe, so the frames after the chunk's
+    last keyframe are interpolated towards it as in a whole render) and cut off again by a core ImageFromBatch node
+    in front of each Save Video, which so receives exactly ``count`` frames.
+    """
+    prompt = copy.deepcopy(api)
+    prompt[generate_id]["inputs"]["start_frame"] = start
+    prompt[generate_id]["inputs"]["frame_count"] = count + look_ahead
+    next_id = max((int(nid) for nid in prompt if nid.isdigit()), default=0) + 1
+    for save_id in save_ids:
+        inputs = prompt[save_id]["inputs"]
+        inputs["chunk_start_frame"] = start
+        inputs["total_frames"] = total_frames
+        if look_ahead:
+            prompt[str(next_id)] = {"class_type": "ImageFromBatch",
+                                    "inputs": {"image": inputs["images"], "batch_index": 0, "length": count},
+                                    "_meta": {"title": "Drop look-ahead frames"}}
+            inputs["images"] = [str(next_id), 0]
+            next_id += 1
+    return prompt
+
+
+def _download_targets(output: Path | None, items) -> list[Path]:
+    if output is None:
+        return [Path.cwd() / item.filename for item in items]
+    if output.suffix and len(items) == 1 and not output.is_dir():
+        return [output]
+    output.mkdir(parents=True, exist_ok=True)
+    return [output / item.filename for item in items]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""The BigGAN-only pipeline without ComfyUI: song -> features -> latent walk -> BigGAN -> mp4 with the song.
+
+Frames stream from BigGAN batch by batch into the video file, so memory stays flat in the song's length (only the
+per-frame curves and latents, a few KB per frame, are held whole). The heavy modules (torch, the model, the
+encoder) are imported inside the function, so ``audiowalk --help`` stays fast.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from .errors import AudioWalkCancelled, AudioWalkInputError
+
+DEFAULT_LABELS = "teapot | bubble | mushroom"
+RANDOM_WEIGHTS_WARNING = (
+    "WARNING: no {model} weights could be loaded ({reason}).\n"
+    "WARNING: rendering with RANDOM weights (the real architecture, meaningless pictures), because "
+    "--random-weights was given.\n"
+    "WARNING: put the weights in {dirs} (or render once with network access) for real images.")
+
+
+def default_models_dir() -> Path:
+    """``$AUDIOWALK_HOME/models/biggan`` (``AUDIOWALK_HOME`` defaults to the current folder), as outside ComfyUI."""
+    return Path(os.environ.get("AUDIOWALK_HOME", os.getcwd())) / "models" / "biggan"
+
+
+def render_song(song_path, output_path, *, fps=30, model_name: str = "biggan-deep-128", models_dir=None,
+                seed: int = 0, labels: str = DEFAULT_LABELS, batch_size: int = 8,
+                allow_random_weights: bool = False, on_progress=None, truncation: float = 0.7,
+                start_seconds: float = 0.0, duration_seconds: float | None = None, crf: int = 18,
+                device: str = "auto", dtype: str = "auto", on_message=None) -> Path:
+    """Render ``song_path`` to the mp4 ``output_path`` with the default BigGAN walk; returns the output path.
+
+    ``fps``: frames per second (int, float, "29.97" or "30000/1001"); the video has exactly as many frames as the
+    (optionally cut: ``start_seconds``, ``duration_seconds``) song lasts at that rate and carries the same audio.
+    ``models_dir``: folder searched for the weights (default :func:`default_models_dir`). When the weights cannot
+    be loaded (absent and no download possible) the error says so, unless ``allow_random_weights``: then the model
+    is built from its real config with random weights seeded by ``seed``, after a loud warning through
+    ``on_message(text)``. ``on_progress(done_frames, total_frames)`` follows the BigGAN frames. The file is written
+    to a temporary name and renamed at the end, so a failed render leaves nothing behind.
+    """
+    from .analysis import compute_features
+    from .audio import load_audio
+    from .clock import parse_fps
+    from .latents import make_walk_latents
+    from .video import VideoWriter
+
+    say = on_message or (lambda text: None)
+    output_path = Path(output_path)
+    if output_path.suffix.lower() != ".mp4":
+        raise AudioWalkInputError("output", f"{str(output_path)!r} does not end in .mp4", "an .mp4 file name")
+    if int(batch_size) < 1:
+        raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
+    frame_rate = parse_fps(fps)
+    clip = load_audio(song_path, start_seconds, duration_seconds or None)
+    features = compute_features(clip, frame_rate)
+    latents = make_walk_latents(features, seed=seed, labels=labels, truncation=truncation)
+    say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "
+        f"at {frame_rate} fps")
+    search_dirs = [Path(models_dir)] if models_dir is not None else [default_models_dir()]
+    with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
+        handle = _load_model(model_name, search_dirs, seed=seed, dtype=dtype, device=device,
+                             allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
+        say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
+        output_path.parent.mkdir(parents=True, exist_ok=True)
+        from .biggan import generate_frames
+
+        with VideoWriter(output_path, frame_rate, audio=clip, crf=crf, total_frames=latents.frame_count) as writer:
+            for frames in generate_frames(handle, latents, batch_size=int(batch_size), on_progress=on_progress):
+                writer.write(frames)
+    return output_path
+
+
+def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_weights, scratch: Path, say):
+    """The BigGAN handle: real weights (local, or downloaded when possible), else random ones when allowed."""
+    from .biggan import BIGGAN_MODELS, build_random_biggan, load_biggan, save_biggan_safetensors
+
+    if model_name not in BIGGAN_MODELS:
+        raise AudioWalkInputError("model", f"{model_name!r} is not a known BigGAN", "one of " + ", ".join(BIGGAN_MODELS))
+    try:
+        return load_biggan(model_name, search_dirs, dtype=dtype, device=device, allow_download=True)
+    except (AudioWalkCancelled, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to get real weights is reported or replaced below
+        reason = str(exc) or type(exc).__name__
+        if not allow_random_weights:
+            if isinstance(exc, AudioWalkInputError):
+                raise AudioWalkInputError("model", exc.problem, f"{exc.expected}; or --random-weights to try the "
+                                          "pipeline with random weights") from exc
+            raise AudioWalkInputError(
+                "model", f"the {model_name} weights cannot be loaded ({reason})",
+                f"the weights in {', '.join(str(d) for d in search_dirs)} or network access to download them; "
+                "or --random-weights to try the pipeline with random weights") from exc
+    say(RANDOM_WEIGHTS_WARNING.format(model=model_name, reason=reason,
+                                      dirs=", ".join(str(d) for d in search_dirs)))
+    model = build_random_biggan(model_name, seed)
+    folder = scratch / "random-biggan"
+    folder.mkdir()
+    save_biggan_safetensors(model, model.config, folder / f"{model_name}.safetensors")
+    del model
+    try:
+        return load_biggan(model_name, [folder], dtype=dtype, device=device, allow_download=False)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)

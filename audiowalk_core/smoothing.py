@@ -1,0 +1,51 @@
+"""Temporal smoothing of per-frame curves or latents (first axis = frames)."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import AudioWalkInputError
+
+SMOOTHING_METHODS = ("ema", "gaussian")
+
+
+def _frames_array(values, input_name: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 0 or len(array) == 0:
+        raise AudioWalkInputError(input_name, "has no frames", "an array [frames] or [frames, K]")
+    if not np.isfinite(array).all():
+        raise AudioWalkInputError(input_name, "contains NaN or infinite values", "finite values")
+    return array
+
+
+def smooth_ema(values, attack_frames: float, release_frames: float, input_name: str = "latents") -> np.ndarray:
+    """Exponential smoothing with separate time constants (frames) for rising (attack) and falling (release)
+    values, per column. 0 frames = follow at once. Returns float32 of the input's shape."""
+    for name, frames in (("attack_frames", attack_frames), ("release_frames", release_frames)):
+        if not math.isfinite(float(frames)) or float(frames) < 0:
+            raise AudioWalkInputError(name, f"{frames!r} is negative or not finite", "a time constant >= 0 frames")
+    array = _frames_array(values, input_name)
+    flat = array.reshape(len(array), -1)
+    up = 1.0 - math.exp(-1.0 / attack_frames) if attack_frames > 0 else 1.0
+    down = 1.0 - math.exp(-1.0 / release_frames) if release_frames > 0 else 1.0
+    out = np.empty_like(flat)
+    state = flat[0].copy()
+    out[0] = state
+    for frame in range(1, len(flat)):
+        delta = flat[frame] - state
+        state += np.where(delta > 0, up, down) * delta
+        out[frame] = state
+    return out.reshape(array.shape).astype(np.float32)
+
+
+def smooth_gaussian(values, sigma_frames: float, input_name: str = "latents") -> np.ndarray:
+    """Gaussian smoothing along frames (sigma in frames; 0 = unchanged), edges held. float32, input's shape."""
+    from scipy.ndimage import gaussian_filter1d
+
+    if not math.isfinite(float(sigma_frames)) or float(sigma_frames) < 0:
+        raise AudioWalkInputError("sigma_frames", f"{sigma_frames!r} is negative or not finite", "a sigma >= 0 frames")
+    array = _frames_array(values, input_name)
+    if sigma_frames == 0:
+        return array.astype(np.float32)
+    return gaussian_filter1d(array, float(sigma_frames), axis=0, mode="nearest").astype(np.float32)

@@ -1,0 +1,305 @@
+"""Streaming H.264/AAC mp4 writing with the music, in sync, in constant memory; chunked renders joined without
+re-encoding.
+
+Frames arrive in batches (float [B, H, W, 3] in [0, 1]) and are encoded at once; the music is resampled to 48 kHz
+stereo and encoded alongside, one second at a time, so memory does not grow with the frame count. The audio is
+trimmed or padded with silence to exactly ``frames / fps`` seconds. Files are written under a temporary name and
+renamed when complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from .audio import AudioClip
+from .clock import parse_fps
+from .errors import AudioWalkInputError
+from .paths import atomic_output, resolve_inside
+
+AUDIO_RATE = 48000
+AUDIO_CHUNK_SECONDS = 1
+
+
+def frames_to_uint8(frames) -> np.ndarray:
+    """float [B, H, W, 3] in [0, 1] (numpy or torch) -> uint8 [B, H, W, 3]; odd sizes padded to even by
+    repeating the last row/column (yuv420p needs even sizes)."""
+    if hasattr(frames, "detach"):
+        frames = frames.detach().to("cpu").float().numpy()
+    array = np.asarray(frames, dtype=np.float32)
+    if array.ndim == 3:
+        array = array[None]
+    if array.ndim != 4 or array.shape[-1] not in (3, 4):
+        raise AudioWalkInputError("images", f"frames of shape {array.shape}", "images [frames, height, width, 3]")
+    if not np.isfinite(array).all():
+        raise AudioWalkInputError("images", "contain NaN or infinite values", "finite pixel values in [0, 1]")
+    pixels = (np.clip(array[..., :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    height, width = pixels.shape[1:3]
+    if height % 2 or width % 2:
+        pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
+    return pixels
+
+
+class _AudioFeed:
+    """The clip resampled to 48 kHz stereo, pulled in order; silence after its end."""
+
+    def __init__(self, clip: AudioClip):
+        import av
+
+        self.clip = clip
+        self.resampler = av.AudioResampler(format="fltp", layout="stereo", rate=AUDIO_RATE)
+        self.pending = np.zeros((2, 0), np.float32)
+        self.source_position = 0
+        self.layout = "mono" if clip.channels == 1 else "stereo"
+
+    def _pull_source(self) -> bool:
+        import av
+
+        if self.source_position >= self.clip.num_samples:
+            if self.resampler is not None:
+                out = self.resampler.resample(None)
+                self.resampler = None
+                for frame in out:
+                    self.pending = np.concatenate([self.pending, frame.to_ndarray().reshape(2, -1)], axis=1)
+                return True
+            return False
+        step = self.clip.sample_rate * AUDIO_CHUNK_SECONDS
+        chunk = self.clip.samples[:2, self.source_position:self.source_position + step]
+        self.source_position += chunk.shape[1]
+        frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(chunk, np.float32), format="fltp", layout=self.layout)
+        frame.sample_rate = self.clip.sample_rate
+        for out in self.resampler.resample(frame):
+            self.pending = np.concatenate([self.pending, out.to_ndarray().reshape(2, -1)], axis=1)
+        return True
+
+    def take(self, count: int) -> np.ndarray:
+        """The next ``count`` samples [2, count] (zeros past the end of the clip)."""
+        while self.pending.shape[1] < count and self._pull_source():
+            pass
+        out = self.pending[:, :count]
+        self.pending = self.pending[:, count:]
+        if out.shape[1] < count:
+            out = np.concatenate([out, np.zeros((2, count - out.shape[1]), np.float32)], axis=1)
+        return out
+
+
+class _AudioTrack:
+    """An AAC stream in ``container`` fed from a clip, written up to a given video frame count."""
+
+    def __init__(self, container, clip: AudioClip, fps: Fraction):
+        self.stream = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
+        self.stream.bit_rate = 192000
+        self.container, self.fps, self.feed, self.written = container, fps, _AudioFeed(clip), 0
+
+    def write_until(self, frames: int) -> None:
+        """Encode the music up to the end of video frame ``frames`` (exactly frames / fps seconds)."""
+        import av
+
+        target = int(Fraction(frames) / self.fps * AUDIO_RATE)
+        while self.written < target:
+            count = min(AUDIO_RATE, target - self.written)
+            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self.feed.take(count)), format="fltp",
+                                               layout="stereo")
+            frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, self.written, Fraction(1, AUDIO_RATE)
+            self.container.mux(self.stream.encode(frame))
+            self.written += count
+
+    def finish(self, frames: int) -> None:
+        self.write_until(frames)
+        self.container.mux(self.stream.encode(None))
+
+
+class VideoWriter:
+    """Write frames (in batches) and optional music to an mp4: H.264 yuv420p (CRF) + AAC, at a rational fps.
+
+    Use as a context manager; ``write(frames)`` float [B, H, W, 3] in [0, 1]. On a clean exit the file is complete
+    and renamed to ``path``; on an error nothing is left under ``path``. ``video_only`` writes no audio stream
+    (chunk parts). ``first_frame`` offsets the timestamps (chunk parts).
+    """
+
+    def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
+                 total_frames: int | None = None, video_only: bool = False):
+        self.path = Path(path)
+        self.fps = parse_fps(fps)
+        if not 0 <= int(crf) <= 51:
+            raise AudioWalkInputError("crf", f"{crf!r} is outside 0..51", "an x264 CRF in 0..51 (18 is near lossless)")
+        self.crf, self.preset = int(crf), preset
+        self.audio = None if video_only else audio
+        self.total_frames = total_frames
+        self.frames_written = 0
+        self.size = None
+        self._atomic = None
+        self._container = None
+
+    def __enter__(self):
+        self._atomic = atomic_output(self.path)
+        self._temporary = self._atomic.__enter__()
+        return self
+
+    def _open(self, height: int, width: int) -> None:
+        import av
+
+        self._container = av.open(str(self._temporary), mode="w", format="mp4")
+        stream = self._container.add_stream("libx264", rate=self.fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.codec_context.time_base = Fraction(1) / self.fps
+        stream.options = {"crf": str(self.crf), "preset": self.preset}
+        self._video = stream
+        self._audio_track = _AudioTrack(self._container, self.audio, self.fps) if self.audio is not None else None
+        self.size = (height, width)
+
+    def write(self, frames) -> None:
+        """Encode a batch of frames (float [B, H, W, 3] in [0, 1], numpy or torch) and the music up to them."""
+        import av
+
+        pixels = frames_to_uint8(frames)
+        if self._container is None:
+            self._open(*pixels.shape[1:3])
+        elif pixels.shape[1:3] != self.size:
+            raise AudioWalkInputError("images", f"frame size {pixels.shape[2]}x{pixels.shape[1]} differs from the "
+                                      f"first frames' {self.size[1]}x{self.size[0]}", "frames of one size")
+        for image in pixels:
+            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame.pts = self.frames_written
+            frame.time_base = self._video.codec_context.time_base
+            self._container.mux(self._video.encode(frame))
+            self.frames_written += 1
+        if self._audio_track is not None:
+            self._audio_track.write_until(self.frames_written)
+
+    def __exit__(self, kind, value, traceback):
+        try:
+            if kind is None:
+                if self._container is None:
+                    raise AudioWalkInputError("images", "no frames were written", "at least one frame")
+                self._container.mux(self._video.encode(None))
+                if self._audio_track is not None:
+                    self._audio_track.finish(self.frames_written)
+            if self._container is not None:
+                self._container.close()
+        except BaseException as exc:
+            self._atomic.__exit__(type(exc), exc, exc.__traceback__)
+            raise
+        return self._atomic.__exit__(kind, value, traceback)
+
+
+def write_video(path, frames_iter, fps, *, audio: AudioClip | None = None, crf: int = 18,
+                preset: str = "medium") -> Path:
+    """Write every batch of ``frames_iter`` (and the music) to ``path``; returns the path."""
+    with VideoWriter(path, fps, audio=audio, crf=crf, preset=preset) as writer:
+        for frames in frames_iter:
+            writer.write(frames)
+    return Path(path)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Output names and chunked renders
+
+def next_numbered_path(output_dir, filename_prefix: str, extension: str = "mp4") -> tuple[Path, str, str]:
+    """``<output_dir>/<subfolder>/<name>_<counter:05>_.<ext>`` numbered after the existing files, as ComfyUI's
+    savers do. Returns ``(path, subfolder, filename)``; a prefix that leaves ``output_dir`` is refused."""
+    output_dir = Path(output_dir).resolve()
+    target = resolve_inside(output_dir, str(filename_prefix), "filename_prefix")
+    if target == output_dir:
+        raise AudioWalkInputError("filename_prefix", "is empty", "a name such as 'AudioWalk/video'")
+    folder, name = target.parent, target.name
+    folder.mkdir(parents=True, exist_ok=True)
+    pattern = re.compile(re.escape(name) + r"_(\d+)_\.")
+    counters = [int(match.group(1)) for entry in os.listdir(folder) if (match := pattern.match(entry))]
+    counter = max(counters, default=0) + 1
+    filename = f"{name}_{counter:05}_.{extension}"
+    subfolder = "" if folder == output_dir else str(folder.relative_to(output_dir)).replace(os.sep, "/")
+    return folder / filename, subfolder, filename
+
+
+def chunk_parts_folder(output_dir, filename_prefix: str, total_frames: int) -> Path:
+    """Hidden folder collecting the parts of one chunked render (keyed by prefix and total frame count)."""
+    target = resolve_inside(Path(output_dir).resolve(), str(filename_prefix), "filename_prefix")
+    return target.parent / f".{target.name}.parts-{int(total_frames)}f"
+
+
+def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frames: int, crf: int = 18,
+                     preset: str = "medium") -> Path:
+    """Encode one chunk's frames (video only) as part ``start_frame`` of a ``total_frames`` render."""
+    pixels_count = len(frames)
+    if start_frame < 0 or start_frame + pixels_count > total_frames:
+        raise AudioWalkInputError("chunk_start_frame", f"frames {start_frame}..{start_frame + pixels_count - 1} "
+                                  f"do not fit a render of {total_frames} frames",
+                                  "chunk_start_frame + frames <= total_frames")
+    parts_folder = Path(parts_folder)
+    parts_folder.mkdir(parents=True, exist_ok=True)
+    path = parts_folder / f"part-{start_frame:09d}-{pixels_count:09d}.mp4"
+    with VideoWriter(path, fps, crf=crf, preset=preset, video_only=True) as writer:
+        writer.write(frames)
+    (parts_folder / "render.json").write_text(json.dumps({"total_frames": int(total_frames),
+                                                          "fps": str(parse_fps(fps))}))
+    return path
+
+
+def chunk_parts(parts_folder) -> list[tuple[int, int, Path]]:
+    """``(start, count, path)`` of the parts present, ordered by start."""
+    parts = []
+    for entry in Path(parts_folder).glob("part-*-*.mp4"):
+        match = re.fullmatch(r"part-(\d+)-(\d+)\.mp4", entry.name)
+        if match:
+            parts.append((int(match.group(1)), int(match.group(2)), entry))
+    return sorted(parts)
+
+
+def chunk_parts_complete(parts_folder, total_frames: int) -> bool:
+    """True when the parts cover frames 0..total_frames-1 exactly once (overlaps raise)."""
+    position = 0
+    for start, count, path in chunk_parts(parts_folder):
+        if start < position:
+            raise AudioWalkInputError("chunk_start_frame", f"part {path.name} overlaps the frames before it",
+                                      "chunks with disjoint frame ranges (delete the parts folder to restart)")
+        if start > position:
+            return False
+        position = start + count
+    return position == total_frames
+
+
+def join_chunk_parts(parts_folder, output_path, fps, *, audio: AudioClip | None = None,
+                     remove_parts: bool = True) -> Path:
+    """Join all parts (stream copy, no re-encode) with the music into ``output_path`` atomically."""
+    import av
+
+    parts_folder = Path(parts_folder)
+    parts = chunk_parts(parts_folder)
+    total = sum(count for _, count, _ in parts)
+    if not parts or not chunk_parts_complete(parts_folder, total):
+        raise AudioWalkInputError("chunk_start_frame", f"the parts in {parts_folder.name} do not cover the render",
+                                  "every chunk of the render before the last one is joined")
+    fps = parse_fps(fps)
+    output_path = Path(output_path)
+    with atomic_output(output_path) as temporary:
+        with av.open(str(temporary), mode="w", format="mp4") as output:
+            video_out = None
+            audio_track = None
+            for start, count, path in parts:
+                with av.open(str(path)) as part:
+                    video_in = part.streams.video[0]
+                    if video_out is None:
+                        video_out = output.add_stream_from_template(video_in)
+                        if audio is not None:
+                            audio_track = _AudioTrack(output, audio, fps)
+                    offset = int(round(Fraction(start) / fps / video_in.time_base))
+                    for packet in part.demux(video_in):
+                        if packet.dts is None and packet.pts is None:
+                            continue
+                        if packet.pts is not None:
+                            packet.pts += offset
+                        if packet.dts is not None:
+                            packet.dts += offset
+                        packet.stream = video_out
+                        output.mux(packet)
+            if audio_track is not None:
+                audio_track.finish(total)
+    if remove_parts:
+        shutil.rmtree(parts_folder, ignore_errors=True)
+    return output_path

@@ -1,0 +1,167 @@
+"""Noise walks: per-frame BigGAN noise vectors [frames, 128] driven by audio features.
+
+Two modes:
+- ``seed``: SEED_ALGORITHM.md steps 6-7 exactly, but seeded: a bank of one vector per band (truncated normal in
+  [-2, 2] times ``truncation``), greedily chained by Pearson correlation, smoothed across the band index,
+  ``z_t = clip(sum_b w_tb v_b, -1, 1)``.
+- ``improved``: a still base latent that the music moves. Band energies push it along the (smoothed) band vectors,
+  normalised by the square root of the band count so the sum stays in range; onsets kick it ("pulse": instant
+  attack, exponential release) in a direction that changes on every beat; loudness makes it drift ("motion": the
+  accumulated RMS is the position along a smooth seeded path). Silence gives the same latent on every frame.
+
+Every random draw comes from ``numpy.random.default_rng(seed)``; everything recursive runs over the whole song,
+so a frame range sliced from the result equals those rows of any longer render with the same inputs.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .errors import AudioWalkInputError
+from .features import AudioFeatures
+from .latents import NOISE_DIM
+
+WALK_MODES = ("improved", "seed")
+CHAIN_ORDERS = ("lowest_correlation", "highest_correlation", "none")
+
+
+def check_truncation(truncation: float) -> float:
+    """``truncation`` as float; AudioWalkInputError unless it is in (0, 1]."""
+    value = float(truncation)
+    if not (0.0 < value <= 1.0) or not math.isfinite(value):
+        raise AudioWalkInputError("truncation", f"{truncation!r} is outside (0, 1]", "a truncation in (0, 1], e.g. 0.7")
+    return value
+
+
+def _finite_curve(features: AudioFeatures, name: str) -> np.ndarray:
+    values = np.asarray(features.curve(name, "features"), dtype=np.float64)
+    if not np.isfinite(values).all():
+        raise AudioWalkInputError("features", f"curve {name!r} contains NaN or infinite values",
+                                  "finite feature curves (recompute the features from valid audio)")
+    return values
+
+
+def noise_bank(band_count: int, truncation: float, rng: np.random.Generator) -> np.ndarray:
+    """``band_count`` noise vectors [B, 128] from a normal truncated to [-2, 2], times ``truncation`` (float64)."""
+    from scipy.stats import truncnorm
+
+    return truncnorm.rvs(-2.0, 2.0, size=(band_count, NOISE_DIM), random_state=rng) * truncation
+
+
+def chain_order(vectors: np.ndarray, order: str = "lowest_correlation") -> np.ndarray:
+    """Greedy chain through the vectors from row 0: each next row is the unused one with the lowest (the seed's
+    behaviour) or highest (what the seed meant) Pearson correlation with the previous. Returns row indices."""
+    if order not in CHAIN_ORDERS:
+        raise AudioWalkInputError("chain_order", f"{order!r} is unknown", "one of " + ", ".join(CHAIN_ORDERS))
+    count = len(vectors)
+    if order == "none" or count < 3:
+        return np.arange(count)
+    correlation = np.corrcoef(vectors)
+    used = np.zeros(count, bool)
+    chain = [0]
+    used[0] = True
+    pick = np.argmin if order == "lowest_correlation" else np.argmax
+    fill = np.inf if order == "lowest_correlation" else -np.inf
+    for _ in range(count - 1):
+        row = np.where(used, fill, correlation[chain[-1]])
+        nxt = int(pick(row))
+        chain.append(nxt)
+        used[nxt] = True
+    return np.asarray(chain)
+
+
+def smooth_across_bands(vectors: np.ndarray, smoothing_factor: float, iterations: int) -> np.ndarray:
+    """``iterations`` passes of ``v[b] = s * v[b-1] + (1 - s) * v[b]`` for b = 1.. in order, in place as the seed's
+    loop did (each band mixes with its already-updated neighbour), on a copy."""
+    if not (0.0 <= float(smoothing_factor) <= 1.0):
+        raise AudioWalkInputError("smoothing_factor", f"{smoothing_factor!r} is outside [0, 1]", "a value in [0, 1]")
+    if int(iterations) < 0:
+        raise AudioWalkInputError("iterations", f"{iterations!r} is negative", "0 or more passes")
+    out = np.array(vectors, dtype=np.float64)
+    s = float(smoothing_factor)
+    for _ in range(int(iterations)):
+        for band in range(1, len(out)):
+            out[band] = s * out[band - 1] + (1.0 - s) * out[band]
+    return out
+
+
+def seed_noise_walk(band_weights: np.ndarray, *, seed: int = 0, truncation: float = 0.7,
+                    smoothing_factor: float = 0.1, iterations: int = 1,
+                    chain: str = "lowest_correlation") -> np.ndarray:
+    """The seed's walk (steps 6-7) from band weights [frames, B]: float32 noise [frames, 128] in [-1, 1]."""
+    truncation = check_truncation(truncation)
+    weights = np.asarray(band_weights, dtype=np.float64)
+    if weights.ndim != 2 or weights.shape[1] == 0:
+        raise AudioWalkInputError("features", f"band weights of shape {weights.shape}", "bands [frames, B >= 1]")
+    rng = np.random.default_rng(int(seed))
+    bank = noise_bank(weights.shape[1], truncation, rng)
+    bank = smooth_across_bands(bank[chain_order(bank, chain)], smoothing_factor, iterations)
+    return np.clip(weights @ bank, -1.0, 1.0).astype(np.float32)
+
+
+def release_envelope(values: np.ndarray, release_frames: float) -> np.ndarray:
+    """Instant attack, exponential release: ``e_t = max(x_t, e_{t-1} * exp(-1 / release_frames))`` over [frames]."""
+    decay = math.exp(-1.0 / max(float(release_frames), 1e-6))
+    out = np.empty(len(values), np.float64)
+    level = 0.0
+    for index, value in enumerate(values):
+        level = max(float(value), level * decay)
+        out[index] = level
+    return out
+
+
+def _smooth_path(position: np.ndarray, rng: np.random.Generator, components: int = 4) -> np.ndarray:
+    """A smooth seeded path in 128-d: sum of a few sinusoids of ``position`` per dimension, unit-ish variance."""
+    frequencies = rng.uniform(0.05, 0.25, size=(components, NOISE_DIM))  # cycles per unit of position
+    phases = rng.uniform(0.0, 2.0 * np.pi, size=(components, NOISE_DIM))
+    amplitudes = rng.standard_normal(size=(components, NOISE_DIM)) / math.sqrt(components)
+    path = np.zeros((len(position), NOISE_DIM))
+    for k in range(components):
+        path += amplitudes[k] * np.sin(2.0 * np.pi * frequencies[k] * position[:, None] + phases[k])
+    return path * math.sqrt(2.0)
+
+
+def band_noise_walk(features: AudioFeatures, *, seed: int = 0, mode: str = "improved", truncation: float = 0.7,
+                    smoothing_factor: float = 0.1, iterations: int = 1, chain_order_name: str = "lowest_correlation",
+                    band_strength: float = 1.0, pulse_strength: float = 0.6, pulse_release_seconds: float = 0.3,
+                    motion_strength: float = 0.5, motion_speed: float = 1.0) -> np.ndarray:
+    """Noise per frame, float32 ``[frames, 128]``.
+
+    ``mode`` "seed": :func:`seed_noise_walk` on ``features`` bands (values in [-1, 1]). "improved": base + band
+    push + pulse + motion (see module docstring), each scaled by ``truncation`` and clipped to BigGAN's truncated
+    range ``[-2 * truncation, 2 * truncation]``. ``pulse_release_seconds`` is the decay time constant of a kick;
+    ``motion_speed`` is path units per second of full-scale loudness.
+    """
+    if mode not in WALK_MODES:
+        raise AudioWalkInputError("mode", f"{mode!r} is unknown", "one of " + ", ".join(WALK_MODES))
+    truncation = check_truncation(truncation)
+    bands = _finite_curve(features, "bands")
+    if mode == "seed":
+        return seed_noise_walk(bands, seed=seed, truncation=truncation, smoothing_factor=smoothing_factor,
+                               iterations=iterations, chain=chain_order_name)
+    for name, value in (("band_strength", band_strength), ("pulse_strength", pulse_strength),
+                        ("motion_strength", motion_strength), ("motion_speed", motion_speed)):
+        if not math.isfinite(float(value)) or float(value) < 0:
+            raise AudioWalkInputError(name, f"{value!r} is negative or not finite", "a strength >= 0")
+    fps = float(features.clock.fps)
+    rng = np.random.default_rng(int(seed))
+    base = noise_bank(1, 1.0, rng)[0]
+    bank = noise_bank(bands.shape[1], 1.0, rng)
+    bank = smooth_across_bands(bank[chain_order(bank, chain_order_name)], smoothing_factor, iterations)
+    push = bands @ bank / math.sqrt(max(bands.shape[1], 1))
+
+    onset = np.maximum(_finite_curve(features, "onset"), _finite_curve(features, "percussive") * 0.5)
+    envelope = release_envelope(onset, pulse_release_seconds * fps)
+    beat_frames = np.asarray(features.beat_frames, np.int64)
+    directions = rng.standard_normal(size=(len(beat_frames) + 1, NOISE_DIM))
+    beat_index = np.searchsorted(beat_frames, np.arange(features.frame_count), side="right")
+    pulse = envelope[:, None] * directions[beat_index]
+
+    rms = _finite_curve(features, "rms")
+    position = np.cumsum(rms) * (motion_speed / fps)
+    motion = _smooth_path(position, rng)
+    motion -= motion[0]  # the walk starts at the base latent
+
+    noise = base + band_strength * push + pulse_strength * pulse + motion_strength * motion
+    return np.clip(noise * truncation, -2.0 * truncation, 2.0 * truncation).astype(np.float32)

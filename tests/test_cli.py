@@ -1,0 +1,174 @@
+"""The ``audiowalk`` command: comfy-run against a stand-in ComfyUI server, chunk planning, and render."""
+import json
+
+import numpy as np
+import pytest
+
+from audiowalk_core import cli
+from audiowalk_core.audio import load_audio
+from audiowalk_core.clock import FrameClock
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.workflow_tools import GraphNode, build_ui_workflow
+from fake_comfyui import OBJECT_INFO, FakeComfyUI
+from support import sine, write_wav
+
+CORE_INFO = json.loads((cli.SHIPPED_WORKFLOWS.parent / "tests" / "data" /
+                        "comfyui-0.3.64-core-object_info.json").read_text())
+SERVER_INFO = {"LoadAudio": CORE_INFO["LoadAudio"], "FakeSave": OBJECT_INFO["FakeSave"],
+               "FakeRaise": OBJECT_INFO["FakeRaise"]}
+API = {
+    "1": {"class_type": "LoadAudio", "inputs": {"audio": "placeholder.wav"}, "_meta": {"title": "Song"}},
+    "2": {"class_type": "FakeSave", "inputs": {"audio": ["1", 0], "text": "hi", "chunk_start_frame": 0},
+          "_meta": {"title": "Save Video"}},
+}
+
+
+@pytest.fixture
+def server(tmp_path):
+    with FakeComfyUI(tmp_path / "server", object_info=SERVER_INFO) as fake:
+        yield fake
+
+
+@pytest.fixture
+def song(tmp_path):
+    return write_wav(tmp_path / "song.wav", sine(440, 1.0, 22050), 22050)
+
+
+def test_comfy_run_uploads_sets_runs_and_downloads(server, song, tmp_path, capsys):
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API))
+    out = tmp_path / "result" / "video.mp4"
+    code = cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
+                     "--set", "Save Video.text=hello world", "--set", "2.chunk_start_frame=3", "-o", str(out)])
+    assert code == 0, capsys.readouterr().err
+    sent = server.prompts[-1]
+    assert sent["1"]["inputs"]["audio"] == "song.wav"
+    assert (server.input_dir / "song.wav").read_bytes() == song.read_bytes()
+    saved = json.loads(out.read_text())
+    assert saved["text"] == "hello world" and saved["chunk_start_frame"] == 3
+    err = capsys.readouterr().err
+    assert "running Save Video (node 2)" in err
+
+
+def test_comfy_run_takes_ui_format_workflows(server, song, tmp_path):
+    ui = build_ui_workflow([GraphNode(1, "LoadAudio", (0, 0), title="Song", values={"audio": "x.wav"}),
+                            GraphNode(2, "FakeSave", (300, 0), title="Save Video", values={"text": "from ui"},
+                                      links={"audio": (1, 0)})], SERVER_INFO)
+    workflow = tmp_path / "ui.json"
+    workflow.write_text(json.dumps(ui))
+    assert cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
+                     "-o", str(tmp_path / "out")]) == 0
+    assert server.prompts[-1]["2"]["inputs"] == {"audio": ["1", 0], "text": "from ui", "chunk_start_frame": 0}
+    assert len(list((tmp_path / "out").iterdir())) == 1
+
+
+def test_comfy_run_reports_server_errors_clearly(server, song, tmp_path, capsys):
+    api = json.loads(json.dumps(API))
+    api["2"]["inputs"]["audio"] = ["3", 0]
+    api["3"] = {"class_type": "FakeRaise", "inputs": {"audio": ["1", 0], "message": "fps: 0 is not positive"},
+                "_meta": {"title": "Audio Features"}}
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(api))
+    code = cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song)])
+    assert code == 1
+    assert "node 3 (FakeRaise 'Audio Features') failed" in capsys.readouterr().err
+    api["9"] = {"class_type": "AudioWalkBigGANGenerate", "inputs": {}}
+    workflow.write_text(json.dumps(api))
+    assert cli.main(["comfy-run", str(workflow), "--server", server.address]) == 2
+    err = capsys.readouterr().err
+    assert "has no node type(s) AudioWalkBigGANGenerate" in err and "custom_nodes" in err
+
+
+@pytest.mark.parametrize("argv, input_name", [
+    (["--set", "Song.volume=3"], "Song.volume"),
+    (["--set", "Nope.text=3"], "--set"),
+    (["--audio", "missing.wav"], "--audio"),
+])
+def test_comfy_run_bad_arguments_name_the_input(server, tmp_path, capsys, argv, input_name):
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API))
+    assert cli.main(["comfy-run", str(workflow), "--server", server.address, *argv]) == 2
+    assert f"error: {input_name}:" in capsys.readouterr().err
+
+
+def test_unknown_workflow_name_lists_the_shipped_ones(capsys):
+    assert cli.main(["comfy-run", "no_such_workflow", "--server", "127.0.0.1:1"]) == 2
+    assert "workflow: 'no_such_workflow' is neither a file nor a shipped workflow" in capsys.readouterr().err
+
+
+def test_plan_chunks_covers_every_frame_once():
+    assert cli.plan_chunks(90, 0) == [(0, 90)]
+    assert cli.plan_chunks(90, 40) == [(0, 40), (40, 40), (80, 10)]
+    assert cli.plan_chunks(90, 30, multiple_of=4) == [(0, 28), (28, 28), (56, 28), (84, 6)]
+    assert cli.plan_chunks(5, 2, multiple_of=4) == [(0, 4), (4, 1)]
+    for total, size, multiple in [(1, 1, 1), (1000, 333, 4), (17, 16, 1)]:
+        covered = [f for start, count in cli.plan_chunks(total, size, multiple) for f in range(start, start + count)]
+        assert covered == list(range(total))
+    with pytest.raises(AudioWalkInputError, match="--chunk-frames"):
+        cli.plan_chunks(0, 10)
+
+
+@pytest.mark.parametrize("start, duration", [(0.0, 0.0), (0.25, 0.0), (0.1, 0.5)])
+def test_sample_count_matches_load_audio(tmp_path, start, duration):
+    path = write_wav(tmp_path / "s.wav", np.stack([sine(220, 1.3, 44100), sine(330, 1.3, 44100)]), 44100)
+    clip = load_audio(path, start, duration or None)
+    assert cli.count_audio_samples(path, start, duration) == (clip.num_samples, clip.sample_rate)
+    frames = FrameClock.for_duration(clip.num_samples, clip.sample_rate, 30).frame_count
+    assert frames == round((1.3 - start if not duration else duration) * 30)
+
+
+@pytest.fixture(scope="module")
+def workflow_server_info(pack):
+    """What a ComfyUI with our pack installed would list: core nodes + ours (contract stand-ins until merged)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("build_workflows", cli.SHIPPED_WORKFLOWS.parent / "scripts" /
+                                                  "build_workflows.py")
+    builder = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(builder)
+    return builder.build_object_info(pack)[0]
+
+
+@pytest.mark.parametrize("workflow, chunk_frames, expected", [
+    ("audiowalk_biggan", 12, [(0, 12), (12, 12), (24, 6)]),
+    ("audiowalk_diffused_biggan", 10, [(0, 8), (8, 8), (16, 8), (24, 6)]),  # whole keyframe groups of 3 + 1
+])
+def test_chunked_run_sends_frame_ranges_that_cover_the_song(workflow_server_info, song, tmp_path, capsys,
+                                                           workflow, chunk_frames, expected):
+    with FakeComfyUI(tmp_path / "server", object_info=workflow_server_info) as server:
+        out = tmp_path / "walk.mp4"
+        code = cli.main(["comfy-run", workflow, "--server", server.address, "--audio", str(song),
+                         "--chunk-frames", str(chunk_frames), "--set", "Load BigGAN.model_name=biggan-deep-256",
+                         "-o", str(out)])
+        assert code == 0, capsys.readouterr().err
+        prompts = server.prompts
+    total = 30  # the 1 s song at the workflow's 30 fps
+    assert len(prompts) == len(expected)
+    keyframes = workflow == "audiowalk_diffused_biggan"
+    for prompt, (start, count) in zip(prompts, expected):
+        generate = next(n for n in prompt.values() if n["class_type"] == "AudioWalkBigGANGenerate")["inputs"]
+        save = next(n for n in prompt.values() if n["class_type"] == "AudioWalkSaveVideo")["inputs"]
+        look_ahead = 1 if keyframes and start + count < total else 0  # the next keyframe, cut off before saving
+        assert (generate["start_frame"], generate["frame_count"]) == (start, count + look_ahead)
+        assert (save["chunk_start_frame"], save["total_frames"]) == (start, total)
+        if look_ahead:
+            trim = prompt[save["images"][0]]
+            assert trim["class_type"] == "ImageFromBatch"
+            assert trim["inputs"]["batch_index"] == 0 and trim["inputs"]["length"] == count
+            assert prompt[trim["inputs"]["image"][0]]["class_type"] == "AudioWalkInterpolateFrames"
+        else:
+            assert prompt[save["images"][0]]["class_type"] != "ImageFromBatch"
+        loader = next(n for n in prompt.values() if n["class_type"] == "AudioWalkLoadAudio")["inputs"]
+        assert loader["audio"] == "song.wav"
+        assert next(n for n in prompt.values()
+                    if n["class_type"] == "AudioWalkLoadBigGAN")["inputs"]["model_name"] == "biggan-deep-256"
+    saved = json.loads(out.read_text())  # the fake server's "video" of the last chunk: the inputs it got
+    assert saved["chunk_start_frame"] == expected[-1][0] and saved["total_frames"] == total
+    err = capsys.readouterr().err
+    assert f"30 frames in {len(expected)} chunk(s)" in err and f"[chunk {len(expected)}/{len(expected)}" in err
+
+
+def test_chunked_run_needs_the_song(workflow_server_info, tmp_path, capsys):
+    with FakeComfyUI(tmp_path / "server", object_info=workflow_server_info) as server:
+        assert cli.main(["comfy-run", "audiowalk_biggan", "--server", server.address, "--chunk-frames", "5"]) == 2
+    assert "--chunk-frames needs --audio" in capsys.readouterr().err
