@@ -376,13 +376,20 @@ def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: st
 
 
 def handle_from_model(model, config: dict, *, model_name: str = "", dtype: str = "auto", device: str = "auto",
-                      source: str = "") -> BigGANHandle:
+                      source: str = "", channels_last: bool = True) -> BigGANHandle:
     """A ready ``BigGANHandle`` from a BigGAN module (loaded or ``build_random_biggan``): spectral norms folded
-    into plain weights, eval mode, no autograd, moved to ``device`` in ``dtype``. ``model`` is modified in place."""
+    into plain weights, eval mode, no autograd, moved to ``device`` in ``dtype``. ``model`` is modified in place.
+
+    ``channels_last``: conv weights (and so activations) in NHWC order, which oneDNN/cuDNN run faster; same
+    results within float rounding (bench/bench_biggan.py: about 7x for bfloat16 on an AMX CPU)."""
+    import torch
+
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     _fold_spectral_norms(model)
     model = model.to(device=torch_device, dtype=torch_dtype).eval()
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
     model.requires_grad_(False)
     return BigGANHandle(model=model, config=dict(config), model_name=model_name,
                         resolution=int(config["output_dim"]), device=torch_device, dtype=torch_dtype, source=source)
