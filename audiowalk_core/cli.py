@@ -94,13 +94,27 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
     demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
     demo.add_argument("-o", "--output", dest="output_option", type=Path, default=None, help="the same, as an option")
+    convert = sub.add_parser("convert-biggan", help="convert the original BigGAN files to one .safetensors file",
+                             description="Checks config.json + pytorch_model.bin strictly against the architecture "
+                                         "and writes one .safetensors file carrying the config.")
+    convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
+    convert.add_argument("output", type=Path, help="the .safetensors file to write")
     return parser
+
+
+def cmd_convert_biggan(args) -> int:
+    from .biggan import convert_to_safetensors
+
+    if args.output.suffix != ".safetensors":
+        raise CommandError("the output must end in .safetensors")
+    print(f"wrote {convert_to_safetensors(args.source, args.output)}")
+    return 0
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
-                "features": cmd_features}
+                "features": cmd_features, "convert-biggan": cmd_convert_biggan}
     try:
         return handlers[args.command](args) or 0
     except (AudioWalkInputError, CommandError) as exc:

@@ -26,6 +26,24 @@ AUDIO_RATE = 48000
 AUDIO_CHUNK_SECONDS = 1
 
 
+def rgb_to_yuv420p(pixels: np.ndarray) -> np.ndarray:
+    """uint8 RGB [H, W, 3] (even H, W) -> the yuv420p planes stacked as [H * 3 / 2, W] (BT.601, limited range),
+    the layout ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Done here rather than by swscale so
+    that the encoder's input is exactly reproducible."""
+    rgb = pixels.astype(np.float32)
+    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    luma = 16.0 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255.0
+    blue_diff = 128.0 + (-37.797 * red - 74.203 * green + 112.0 * blue) / 255.0
+    red_diff = 128.0 + (112.0 * red - 93.786 * green - 18.214 * blue) / 255.0
+    height, width = luma.shape
+
+    def subsample(plane):
+        return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+
+    flat = np.concatenate([luma.ravel(), subsample(blue_diff).ravel(), subsample(red_diff).ravel()])
+    return np.clip(np.round(flat), 0, 255).astype(np.uint8).reshape(height * 3 // 2, width)
+
+
 def frames_to_uint8(frames) -> np.ndarray:
     """float [B, H, W, 3] in [0, 1] (numpy or torch) -> uint8 [B, H, W, 3]; odd sizes padded to even by
     repeating the last row/column (yuv420p needs even sizes)."""
@@ -119,11 +137,13 @@ class VideoWriter:
 
     Use as a context manager; ``write(frames)`` float [B, H, W, 3] in [0, 1]. On a clean exit the file is complete
     and renamed to ``path``; on an error nothing is left under ``path``. ``video_only`` writes no audio stream
-    (chunk parts). ``first_frame`` offsets the timestamps (chunk parts).
+    (chunk parts). ``encoder_threads``: x264 threads, 0 = auto. The frames handed to x264 are bit-identical from
+    run to run; x264 under PyAV 18 / FFmpeg 8.1 still varies its bitstream slightly between runs (seen even with
+    one thread), so decoded videos agree within codec noise, not bit for bit.
     """
 
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
-                 total_frames: int | None = None, video_only: bool = False):
+                 total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0):
         self.path = Path(path)
         self.fps = parse_fps(fps)
         if not 0 <= int(crf) <= 51:
@@ -131,6 +151,7 @@ class VideoWriter:
         self.crf, self.preset = int(crf), preset
         self.audio = None if video_only else audio
         self.total_frames = total_frames
+        self.encoder_threads = int(encoder_threads)
         self.frames_written = 0
         self.size = None
         self._atomic = None
@@ -149,6 +170,7 @@ class VideoWriter:
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1) / self.fps
         stream.options = {"crf": str(self.crf), "preset": self.preset}
+        stream.codec_context.thread_count = self.encoder_threads
         self._video = stream
         self._audio_track = _AudioTrack(self._container, self.audio, self.fps) if self.audio is not None else None
         self.size = (height, width)
@@ -164,7 +186,7 @@ class VideoWriter:
             raise AudioWalkInputError("images", f"frame size {pixels.shape[2]}x{pixels.shape[1]} differs from the "
                                       f"first frames' {self.size[1]}x{self.size[0]}", "frames of one size")
         for image in pixels:
-            frame = av.VideoFrame.from_ndarray(image, format="rgb24")
+            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
             frame.pts = self.frames_written
             frame.time_base = self._video.codec_context.time_base
             self._container.mux(self._video.encode(frame))

@@ -38,9 +38,11 @@ pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
 
 SECONDS, FPS, SIZE = 3.0, 8, 64
-TINY_BIGGAN = {"output_dim": 64, "z_dim": 128, "class_embed_dim": 128, "channel_width": 8, "num_classes": 1000,
-               "layers": [[True, 4, 4], [True, 4, 2], [True, 2, 2], [True, 2, 1]],
-               "attention_layer_position": 2, "eps": 1e-4, "n_stats": 51}
+# A small BigGAN-deep of the real architecture: 4x4 -> 64x64 in four up-sampling blocks, channels halving 16 -> 1.
+TINY_BIGGAN = {"output_dim": 64, "z_dim": 128, "class_embed_dim": 128, "channel_width": 4, "num_classes": 1000,
+               "layers": [[False, 16, 8], [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1],
+                          [False, 1, 1], [True, 1, 1]],
+               "attention_layer_position": 4, "eps": 1e-4, "n_stats": 51}
 CLIP_SETTINGS = ["--set", f"Load Audio.duration_seconds={SECONDS}", "--set", f"Audio Features.fps={FPS}",
                  "--set", "BigGAN Generate.batch_size=4"]
 SD_SETTINGS = ["--set", f"Upscale for SD.width={SIZE}", "--set", f"Upscale for SD.height={SIZE}",

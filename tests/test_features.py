@@ -1,0 +1,192 @@
+"""Audio features on synthetic signals with known answers (issue #2)."""
+import math
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from support import clicks, sine
+
+from audiowalk_core.analysis import (compute_features, seed_band_energies, seed_band_layout, seed_frame_count,
+                                     seed_frame_hop)
+from audiowalk_core.audio import AudioClip
+from audiowalk_core.errors import AudioWalkInputError
+
+SR = 22050
+
+
+def clip_of(mono, sample_rate=SR):
+    return AudioClip(np.asarray(mono, np.float32)[None], sample_rate)
+
+
+# ------------------------------------------------------------------------------------------- seed-compatible bands
+
+def reference_seed_bands(mono, sr, max_frequency_level, low_frequency_skip, growth, extra_detail, fps=30):
+    """SEED_ALGORITHM.md steps 2-5, written from the text, float64, one frame at a time."""
+    hop = math.ceil(sr / fps)
+    frames = []
+    start = 0
+    while start + sr <= len(mono):
+        window = np.asarray(mono[start:start + sr], np.float64)
+        magnitude = np.abs(np.fft.rfft(window))
+        with np.errstate(divide="ignore"):
+            db = 20 * np.log10(magnitude)
+        db = np.nan_to_num(db, nan=0.0, posinf=50.0, neginf=-50.0)
+        weights = np.exp((1 - extra_detail) * (db - logsumexp(db)))
+        bands = []
+        position, k = int(low_frequency_skip), 1
+        limit = min(max_frequency_level, sr // 2)
+        while True:
+            width = int(growth ** k)
+            if position + width > limit:
+                break
+            if width > 1:
+                bands.append(weights[position:position + width].mean())
+            position += width
+            k += 1
+        frames.append(bands)
+        start += hop
+    return np.asarray(frames)
+
+
+@pytest.mark.parametrize("params", [(11000, 16, 1.01, 0.9), (4292, 16, 1.015, 0.6), (3000, 40, 1.05, 0.2)])
+def test_seed_bands_match_an_independent_reference(params):
+    rng = np.random.default_rng(1)
+    mono = (0.3 * sine(220, 3.0, SR) + 0.2 * sine(3000, 3.0, SR)
+            + 0.05 * rng.standard_normal(3 * SR)).astype(np.float32)
+    mono[SR // 2:SR] = 0.0  # a digitally silent stretch exercises the -inf dB rule
+    ours, edges = seed_band_energies(mono, SR, *params)
+    expected = reference_seed_bands(mono, SR, *params)
+    assert ours.shape == expected.shape == (seed_frame_count(len(mono), SR), len(edges))
+    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+
+
+def test_seed_band_layout_drops_one_bin_bands_but_keeps_counting():
+    starts, stops = seed_band_layout(44100, 11000, 16, 1.01)
+    assert 400 <= len(starts) <= 410  # "about 405 bands" with the README values
+    assert starts[0] >= 84 - 2  # everything from 16 Hz to ~84 Hz is consumed by one-bin bands
+    assert np.all(stops - starts >= 2) and np.all(starts[1:] == stops[:-1])
+    assert len(seed_band_layout(44100, 4292, 16, 1.015)[0]) in range(225, 245)  # "about 235" (notebook defaults)
+
+
+def test_seed_framing_hop_and_count():
+    assert seed_frame_hop(44100, 30) == 1470 and seed_frame_hop(22050, 24) == 919
+    assert seed_frame_count(44100 * 10, 44100, 30) == (44100 * 9) // 1470 + 1  # the video ends ~1 s early
+
+
+@pytest.mark.parametrize("mode", ["seed", "improved"])
+@pytest.mark.parametrize("freq", [440.0, 1500.0, 5000.0])
+def test_a_sine_lands_in_the_band_that_contains_it(mode, freq):
+    features = compute_features(clip_of(sine(freq, 3.0, SR)), 30, band_mode=mode)
+    bands = features.curves["bands"][:60]
+    loudest = int(np.argmax(bands.mean(axis=0)))
+    edges = features.band_edges_hz
+    assert edges[loudest] <= freq < edges[loudest + 1]
+
+
+def test_improved_bands_cover_every_bin_without_gaps():
+    features = compute_features(clip_of(sine(440, 2.0, SR)), 30, band_count=40)
+    edges = features.band_edges_hz
+    assert len(edges) == 41 and np.all(np.diff(edges) > 0)
+    assert edges[0] < 25.0 and edges[-1] >= SR / 2  # from the first FFT bin above DC (10.8 Hz) to Nyquist
+
+
+# ------------------------------------------------------------------------------------------- clock and beats
+
+@pytest.mark.parametrize("fps", [24, 30, "30000/1001"])
+def test_frame_counts_match_the_duration(fps):
+    seconds = 7.3
+    features = compute_features(clip_of(sine(330, seconds, SR)), fps)
+    from audiowalk_core.clock import parse_fps
+
+    rate = parse_fps(fps)
+    assert abs(features.frame_count / float(rate) - seconds) <= 0.5 / float(rate) + 1e-9
+    for name, values in features.curves.items():
+        assert len(values) == features.frame_count, name
+
+
+def test_clicks_at_120_bpm_give_beats_within_one_frame():
+    track, times = clicks(120, 12.0, SR, first_click_s=0.52)
+    features = compute_features(clip_of(track), 30)
+    assert abs(features.tempo_bpm - 120.0) < 2.0
+    truth = np.round(times * 30).astype(int)
+    found = features.beat_frames
+    # every true beat (after the tracker settles on the first) has a detected beat within one frame, and vice versa
+    for frame in truth[1:]:
+        assert np.min(np.abs(found - frame)) <= 1, (frame, found)
+    for frame in found:
+        assert np.min(np.abs(truth - frame)) <= 1, (frame, truth)
+    beat_curve = features.curves["beat"]
+    assert np.all(beat_curve[found] == 1.0)
+    onset = features.curves["onset"]
+    assert np.mean([onset[max(f - 1, 0):f + 2].max() for f in truth]) > 5 * np.median(onset)
+
+
+def test_silence_gives_finite_zeros():
+    features = compute_features(clip_of(np.zeros(3 * SR)), 30)
+    for name, values in features.curves.items():
+        assert np.isfinite(values).all(), name
+        assert np.all(values == 0.0), name
+    assert len(features.beat_frames) == 0 and features.tempo_bpm == 0.0
+
+
+def test_chroma_follows_a_played_pitch():
+    a4 = compute_features(clip_of(sine(440.0, 2.0, SR)), 30).curves["chroma"]
+    e5 = compute_features(clip_of(sine(659.26, 2.0, SR)), 30).curves["chroma"]
+    assert np.argmax(a4[10:50].mean(axis=0)) == 9  # A
+    assert np.argmax(e5[10:50].mean(axis=0)) == 4  # E
+
+
+def test_percussive_and_harmonic_energies_separate_drums_from_a_tone():
+    tone = compute_features(clip_of(sine(330, 4.0, SR)), 30).curves
+    drums = compute_features(clip_of(clicks(120, 4.0, SR)[0]), 30).curves
+    assert tone["harmonic"][15:100].mean() > tone["percussive"][15:100].mean()
+    assert drums["percussive"][15:100].mean() > drums["harmonic"][15:100].mean()
+
+
+def test_curves_are_float32_in_unit_range_and_stereo_is_accepted():
+    stereo = np.stack([sine(220, 2.0, 44100), sine(880, 2.0, 44100)])
+    features = compute_features(AudioClip(stereo, 44100), 25)
+    for name, values in features.curves.items():
+        assert values.dtype == np.float32 and values.min() >= 0.0 and values.max() <= 1.0, name
+    assert features.curves["chroma"].shape == (features.frame_count, 12)
+
+
+# ------------------------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("samples, input_name", [
+    (np.zeros((1, 0), np.float32), "audio"),
+    (np.array([[0.1, np.nan] * 2000], np.float32), "audio"),
+    (np.array([[0.1, np.inf] * 2000], np.float32), "audio"),
+    (np.zeros((1, 100), np.float32), "audio"),  # shorter than one frame at 30 fps
+])
+def test_bad_audio_is_refused_with_a_named_input(samples, input_name):
+    with pytest.raises(AudioWalkInputError) as error:
+        compute_features(AudioClip(samples, SR), 30)
+    assert error.value.input_name == input_name and input_name in str(error.value)
+
+
+@pytest.mark.parametrize("fps", [0, -5, "0/1"])
+def test_fps_must_be_positive(fps):
+    with pytest.raises(AudioWalkInputError, match="fps"):
+        compute_features(clip_of(sine(440, 1.0, SR)), fps)
+
+
+@pytest.mark.parametrize("kwargs, input_name", [
+    ({"low_frequency_skip": 12000.0}, "frequency_band_growth_rate"),
+    ({"max_frequency_level": 10.0}, "frequency_band_growth_rate"),
+    ({"frequency_band_growth_rate": 1.0}, "frequency_band_growth_rate"),
+    ({"extra_detail": 1.0}, "extra_detail"),
+])
+def test_seed_parameters_that_leave_no_band_are_refused(kwargs, input_name):
+    with pytest.raises(AudioWalkInputError) as error:
+        compute_features(clip_of(sine(440, 2.0, SR)), 30, band_mode="seed", **kwargs)
+    assert error.value.input_name == input_name
+    assert "band" in str(error.value) or input_name in str(error.value)
+
+
+def test_unknown_band_mode_and_band_count_are_refused():
+    with pytest.raises(AudioWalkInputError, match="band_mode"):
+        compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="fancy")
+    with pytest.raises(AudioWalkInputError, match="band_count"):
+        compute_features(clip_of(sine(440, 1.0, SR)), 30, band_count=0)

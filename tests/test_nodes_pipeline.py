@@ -1,0 +1,115 @@
+"""The nodes driven as ComfyUI drives them (through the pack imported like a custom node), on the demo song."""
+import av
+import numpy as np
+import pytest
+import torch
+
+from support import write_wav
+
+from audiowalk_core.demo import synthesize_demo_song
+
+
+@pytest.fixture
+def song(comfy_home, pack):
+    clip = synthesize_demo_song(sample_rate=22050, duration_seconds=3.0)
+    write_wav(comfy_home / "input" / "demo.wav", clip.samples, clip.sample_rate)
+    return "demo.wav"
+
+
+def nodes(pack):
+    return pack.NODE_CLASS_MAPPINGS
+
+
+def run(pack, node_id, **inputs):
+    cls = nodes(pack)[node_id]
+    return getattr(cls(), cls.FUNCTION)(**inputs)
+
+
+def feature_inputs(**overrides):
+    values = {"fps": 30.0, "band_mode": "improved", "max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
+              "frequency_band_growth_rate": 1.01, "extra_detail": 0.9, "band_count": 32}
+    values.update(overrides)
+    return values
+
+
+def test_load_audio_lists_the_input_folder_and_loads_a_part(pack, song):
+    spec = nodes(pack)["AudioWalkLoadAudio"].INPUT_TYPES()
+    assert song in spec["required"]["audio"][0]
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=1.0, duration_seconds=1.5)
+    assert audio["sample_rate"] == 22050 and tuple(audio["waveform"].shape) == (1, 2, int(1.5 * 22050))
+    assert nodes(pack)["AudioWalkLoadAudio"].VALIDATE_INPUTS(audio="missing.wav") != True  # noqa: E712
+
+
+def test_load_audio_refuses_names_outside_the_input_folder(pack, song):
+    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="audio"):
+        run(pack, "AudioWalkLoadAudio", audio="../secret.wav", start_seconds=0.0, duration_seconds=0.0)
+
+
+def test_features_accept_the_builtin_audio_dict_and_plot(pack):
+    # what ComfyUI's own LoadAudio returns: waveform [1, channels, samples] float tensor
+    clip = synthesize_demo_song(sample_rate=22050, duration_seconds=3.0)
+    builtin = {"waveform": torch.from_numpy(clip.samples)[None], "sample_rate": 22050}
+    features, frame_count, fps, plot = run(pack, "AudioWalkAudioFeatures", audio=builtin, **feature_inputs())
+    assert frame_count == 90 and fps == 30.0 and features.frame_count == 90
+    assert plot.dtype == torch.float32 and plot.ndim == 4 and plot.shape[-1] == 3 and 0 <= plot.min() <= plot.max() <= 1
+    _, _, ntsc, _ = run(pack, "AudioWalkAudioFeatures", audio=builtin, **feature_inputs(fps=29.97))
+    assert abs(ntsc - 30000 / 1001) < 1e-9
+
+
+def test_walk_nodes_make_latents_with_a_preview(pack, song):
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=0.0, duration_seconds=0.0)
+    features = run(pack, "AudioWalkAudioFeatures", audio=audio, **feature_inputs())[0]
+    (noise,) = run(pack, "AudioWalkBandNoiseWalk", features=features, seed=7, mode="improved", truncation=0.7,
+                   smoothing_factor=0.1, iterations=1, chain_order="lowest_correlation", pulse_strength=0.6,
+                   motion_strength=0.5)
+    (classes,) = run(pack, "AudioWalkClassSchedule", features=features, labels="teapot | bubble", mode="beats",
+                     beats_per_switch=2, crossfade_frames=4)
+    latents, preview, count = run(pack, "AudioWalkMakeLatents", noise=noise, classes=classes, truncation=0.5)
+    assert count == 90 and latents.truncation == 0.5 and preview.shape[0] == 1
+    (smoothed,) = run(pack, "AudioWalkSmoothLatents", latents=latents, method="gaussian", target="both",
+                      attack_frames=1.0, release_frames=4.0, sigma_frames=3.0)
+    assert smoothed.noise.shape == latents.noise.shape
+    assert np.abs(np.diff(smoothed.noise, axis=0)).mean() < np.abs(np.diff(latents.noise, axis=0)).mean()
+    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="labels"):
+        run(pack, "AudioWalkClassSchedule", features=features, labels="teepott", mode="interpolate")
+
+
+def test_save_video_numbers_files_and_refuses_escaping_prefixes(pack, comfy_home, song):
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=0.0, duration_seconds=1.0)
+    images = torch.rand(30, 24, 32, 3)
+    first = run(pack, "AudioWalkSaveVideo", images=images, fps=30.0, filename_prefix="AudioWalk/test", crf=23,
+                audio=audio)
+    second = run(pack, "AudioWalkSaveVideo", images=images, fps=30.0, filename_prefix="AudioWalk/test", crf=23)
+    assert first["ui"]["images"][0] == {"filename": "test_00001_.mp4", "subfolder": "AudioWalk", "type": "output"}
+    assert first["ui"]["animated"] == (True,)
+    assert second["ui"]["images"][0]["filename"] == "test_00002_.mp4"
+    with av.open(first["result"][0]) as container:
+        assert container.streams.video[0].frames == 30 and len(container.streams.audio) == 1
+    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="filename_prefix"):
+        run(pack, "AudioWalkSaveVideo", images=images, fps=30.0, filename_prefix="../../outside", crf=23)
+
+
+def test_save_video_joins_chunks_on_the_last_one(pack, comfy_home, song):
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=0.0, duration_seconds=0.0)
+    images = torch.rand(90, 16, 16, 3)
+    outputs = [run(pack, "AudioWalkSaveVideo", images=images[start:start + 30], fps=30.0, filename_prefix="long",
+                   crf=23, audio=audio, chunk_start_frame=start, total_frames=90) for start in (0, 60, 30)]
+    assert outputs[0]["result"] == ("",) and outputs[1]["result"] == ("",)
+    final = outputs[2]["result"][0]
+    with av.open(final) as container:
+        assert container.streams.video[0].frames == 90
+        audio_stream = container.streams.audio[0]
+        assert abs(float(audio_stream.duration * audio_stream.time_base) - 3.0) < 1 / 30
+    assert sorted(p.name for p in (comfy_home / "output").iterdir()) == ["long_00001_.mp4"]
+
+
+def test_keyframe_nodes_on_beats(pack, song):
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=0.0, duration_seconds=0.0)
+    features = run(pack, "AudioWalkAudioFeatures", audio=audio, **feature_inputs())[0]
+    images = torch.linspace(0, 1, 90).reshape(90, 1, 1, 1).expand(90, 4, 4, 3).contiguous()
+    keyframes, plan = run(pack, "AudioWalkSelectKeyframes", images=images, interpolation_steps=3, mode="beats",
+                          features=features)
+    assert set(plan.indices) - {0, 89} <= set(features.beat_frames.tolist())
+    assert len(plan.indices) >= 5 and keyframes.shape[0] == len(plan.indices)
+    (frames,) = run(pack, "AudioWalkInterpolateFrames", keyframes=keyframes, keyframe_info=plan)
+    assert torch.allclose(frames, images, atol=1e-6)  # a linear ramp is reproduced exactly from any keyframes

@@ -1,0 +1,198 @@
+"""Latent walk, class schedules and smoothing on synthetic features with known answers (issue #3)."""
+import numpy as np
+import pytest
+from scipy.stats import truncnorm
+
+from audiowalk_core.classes import class_schedule, label_index, load_imagenet_labels, parse_labels
+from audiowalk_core.clock import FrameClock
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.features import AudioFeatures
+from audiowalk_core.latents import make_walk_latents
+from audiowalk_core.smoothing import smooth_ema, smooth_gaussian
+from audiowalk_core.walk import band_noise_walk, seed_noise_walk
+
+FPS = 30
+
+
+def synthetic_features(frames=120, bands=16, rng_seed=0, silent=False, clicks=(), chroma_class=None):
+    """AudioFeatures built from curves with known content."""
+    rng = np.random.default_rng(rng_seed)
+    curves = {name: np.zeros(frames, np.float32) for name in ("rms", "onset", "beat", "harmonic", "percussive")}
+    curves["bands"] = np.zeros((frames, bands), np.float32)
+    curves["chroma"] = np.zeros((frames, 12), np.float32)
+    if not silent:
+        curves["bands"] = rng.random((frames, bands)).astype(np.float32)
+        curves["rms"][:] = 0.5
+        curves["chroma"] = rng.random((frames, 12)).astype(np.float32) * 0.1
+    for frame in clicks:
+        curves["onset"][frame] = 1.0
+        curves["percussive"][frame] = 1.0
+    if chroma_class is not None:
+        curves["chroma"][:] = 0.05
+        curves["chroma"][:, chroma_class] = 1.0
+    return AudioFeatures(FrameClock(FPS, 22050, frames), curves, beat_frames=np.asarray(clicks, np.int64),
+                         tempo_bpm=120.0 if clicks else 0.0)
+
+
+# ------------------------------------------------------------------------------------------- the seed's walk
+
+def reference_seed_walk(weights, seed, truncation, smoothing_factor, iterations, highest=False):
+    """SEED_ALGORITHM.md steps 6-7 from the text, with loops, float64, and the same seeded draw."""
+    rng = np.random.default_rng(seed)
+    bank = truncnorm.rvs(-2, 2, size=(weights.shape[1], 128), random_state=rng) * truncation
+    order, left = [0], list(range(1, len(bank)))
+    while left:
+        prev = bank[order[-1]]
+        scores = [np.corrcoef(prev, bank[j])[0, 1] for j in left]
+        pick = left[int(np.argmax(scores) if highest else np.argmin(scores))]
+        order.append(pick)
+        left.remove(pick)
+    vectors = bank[order].copy()
+    for _ in range(iterations):
+        for b in range(1, len(vectors)):
+            vectors[b] = smoothing_factor * vectors[b - 1] + (1 - smoothing_factor) * vectors[b]
+    out = np.zeros((len(weights), 128))
+    for t in range(len(weights)):
+        out[t] = np.clip(sum(weights[t, b] * vectors[b] for b in range(len(vectors))), -1, 1)
+    return out
+
+
+@pytest.mark.parametrize("highest", [False, True])
+@pytest.mark.parametrize("smoothing_factor, iterations", [(0.1, 1), (0.34, 2)])
+def test_seed_walk_matches_an_independent_reference(highest, smoothing_factor, iterations):
+    weights = synthetic_features(frames=20, bands=12).curves["bands"] * 0.3
+    ours = seed_noise_walk(weights, seed=5, truncation=0.7, smoothing_factor=smoothing_factor,
+                           iterations=iterations, chain="highest_correlation" if highest else "lowest_correlation")
+    expected = reference_seed_walk(weights, 5, 0.7, smoothing_factor, iterations, highest)
+    np.testing.assert_allclose(ours, expected, atol=1e-6)
+
+
+def test_seed_walk_collapses_to_the_first_vector_at_smoothing_one():
+    weights = np.eye(6, dtype=np.float32) * 0.5
+    out = seed_noise_walk(weights, seed=0, truncation=1.0, smoothing_factor=1.0, iterations=1)
+    assert np.allclose(out, out[0])
+
+
+@pytest.mark.parametrize("mode", ["improved", "seed"])
+def test_same_seed_same_walk_other_seed_differs(mode):
+    features = synthetic_features(clicks=(10, 40, 70))
+    a = band_noise_walk(features, seed=3, mode=mode)
+    b = band_noise_walk(features, seed=3, mode=mode)
+    c = band_noise_walk(features, seed=4, mode=mode)
+    assert a.dtype == np.float32 and a.shape == (120, 128)
+    assert np.array_equal(a, b) and not np.allclose(a, c)
+
+
+def test_a_frame_range_equals_those_rows_of_the_whole():
+    features = synthetic_features(clicks=(10, 40, 70))
+    latents = make_walk_latents(features, seed=9, labels="teapot | bubble | mushroom")
+    part = latents.slice_frames(37, 50)
+    assert part.first_frame == 37 and part.frame_count == 50
+    assert np.array_equal(part.noise, latents.noise[37:87])
+    assert np.array_equal(part.class_weights, latents.class_weights[37:87])
+    again = make_walk_latents(features, seed=9, labels="teapot | bubble | mushroom")
+    assert np.array_equal(again.noise, latents.noise) and np.array_equal(again.class_weights, latents.class_weights)
+
+
+def test_silence_keeps_the_improved_latent_still():
+    noise = band_noise_walk(synthetic_features(silent=True), seed=1)
+    assert np.all(noise == noise[0]) and np.abs(noise[0]).max() > 0
+
+
+def test_latent_change_peaks_on_the_click_frames():
+    click_frames = (15, 45, 75, 105)
+    features = synthetic_features(clicks=click_frames)
+    features.curves["bands"][:] = 0.5  # steady spectrum: only the clicks and the steady loudness move the latent
+    noise = band_noise_walk(features, seed=2)
+    change = np.linalg.norm(np.diff(noise, axis=0), axis=1)  # change[t-1] = |z_t - z_{t-1}|
+    peaks = np.sort(np.argsort(change)[-len(click_frames):] + 1)
+    assert tuple(peaks) == click_frames
+
+
+def test_improved_walk_does_not_saturate_with_many_bands():
+    features = synthetic_features(bands=400)
+    noise = band_noise_walk(features, seed=0, truncation=0.7, pulse_strength=0, motion_strength=0)
+    assert np.mean(np.abs(noise) >= 2 * 0.7 - 1e-6) < 0.05
+
+
+# ------------------------------------------------------------------------------------------- classes
+
+def test_label_table_and_lookup():
+    names = load_imagenet_labels()
+    assert len(names) == 1000
+    assert parse_labels("teapot | bubble | mushroom") == [849, 971, 947]
+    assert parse_labels("Teapot|971, 0") == [849, 971, 0]
+    assert label_index("goldfish") == 1
+
+
+def test_unknown_label_lists_close_matches():
+    with pytest.raises(AudioWalkInputError) as error:
+        parse_labels("teapott | bubble")
+    assert error.value.input_name == "labels" and "teapot" in str(error.value)
+
+
+@pytest.mark.parametrize("bad", ["", " | ", "1000", "-3"])
+def test_no_labels_or_bad_indices_are_refused(bad):
+    with pytest.raises(AudioWalkInputError, match="labels"):
+        parse_labels(bad)
+
+
+def test_interpolate_goes_from_label_to_label_over_the_song():
+    features = synthetic_features(frames=101)
+    weights = class_schedule(features, "teapot | bubble | mushroom")
+    assert weights.shape == (101, 1000) and np.allclose(weights.sum(axis=1), 1.0)
+    assert weights[0, 849] == 1.0 and weights[50, 971] == 1.0 and weights[100, 947] == 1.0
+    assert np.isclose(weights[25, 849], 0.5) and np.isclose(weights[25, 971], 0.5)
+
+
+def test_one_label_is_held():
+    weights = class_schedule(synthetic_features(), "teapot", mode="interpolate")
+    assert np.all(weights[:, 849] == 1.0)
+
+
+def test_chroma_mode_follows_a_played_pitch():
+    labels = ",".join(str(i) for i in range(12))  # label j = class j follows pitch class j
+    weights = class_schedule(synthetic_features(chroma_class=9), labels, mode="chroma")
+    assert np.all(np.argmax(weights, axis=1) == 9)
+    silent = class_schedule(synthetic_features(silent=True), "teapot | bubble", mode="chroma")
+    assert np.allclose(silent[:, [849, 971]], 0.5)
+
+
+def test_beats_mode_switches_every_n_beats_with_a_crossfade():
+    beats = tuple(range(10, 120, 10))
+    weights = class_schedule(synthetic_features(clicks=beats), "teapot | bubble | mushroom", mode="beats",
+                             beats_per_switch=2, crossfade_frames=4)
+    # beats at frames 10, 20, 30 ...: two beats on the first label, the switch comes on the third beat (frame 30)
+    assert weights[5, 849] == 1.0 and weights[29, 849] == 1.0
+    assert 0 < weights[31, 971] < 1 and np.isclose(weights[31].sum(), 1.0)  # crossfading over 4 frames
+    assert weights[35, 971] == 1.0 and weights[55, 947] == 1.0 and weights[75, 849] == 1.0  # wraps around
+
+
+def test_nan_features_and_bad_truncation_are_refused():
+    features = synthetic_features()
+    features.curves["bands"][3, 2] = np.nan
+    with pytest.raises(AudioWalkInputError, match="features"):
+        band_noise_walk(features)
+    for bad in (0.0, 1.5, -0.1, float("nan")):
+        with pytest.raises(AudioWalkInputError, match="truncation"):
+            band_noise_walk(synthetic_features(), truncation=bad)
+
+
+# ------------------------------------------------------------------------------------------- smoothing
+
+def test_ema_attack_and_release():
+    step = np.r_[np.zeros(5), np.ones(30), np.zeros(30)]
+    fast_attack = smooth_ema(step, attack_frames=0, release_frames=10)
+    assert fast_attack[5] == 1.0  # instant attack
+    assert np.isclose(fast_attack[35], np.exp(-1 / 10)) and fast_attack[45] > 0.3  # slow release
+    slow_attack = smooth_ema(step, attack_frames=10, release_frames=0)
+    assert slow_attack[5] < 0.2 and slow_attack[35] == 0.0
+
+
+def test_gaussian_smoothing_preserves_the_mean_and_removes_jitter():
+    rng = np.random.default_rng(0)
+    jitter = rng.standard_normal((200, 4))
+    smooth = smooth_gaussian(jitter, sigma_frames=5)
+    assert smooth.shape == jitter.shape and smooth.std() < 0.3 * jitter.std()
+    with pytest.raises(AudioWalkInputError, match="sigma_frames"):
+        smooth_gaussian(jitter, -1)
