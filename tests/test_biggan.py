@@ -1,0 +1,256 @@
+"""BigGAN core: strict, safe loading through the real code paths (random tiny models), download, generation."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from audiowalk_core import biggan
+from audiowalk_core.clock import FrameClock
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.latents import WalkLatents
+
+TINY = biggan.tiny_config()
+
+
+def make_latents(frames: int, seed: int = 1, truncation: float = 0.5) -> WalkLatents:
+    rng = np.random.default_rng(seed)
+    noise = np.clip(rng.standard_normal((frames, 128)), -2, 2).astype(np.float32) * truncation
+    classes = rng.dirichlet(np.full(1000, 0.05), size=frames).astype(np.float32)
+    clock = FrameClock(Fraction(30), 44100, frames)
+    return WalkLatents(noise, classes, truncation, seed, clock)
+
+
+def write_folder(model, directory: Path, name: str = "biggan-deep-128", state_dict=None) -> Path:
+    folder = directory / name
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / biggan.CONFIG_FILE).write_text(json.dumps(model.config_dict), encoding="utf-8")
+    torch.save(model.state_dict() if state_dict is None else state_dict, folder / biggan.WEIGHTS_FILE)
+    return folder
+
+
+def render(handle, latents, batch_size=4, mapping="fixed"):
+    return torch.cat(list(biggan.generate_frames(handle, latents, batch_size=batch_size, output_mapping=mapping)))
+
+
+def tiny_handle(dtype="float32"):
+    return biggan.handle_from_model(biggan.build_random_biggan(TINY, 3), TINY, dtype=dtype, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def tiny_model():
+    return biggan.build_random_biggan(TINY, seed=3)
+
+
+def test_shipped_configs_have_the_published_parameter_counts():
+    counts = {}
+    for name in biggan.BIGGAN_MODELS:
+        config = biggan.builtin_config(name)
+        with torch.device("meta"):
+            model = biggan._architecture(config)
+        counts[name] = sum(p.numel() for p in model.parameters())
+        assert config["output_dim"] == int(name.rsplit("-", 1)[1])
+    assert counts == {"biggan-deep-128": 50_388_609, "biggan-deep-256": 55_880_833,
+                      "biggan-deep-512": 56_163_905}
+
+
+def test_random_model_is_deterministic_and_outputs_the_resolution(tiny_model):
+    again = biggan.build_random_biggan(TINY, seed=3)
+    other = biggan.build_random_biggan(TINY, seed=4)
+    for (key, a), b, c in zip(tiny_model.state_dict().items(), again.state_dict().values(),
+                              other.state_dict().values()):
+        assert torch.equal(a, b), key
+    assert not torch.equal(tiny_model.generator.gen_z.weight_orig, other.generator.gen_z.weight_orig)
+    frames = render(tiny_handle(), make_latents(3))
+    assert frames.shape == (3, 32, 32, 3) and frames.dtype == torch.float32
+    assert 0.0 <= frames.min() and frames.max() <= 1.0 and frames.std() > 0.05
+
+
+def test_folder_and_safetensors_layouts_load_to_identical_frames(tiny_model, tmp_path):
+    folder = write_folder(tiny_model, tmp_path / "a")
+    converted = biggan.convert_to_safetensors(folder, tmp_path / "b" / "biggan-deep-128.safetensors")
+    assert converted.is_file() and not list(converted.parent.glob("*.part*"))
+    latents = make_latents(5)
+    from_folder = biggan.load_biggan("biggan-deep-128", [tmp_path / "a"], dtype="float32", device="cpu",
+                                     allow_download=False)
+    from_file = biggan.load_biggan("biggan-deep-128.safetensors", [tmp_path / "b"], dtype="float32",
+                                   device="cpu", allow_download=False)
+    reference = tiny_handle()
+    expected = render(reference, latents)
+    assert torch.equal(render(from_folder, latents), expected)
+    assert torch.equal(render(from_file, latents), expected)
+    assert from_file.resolution == 32 and from_file.dtype == torch.float32
+
+
+def test_legacy_spectral_norm_state_dict_is_accepted(tiny_model, tmp_path):
+    """Old torch spectral-norm dicts carry '<x>.weight' instead of '<x>.weight_v'; torch converts them."""
+    legacy = {}
+    for key, value in tiny_model.state_dict().items():
+        if key.endswith(".weight_v"):
+            prefix = key[: -len("_v")]
+            weight_orig = tiny_model.state_dict()[prefix + "_orig"]
+            matrix = weight_orig.reshape(weight_orig.shape[0], -1)
+            sigma = tiny_model.state_dict()[prefix + "_u"] @ matrix @ value
+            legacy[prefix] = weight_orig / sigma  # what torch < 1.0 stored: the normalised weight
+        else:
+            legacy[key] = value
+    folder = write_folder(tiny_model, tmp_path, state_dict=legacy)
+    handle = biggan.load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
+    reference = tiny_handle()
+    latents = make_latents(2)
+    assert torch.allclose(render(handle, latents), render(reference, latents), atol=1e-4)
+    assert folder.is_dir()
+
+
+@pytest.mark.parametrize("damage, words", [
+    ("missing", "1 missing keys (e.g. generator.gen_z.bias)"),
+    ("extra", "1 unexpected keys (e.g. generator.extra)"),
+    ("shape", "1 keys of the wrong shape (e.g. embeddings.weight: file (128, 999), model (128, 1000))"),
+])
+def test_wrong_weights_are_refused_naming_file_and_keys(tiny_model, tmp_path, damage, words):
+    state = dict(tiny_model.state_dict())
+    if damage == "missing":
+        del state["generator.gen_z.bias"]
+    elif damage == "extra":
+        state["generator.extra"] = torch.zeros(3)
+    else:
+        state["embeddings.weight"] = torch.zeros(128, 999)
+    write_folder(tiny_model, tmp_path, state_dict=state)
+    with pytest.raises(AudioWalkInputError) as error:
+        biggan.load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
+    assert "model_name" in str(error.value) and words in str(error.value)
+    assert "pytorch_model.bin" in str(error.value)
+    target = tmp_path / "x.safetensors"
+    with pytest.raises(AudioWalkInputError, match="model_name"):
+        biggan.convert_to_safetensors(tmp_path / "biggan-deep-128", target)
+    assert not target.exists() and not list(tmp_path.glob(".x*"))
+
+
+def test_truncated_files_are_refused(tiny_model, tmp_path):
+    folder = write_folder(tiny_model, tmp_path / "bin")
+    weights = folder / biggan.WEIGHTS_FILE
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    with pytest.raises(AudioWalkInputError, match="model_name: .*pytorch_model.bin cannot be read"):
+        biggan.load_biggan("biggan-deep-128", [tmp_path / "bin"], device="cpu", allow_download=False)
+    single = biggan.save_biggan_safetensors(tiny_model, TINY, tmp_path / "st" / "mine.safetensors")
+    single.write_bytes(single.read_bytes()[:-1000])
+    with pytest.raises(AudioWalkInputError, match="model_name: .*mine.safetensors is not a readable"):
+        biggan.load_biggan("mine", [tmp_path / "st"], device="cpu", allow_download=False)
+
+
+class Payload:
+    ran = False
+
+    def __reduce__(self):
+        return (setattr, (Payload, "ran", True))
+
+
+def test_pickle_with_code_is_refused_by_weights_only(tiny_model, tmp_path):
+    state = dict(tiny_model.state_dict())
+    state["surprise"] = Payload()
+    write_folder(tiny_model, tmp_path, state_dict=state)
+    with pytest.raises(AudioWalkInputError, match="model_name: .*weights-only.*UnpicklingError"):
+        biggan.load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
+    assert Payload.ran is False
+
+
+def test_offline_error_says_which_files_go_where(tmp_path, monkeypatch):
+    monkeypatch.delenv(biggan.URL_BASE_ENV, raising=False)
+    with pytest.raises(AudioWalkInputError) as error:
+        biggan.load_biggan("biggan-deep-256", [tmp_path / "m"], device="cpu", allow_download=False)
+    text = str(error.value)
+    assert text.startswith("model_name: biggan-deep-256 is not in")
+    folder = tmp_path / "m" / "biggan-deep-256"
+    assert f"{folder / 'pytorch_model.bin'} (from {biggan.DEFAULT_URL_BASE}/biggan-deep-256-pytorch_model.bin)" in text
+    assert f"{folder / 'config.json'} (from {biggan.DEFAULT_URL_BASE}/biggan-deep-256-config.json)" in text
+    assert f"biggan-deep-256.safetensors in {tmp_path / 'm'}" in text
+    with pytest.raises(AudioWalkInputError, match="model_name: other is not in"):
+        biggan.load_biggan("other", [tmp_path], device="cpu", allow_download=True)
+    with pytest.raises(AudioWalkInputError, match="dtype"):
+        biggan.load_biggan("biggan-deep-128", [tmp_path], dtype="int8", device="cpu", allow_download=False)
+
+
+@pytest.fixture
+def file_server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+
+    class Quiet(handler.func):
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(root)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield root, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_from_a_server_then_load(tmp_path, file_server, monkeypatch):
+    """Real download path against a local server serving the published layout (a 128 config + weights)."""
+    root, url = file_server
+    model = biggan.build_random_biggan("biggan-deep-128", seed=0)
+    torch.save(model.state_dict(), root / "biggan-deep-128-pytorch_model.bin")
+    (root / "biggan-deep-128-config.json").write_text(json.dumps(model.config_dict))
+    monkeypatch.setenv(biggan.URL_BASE_ENV, url)
+    progress = []
+    handle = biggan.load_biggan("biggan-deep-128", [tmp_path / "models"], device="cpu",
+                                on_progress=lambda done, total: progress.append((done, total)))
+    size = (root / "biggan-deep-128-pytorch_model.bin").stat().st_size
+    assert progress[-1] == (size, size) and len(progress) > 10
+    assert (tmp_path / "models" / "biggan-deep-128" / "pytorch_model.bin").stat().st_size == size
+    assert handle.resolution == 128
+
+
+def test_short_download_is_refused_and_leaves_no_file(tmp_path, file_server):
+    root, url = file_server
+    model = biggan.build_random_biggan(TINY, seed=0)
+    torch.save(model.state_dict(), root / "biggan-deep-128-pytorch_model.bin")  # far smaller than a 128 model
+    (root / "biggan-deep-128-config.json").write_text(json.dumps(biggan.builtin_config("biggan-deep-128")))
+    with pytest.raises(AudioWalkInputError, match="model_name: .*bytes"):
+        biggan.load_biggan("biggan-deep-128", [tmp_path / "models"], device="cpu", url_base=url)
+    left = list((tmp_path / "models").rglob("*")) if (tmp_path / "models").exists() else []
+    assert [p for p in left if p.is_file()] == []
+    with pytest.raises(AudioWalkInputError, match="model_name: .*could not be downloaded.*from http"):
+        biggan.load_biggan("biggan-deep-512", [tmp_path / "models"], device="cpu", url_base=url)
+
+
+def test_bfloat16_and_batch_size_do_not_change_the_frames(tmp_path):
+    latents = make_latents(6)
+    reference = render(tiny_handle(),
+                       latents, batch_size=6)
+    handle = tiny_handle()
+    for batch_size in (1, 4):
+        assert torch.allclose(render(handle, latents, batch_size=batch_size), reference, atol=1e-5)
+    low = tiny_handle("bfloat16")
+    assert low.dtype == torch.bfloat16
+    frames = render(low, latents)
+    assert frames.dtype == torch.float32
+    assert (frames - reference).abs().mean() < 0.02 and (frames - reference).abs().max() < 0.15
+
+
+def test_frame_range_equals_those_frames_of_a_full_run_and_mappings(tiny_model):
+    handle = tiny_handle()
+    latents = make_latents(7)
+    full = render(handle, latents, batch_size=3)
+    part = render(handle, latents.slice_frames(2, 4), batch_size=3)
+    assert torch.allclose(part, full[2:6], atol=1e-6)
+    stretched = render(handle, latents, mapping="per_frame_minmax")
+    flat = stretched.reshape(7, -1)
+    assert torch.allclose(flat.min(1).values, torch.zeros(7)) and torch.allclose(flat.max(1).values, torch.ones(7))
+    seen = []
+    list(biggan.generate_frames(handle, latents, batch_size=3, on_progress=lambda d, t: seen.append((d, t))))
+    assert seen == [(3, 7), (6, 7), (7, 7)]
+    with pytest.raises(AudioWalkInputError, match="batch_size"):
+        biggan.generate_frames(handle, latents, batch_size=0)
+    with pytest.raises(AudioWalkInputError, match="output_mapping"):
+        biggan.generate_frames(handle, latents, output_mapping="loud")

@@ -1,0 +1,57 @@
+"""Load BigGAN / BigGAN Generate nodes, driven as ComfyUI drives them (fallback folders under comfy_home)."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+import torch
+
+
+def pack_latents(pack, frames: int, seed: int = 2):
+    core = pack.audiowalk_core
+    rng = np.random.default_rng(seed)
+    noise = (np.clip(rng.standard_normal((frames, 128)), -2, 2) * 0.5).astype(np.float32)
+    classes = rng.dirichlet(np.full(1000, 0.05), size=frames).astype(np.float32)
+    return core.latents.WalkLatents(noise, classes, 0.5, seed, core.clock.FrameClock(Fraction(24), 44100, frames))
+
+
+@pytest.fixture
+def tiny_in_models(pack, comfy_home):
+    biggan = pack.audiowalk_core.biggan
+    config = biggan.tiny_config()
+    path = comfy_home / "models" / "biggan" / "tiny-walk.safetensors"
+    biggan.save_biggan_safetensors(biggan.build_random_biggan(config, seed=5), config, path)
+    return path
+
+
+def test_loader_lists_safetensors_and_loads_them(pack, tiny_in_models):
+    nodes = pack.nodes.biggan_nodes
+    choices = nodes.AudioWalkLoadBigGAN.INPUT_TYPES()["required"]["model_name"][0]
+    assert choices[:3] == ["biggan-deep-128", "biggan-deep-256", "biggan-deep-512"] and "tiny-walk" in choices
+    (handle,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "float32", "cpu", False)
+    assert handle.resolution == 32 and handle.dtype == torch.float32 and handle.source == str(tiny_in_models)
+
+
+def test_generate_node_renders_a_frame_range_equal_to_the_full_run(pack, tiny_in_models):
+    nodes = pack.nodes.biggan_nodes
+    (handle,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "float32", "cpu", False)
+    latents = pack_latents(pack, 9)
+    generate = nodes.AudioWalkBigGANGenerate().generate
+    (full,) = generate(handle, latents, 0, 0, 4, "fixed")
+    (part,) = generate(handle, latents, 3, 5, 2, "fixed")
+    (tail,) = generate(handle, latents, 7, 0, 8, "fixed")
+    assert full.shape == (9, 32, 32, 3) and full.dtype == torch.float32
+    assert 0.0 <= full.min() and full.max() <= 1.0
+    assert torch.allclose(part, full[3:8], atol=1e-6) and torch.allclose(tail, full[7:], atol=1e-6)
+    with pytest.raises(pack.audiowalk_core.errors.AudioWalkInputError, match="start_frame"):
+        generate(handle, latents, 9, 0, 4, "fixed")
+
+
+def test_missing_model_offline_names_the_input_and_the_folder(pack, comfy_home):
+    nodes = pack.nodes.biggan_nodes
+    with pytest.raises(pack.audiowalk_core.errors.AudioWalkInputError) as error:
+        nodes.AudioWalkLoadBigGAN().load("biggan-deep-512", "auto", "cpu", False)
+    text = str(error.value)
+    assert text.startswith("model_name:") and str(comfy_home / "models" / "biggan" / "biggan-deep-512") in text
+    assert "biggan-deep-512-pytorch_model.bin" in text
