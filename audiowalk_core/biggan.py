@@ -387,12 +387,61 @@ def handle_from_model(model, config: dict, *, model_name: str = "", dtype: str =
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     _fold_spectral_norms(model)
+    _fuse_for_inference(model)
     model = model.to(device=torch_device, dtype=torch_dtype).eval()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     model.requires_grad_(False)
     return BigGANHandle(model=model, config=dict(config), model_name=model_name,
                         resolution=int(config["output_dim"]), device=torch_device, dtype=torch_dtype, source=source)
+
+
+def _fused_batch_norm_relu(self, x, truncation, condition_vector=None):
+    """BigGANBatchNorm followed by ReLU in two passes over ``x`` (the library's forward makes five, then ReLU):
+    the truncation's statistics, the class-conditional gain and bias fold into one per-sample, per-channel scale
+    and shift."""
+    import torch
+
+    position = truncation / self.step_size
+    low = int(position)
+    fraction = position - low
+    if fraction != 0.0:  # the library's interpolation between the two nearest stored truncations, as it does it
+        mean = self.running_means[low] * fraction + self.running_means[low + 1] * (1 - fraction)
+        var = self.running_vars[low] * fraction + self.running_vars[low + 1] * (1 - fraction)
+    else:
+        mean, var = self.running_means[low], self.running_vars[low]
+    inverse_std = torch.rsqrt(var + self.eps)
+    if self.conditional:
+        scale = (1 + self.scale(condition_vector)) * inverse_std
+        shift = self.offset(condition_vector) - mean * scale
+    else:
+        scale = (self.weight * inverse_std)[None]
+        shift = (self.bias - mean * scale[0])[None]
+    out = torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])
+    return out.clamp_min_(0.0)
+
+
+def _fuse_for_inference(model) -> None:
+    """Same outputs, less work: every batch norm takes over the ReLU that follows it (all of BigGAN-deep's ReLUs
+    follow one), and the final 3x3 convolution computes only the 3 channels that are kept (the library computes
+    ``channel_width`` and drops the rest: a fifth of the FLOPs at 128 px)."""
+    import types
+
+    import torch
+
+    generator = model.generator
+    for module in model.modules():
+        if type(module).__name__ == "BigGANBatchNorm":
+            module.forward = types.MethodType(_fused_batch_norm_relu, module)
+        elif type(module).__name__ in ("GenBlock", "Generator"):
+            module.relu = torch.nn.Identity()
+    full = generator.conv_to_rgb
+    rgb = torch.nn.Conv2d(full.in_channels, 3, full.kernel_size, padding=full.padding, bias=full.bias is not None)
+    with torch.no_grad():
+        rgb.weight.copy_(full.weight[:3])
+        if full.bias is not None:
+            rgb.bias.copy_(full.bias[:3])
+    generator.conv_to_rgb = rgb.to(full.weight.device, full.weight.dtype)
 
 
 def _fold_spectral_norms(model) -> None:

@@ -254,3 +254,23 @@ def test_frame_range_equals_those_frames_of_a_full_run_and_mappings(tiny_model):
         biggan.generate_frames(handle, latents, batch_size=0)
     with pytest.raises(AudioWalkInputError, match="output_mapping"):
         biggan.generate_frames(handle, latents, output_mapping="loud")
+
+
+def test_inference_fusions_keep_the_library_models_output():
+    """Folded spectral norms, batch norm + ReLU fused and the 3-channel output convolution give the library
+    model's frames (the seed's way) to float rounding."""
+    import copy
+
+    import torch
+
+    from audiowalk_core.biggan import build_random_biggan, handle_from_model, tiny_config
+
+    reference = build_random_biggan(tiny_config(), 4).eval()
+    handle = handle_from_model(copy.deepcopy(reference), tiny_config(), dtype="float32", device="cpu")
+    noise = torch.randn(3, 128, generator=torch.Generator().manual_seed(0)) * 0.6
+    classes = torch.softmax(torch.randn(3, 1000, generator=torch.Generator().manual_seed(1)), dim=1)
+    with torch.inference_mode():
+        for truncation in (0.4, 0.45, 1.0):
+            expected = reference(noise, classes, truncation)
+            assert torch.allclose(handle.model(noise, classes, truncation), expected, atol=1e-5)
+    assert handle.model.generator.conv_to_rgb.out_channels == 3
