@@ -34,7 +34,7 @@ class AudioWalkLoadBigGAN:
             "model_name": (_model_choices(), {"default": "biggan-deep-512",
                                               "tooltip": "Which BigGAN-deep (output size in px)."}),
             "dtype": (list(DTYPES), {"default": "auto", "tooltip":
-                      "auto: bfloat16 on recent NVIDIA GPUs, float16 on other GPUs, float32 on CPU."}),
+                      "auto: bfloat16 on recent NVIDIA GPUs and AMX CPUs, float16 on other GPUs, float32 on other CPUs."}),
             "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: CUDA, then MPS, then CPU."}),
             "allow_download": ("BOOLEAN", {"default": True, "tooltip":
                                "Download the published weights into models/biggan when they are missing."}),

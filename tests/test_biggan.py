@@ -102,7 +102,7 @@ def test_legacy_spectral_norm_state_dict_is_accepted(tiny_model, tmp_path):
         else:
             legacy[key] = value
     folder = write_folder(tiny_model, tmp_path, state_dict=legacy)
-    handle = biggan.load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
+    handle = biggan.load_biggan("biggan-deep-128", [tmp_path], device="cpu", dtype="float32", allow_download=False)
     reference = tiny_handle()
     latents = make_latents(2)
     assert torch.allclose(render(handle, latents), render(reference, latents), atol=1e-4)
