@@ -90,7 +90,8 @@ def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops,
     np.multiply(imag, imag, out=imag)  # reuse the spectrum's memory for imag**2
     power += imag
     del spectrum, imag
-    power[power == 0] = _SILENT_BIN_POWER
+    if power.min() == 0.0:  # rare (digital silence): a reduction is cheaper than always masking
+        power[power == 0] = _SILENT_BIN_POWER
     np.log(power, out=power)  # ln p; dB = c * ln p
     peak = power.max(axis=1, keepdims=True)
     power -= peak  # ln(p / p_max) <= 0

@@ -1,6 +1,6 @@
 """Feature timings on a 180 s stereo 44.1 kHz track (the demo song's synthesis, 180 s long).
 
-Prints, per feature, the time warm (second call in this process) and cold (first call in a fresh process, imports
+Prints, per feature, the time warm (best of three calls after a warm-up in this process) and cold (first call in a fresh process, imports
 included), real-time factors, and the seed-compatible bands against a naive per-frame float64 loop written from
 SEED_ALGORITHM.md (timed on the first 300 frames and extrapolated: the whole loop takes minutes).
 
@@ -99,7 +99,8 @@ def main() -> None:
                                      check=True, capture_output=True, text=True).stdout)
     clip = track(args.seconds)
     stages(clip)  # warm-up
-    warm = stages(clip)
+    runs = [stages(clip) for _ in range(3)]
+    warm = {name: min(run[name] for run in runs) for name in runs[0]}  # best of 3: least disturbed by other jobs
     from audiowalk_core.analysis import seed_frame_count
 
     seed_frames = seed_frame_count(clip.num_samples, SAMPLE_RATE)
