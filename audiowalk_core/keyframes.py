@@ -59,7 +59,10 @@ def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str =
 
 
 def interpolate_frames(keyframes, plan: KeyframePlan):
-    """Linear crossfades between consecutive keyframes: keyframes float [K, H, W, 3] (torch) -> [N, H, W, 3]."""
+    """Linear crossfades between consecutive keyframes: keyframes float [K, H, W, 3] (torch) -> [N, H, W, 3].
+
+    The output takes the keyframes' size, so keyframes resized by img2img (a VAE round trip rounds to multiples
+    of 8) give frames of that new size; only the keyframe count must match the plan."""
     import torch
 
     keyframes = torch.as_tensor(keyframes, dtype=torch.float32)

@@ -51,6 +51,9 @@ class AudioWalkSaveVideo:
         count = int(images.shape[0])
         if count == 0:
             raise AudioWalkInputError("images", "no frames", "at least one image")
+        if int(chunk_start_frame) > 0 and int(total_frames) == 0:
+            raise AudioWalkInputError("total_frames", f"is 0 but chunk_start_frame is {chunk_start_frame}",
+                                      "the frame count of the whole render when saving a chunk")
         chunked = int(total_frames) > 0 and not (int(chunk_start_frame) == 0 and count == int(total_frames))
         if not chunked:
             path, subfolder, filename = next_numbered_path(out_dir, filename_prefix, "mp4")

@@ -159,3 +159,31 @@ def test_the_written_file_has_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~umask)
+
+
+def test_chunks_at_ntsc_rate_keep_the_music_in_step(tmp_path):
+    fps = Fraction(30000, 1001)
+    frames = gradient_frames(36)
+    parts = tmp_path / ".parts"
+    for start in (24, 0, 12):  # arrival order does not matter
+        write_chunk_part(parts, frames[start:start + 12], fps, start_frame=start, total_frames=36, preset="ultrafast")
+    out = join_chunk_parts(parts, tmp_path / "ntsc.mp4", fps, audio=music(3.0, 48000))
+    decoded, rate, video_seconds, audio_seconds, audio = decode(out)
+    assert len(decoded) == 36 and rate == fps
+    assert abs(video_seconds - float(36 / fps)) < float(1 / fps)
+    assert abs(audio_seconds - video_seconds) < float(1 / fps)
+    expected = sine(440.0, 1.2, 48000)
+    window = audio[0][4000:4000 + 24000]
+    correlation = max(np.corrcoef(window, expected[shift:shift + 24000])[0, 1] for shift in range(3000, 5200, 1))
+    assert correlation > 0.9
+
+
+def test_joining_with_a_missing_part_is_refused(tmp_path):
+    frames = gradient_frames(20)
+    parts = tmp_path / ".parts"
+    write_chunk_part(parts, frames[:5], 30, start_frame=0, total_frames=20, preset="ultrafast")
+    write_chunk_part(parts, frames[10:], 30, start_frame=10, total_frames=20, preset="ultrafast")
+    assert not chunk_parts_complete(parts, 20)
+    with pytest.raises(AudioWalkInputError, match="chunk_start_frame"):
+        join_chunk_parts(parts, tmp_path / "gap.mp4", 30)
+    assert not (tmp_path / "gap.mp4").exists() and len(chunk_parts(parts)) == 2
