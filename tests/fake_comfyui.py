@@ -250,16 +250,18 @@ class FakeComfyUI:
     def _websocket(self, handler, client_id):
         key = handler.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
+        # register before answering the handshake: once the client has its answer it may queue a prompt at once,
+        # and the prompt's first events must find this socket
+        outbox = queue.Queue()
+        with self.lock:
+            self.sockets[client_id] = outbox
+            self.websocket_connections += 1
         handler.send_response(101, "Switching Protocols")
         handler.send_header("Upgrade", "websocket")
         handler.send_header("Connection", "Upgrade")
         handler.send_header("Sec-WebSocket-Accept", accept)
         handler.end_headers()
         handler.wfile.flush()
-        outbox = queue.Queue()
-        with self.lock:
-            self.sockets[client_id] = outbox
-            self.websocket_connections += 1
         connection: socket.socket = handler.connection
         outbox.put(json.dumps({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}},
                                                           "sid": client_id}}))
