@@ -18,7 +18,7 @@ from typing import Iterator
 import numpy as np
 
 from .errors import AudioWalkInputError
-from .paths import atomic_output
+from .paths import atomic_output, copy_stream
 
 BIGGAN_MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 OUTPUT_MAPPINGS = ("fixed", "per_frame_minmax")
@@ -270,16 +270,8 @@ def download_model(model_name: str, target_dir, *, url_base: str | None = None, 
             raise AudioWalkInputError("model_name", f"{url} has {expected} bytes, fewer than the {min_bytes} bytes "
                                       f"of weights {model_name} needs", "the published weights of this model")
         with atomic_output(folder / WEIGHTS_FILE) as temporary:
-            done = 0
-            with open(temporary, "wb") as sink:
-                while True:
-                    chunk = response.read(1 << 20)
-                    if not chunk:
-                        break
-                    sink.write(chunk)
-                    done += len(chunk)
-                    if on_progress:
-                        on_progress(done, expected or max(done, min_bytes))
+            report = (lambda done: on_progress(done, expected or max(done, min_bytes))) if on_progress else None
+            done = copy_stream(response, temporary, report)
             if (expected and done != expected) or done < min_bytes:
                 raise AudioWalkInputError("model_name", f"download of {url} stopped at {done} bytes (announced "
                                           f"{expected or 'nothing'}, at least {min_bytes} needed)",

@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import atomic_output
+from .paths import atomic_output, copy_stream
 
 
 class ComfyError(RuntimeError):
@@ -356,12 +356,7 @@ class ComfyClient:
             raise ComfyConnectionError(f"cannot fetch {output.filename!r} from {self.base_url}: HTTP {exc.code}") \
                 from None
         with response, atomic_output(destination) as tmp:
-            with open(tmp, "wb") as handle:
-                while True:
-                    chunk = response.read(1 << 20)
-                    if not chunk:
-                        break
-                    handle.write(chunk)
+            copy_stream(response, tmp)
         return destination
 
 

@@ -47,3 +47,18 @@ def atomic_output(final_path, suffix: str | None = None):
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+def copy_stream(source, path, on_bytes=None, chunk_bytes: int = 1 << 20) -> int:
+    """Copy a readable binary stream (an HTTP response) into the file ``path``, ``chunk_bytes`` at a time;
+    ``on_bytes(done)`` after each chunk. Returns the bytes written. Memory: one chunk."""
+    done = 0
+    with open(path, "wb") as sink:
+        while True:
+            chunk = source.read(chunk_bytes)
+            if not chunk:
+                return done
+            sink.write(chunk)
+            done += len(chunk)
+            if on_bytes is not None:
+                on_bytes(done)
