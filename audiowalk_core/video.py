@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,21 +28,21 @@ AUDIO_CHUNK_SECONDS = 1
 
 
 def rgb_to_yuv420p(pixels: np.ndarray) -> np.ndarray:
-    """uint8 RGB [H, W, 3] (even H, W) -> the yuv420p planes stacked as [H * 3 / 2, W] (BT.601, limited range),
-    the layout ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Done here rather than by swscale so
-    that the encoder's input is exactly reproducible."""
+    """uint8 RGB [B, H, W, 3] (even H, W) -> yuv420p planes, uint8 [B, H * 3 / 2, W] (BT.601, limited range),
+    each frame in the layout ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Done here rather than by
+    swscale so that the encoder's input is exactly reproducible; one vectorised pass per batch."""
     rgb = pixels.astype(np.float32)
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     luma = 16.0 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255.0
     blue_diff = 128.0 + (-37.797 * red - 74.203 * green + 112.0 * blue) / 255.0
     red_diff = 128.0 + (112.0 * red - 93.786 * green - 18.214 * blue) / 255.0
-    height, width = luma.shape
+    batch, height, width = luma.shape
 
     def subsample(plane):
-        return plane.reshape(height // 2, 2, width // 2, 2).mean(axis=(1, 3))
+        return plane.reshape(batch, height // 2, 2, width // 2, 2).mean(axis=(2, 4)).reshape(batch, -1)
 
-    flat = np.concatenate([luma.ravel(), subsample(blue_diff).ravel(), subsample(red_diff).ravel()])
-    return np.clip(np.round(flat), 0, 255).astype(np.uint8).reshape(height * 3 // 2, width)
+    planes = np.concatenate([luma.reshape(batch, -1), subsample(blue_diff), subsample(red_diff)], axis=1)
+    return np.clip(np.round(planes), 0, 255).astype(np.uint8).reshape(batch, height * 3 // 2, width)
 
 
 def frames_to_uint8(frames) -> np.ndarray:
@@ -185,8 +186,8 @@ class VideoWriter:
         elif pixels.shape[1:3] != self.size:
             raise AudioWalkInputError("images", f"frame size {pixels.shape[2]}x{pixels.shape[1]} differs from the "
                                       f"first frames' {self.size[1]}x{self.size[0]}", "frames of one size")
-        for image in pixels:
-            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(image), format="yuv420p")
+        for planes in rgb_to_yuv420p(pixels):
+            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
             frame.pts = self.frames_written
             frame.time_base = self._video.codec_context.time_base
             self._container.mux(self._video.encode(frame))
@@ -245,10 +246,54 @@ def chunk_parts_folder(output_dir, filename_prefix: str, total_frames: int) -> P
     return target.parent / f".{target.name}.parts-{int(total_frames)}f"
 
 
+WRITE_BATCH_FRAMES = 64  # frames converted and encoded at a time from an in-memory IMAGE
+
+
+@dataclass(frozen=True)
+class SavedVideo:
+    """What :func:`save_video` did: ``path`` of the finished mp4 (None while a chunked render waits for chunks),
+    its ``subfolder`` and ``filename`` inside the output folder, and a one-line ``message``."""
+
+    path: Path | None
+    subfolder: str
+    filename: str
+    message: str
+
+
+def save_video(output_dir, filename_prefix: str, frames, fps, *, audio: AudioClip | None = None, crf: int = 18,
+               chunk_start_frame: int = 0, total_frames: int = 0) -> SavedVideo:
+    """Save ``frames`` (float [N, H, W, 3] in [0, 1]) with the music as ``<prefix>_<counter>_.mp4`` in
+    ``output_dir``, or, for a chunked render (``total_frames`` > 0 and these frames not the whole of it), as part
+    ``chunk_start_frame`` of that render, joining all parts into the numbered mp4 once every part is there."""
+    count = int(frames.shape[0])
+    if count == 0:
+        raise AudioWalkInputError("images", "no frames", "at least one image")
+    chunk_start_frame, total_frames = int(chunk_start_frame), int(total_frames)
+    if chunk_start_frame > 0 and total_frames == 0:
+        raise AudioWalkInputError("total_frames", f"is 0 but chunk_start_frame is {chunk_start_frame}",
+                                  "the frame count of the whole render when saving a chunk")
+    batches = (frames[first:first + WRITE_BATCH_FRAMES] for first in range(0, count, WRITE_BATCH_FRAMES))
+    if total_frames == 0 or (chunk_start_frame == 0 and count == total_frames):
+        path, subfolder, filename = next_numbered_path(output_dir, filename_prefix, "mp4")
+        write_video(path, batches, fps, audio=audio, crf=crf)
+        return SavedVideo(path, subfolder, filename, f"{count} frames saved")
+    parts = chunk_parts_folder(output_dir, filename_prefix, total_frames)
+    write_chunk_part(parts, batches, fps, start_frame=chunk_start_frame, total_frames=total_frames, crf=crf,
+                     frame_count=count)
+    if not chunk_parts_complete(parts, total_frames):
+        return SavedVideo(None, "", "", f"chunk {chunk_start_frame}..{chunk_start_frame + count - 1} of "
+                                        f"{total_frames} frames saved")
+    path, subfolder, filename = next_numbered_path(output_dir, filename_prefix, "mp4")
+    join_chunk_parts(parts, path, fps, audio=audio)
+    return SavedVideo(path, subfolder, filename, f"{total_frames} frames joined from chunks")
+
+
 def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frames: int, crf: int = 18,
-                     preset: str = "medium") -> Path:
-    """Encode one chunk's frames (video only) as part ``start_frame`` of a ``total_frames`` render."""
-    pixels_count = len(frames)
+                     preset: str = "medium", frame_count: int | None = None) -> Path:
+    """Encode one chunk's frames (video only) as part ``start_frame`` of a ``total_frames`` render. ``frames``: an
+    array [N, H, W, 3], or an iterable of batches with ``frame_count`` frames in all."""
+    batches = [frames] if frame_count is None else frames
+    pixels_count = len(frames) if frame_count is None else int(frame_count)
     if start_frame < 0 or start_frame + pixels_count > total_frames:
         raise AudioWalkInputError("chunk_start_frame", f"frames {start_frame}..{start_frame + pixels_count - 1} "
                                   f"do not fit a render of {total_frames} frames",
@@ -257,7 +302,8 @@ def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frame
     parts_folder.mkdir(parents=True, exist_ok=True)
     path = parts_folder / f"part-{start_frame:09d}-{pixels_count:09d}.mp4"
     with VideoWriter(path, fps, crf=crf, preset=preset, video_only=True) as writer:
-        writer.write(frames)
+        for batch in batches:
+            writer.write(batch)
     (parts_folder / "render.json").write_text(json.dumps({"total_frames": int(total_frames),
                                                           "fps": str(parse_fps(fps))}))
     return path

@@ -3,13 +3,9 @@ from __future__ import annotations
 
 from ..audiowalk_core.audio import audio_from_comfy
 from ..audiowalk_core.clock import parse_fps
-from ..audiowalk_core.errors import AudioWalkInputError
 from ..audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
-from ..audiowalk_core.video import (VideoWriter, chunk_parts_complete, chunk_parts_folder, join_chunk_parts,
-                                    next_numbered_path, write_chunk_part)
+from ..audiowalk_core.video import save_video
 from .comfy_adapter import output_directory
-
-_WRITE_BATCH = 64  # frames converted and encoded at a time
 
 
 class AudioWalkSaveVideo:
@@ -45,33 +41,13 @@ class AudioWalkSaveVideo:
         }
 
     def save(self, images, fps, filename_prefix, crf, audio=None, chunk_start_frame=0, total_frames=0):
-        frame_rate = parse_fps(fps)
         clip = audio_from_comfy(audio) if audio is not None else None
-        out_dir = output_directory()
-        count = int(images.shape[0])
-        if count == 0:
-            raise AudioWalkInputError("images", "no frames", "at least one image")
-        if int(chunk_start_frame) > 0 and int(total_frames) == 0:
-            raise AudioWalkInputError("total_frames", f"is 0 but chunk_start_frame is {chunk_start_frame}",
-                                      "the frame count of the whole render when saving a chunk")
-        chunked = int(total_frames) > 0 and not (int(chunk_start_frame) == 0 and count == int(total_frames))
-        if not chunked:
-            path, subfolder, filename = next_numbered_path(out_dir, filename_prefix, "mp4")
-            with VideoWriter(path, frame_rate, audio=clip, crf=crf, total_frames=count) as writer:
-                for first in range(0, count, _WRITE_BATCH):
-                    writer.write(images[first:first + _WRITE_BATCH])
-            return {"ui": {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}],
-                           "animated": (True,)}, "result": (str(path),)}
-        parts = chunk_parts_folder(out_dir, filename_prefix, total_frames)
-        write_chunk_part(parts, images, frame_rate, start_frame=int(chunk_start_frame),
-                         total_frames=int(total_frames), crf=crf)
-        if not chunk_parts_complete(parts, int(total_frames)):
-            return {"ui": {"text": [f"chunk {chunk_start_frame}..{chunk_start_frame + count - 1} of "
-                                    f"{total_frames} frames saved"]}, "result": ("",)}
-        path, subfolder, filename = next_numbered_path(out_dir, filename_prefix, "mp4")
-        join_chunk_parts(parts, path, frame_rate, audio=clip)
-        return {"ui": {"images": [{"filename": filename, "subfolder": subfolder, "type": "output"}],
-                       "animated": (True,)}, "result": (str(path),)}
+        saved = save_video(output_directory(), filename_prefix, images, parse_fps(fps), audio=clip, crf=crf,
+                           chunk_start_frame=chunk_start_frame, total_frames=total_frames)
+        if saved.path is None:
+            return {"ui": {"text": [saved.message]}, "result": ("",)}
+        return {"ui": {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
+                       "animated": (True,)}, "result": (str(saved.path),)}
 
 
 class AudioWalkSelectKeyframes:
