@@ -58,7 +58,7 @@ def test_seed_bands_match_an_independent_reference(params):
     ours, edges = seed_band_energies(mono, SR, *params)
     expected = reference_seed_bands(mono, SR, *params)
     assert ours.shape == expected.shape == (seed_frame_count(len(mono), SR), len(edges))
-    np.testing.assert_allclose(ours, expected, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
 
 
 def test_seed_band_layout_drops_one_bin_bands_but_keeps_counting():
