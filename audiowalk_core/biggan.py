@@ -428,6 +428,30 @@ def _fused_batch_norm_relu(self, x, truncation, condition_vector=None):
     return out.clamp_min_(0.0)
 
 
+def _residual_block_forward(self, x, cond_vector, truncation):
+    """GenBlock.forward with the shortcut added in place: the up-sampled shortcut is broadcast into the output
+    (a view of it as 2x2 pixel blocks) instead of being materialised by an interpolation and a new sum."""
+    import torch.nn.functional as functional
+
+    shortcut = x
+    x = self.conv_0(self.bn_0(x, truncation, cond_vector))
+    x = self.bn_1(x, truncation, cond_vector)
+    if self.up_sample:
+        x = functional.interpolate(x, scale_factor=2, mode="nearest")
+    x = self.conv_1(x)
+    x = self.conv_2(self.bn_2(x, truncation, cond_vector))
+    x = self.conv_3(self.bn_3(x, truncation, cond_vector))
+    if self.drop_channels:
+        shortcut = shortcut[:, :shortcut.shape[1] // 2]
+    if self.up_sample:
+        batch, channels, height, width = x.shape
+        blocks = x.view(batch, channels, height // 2, 2, width // 2, 2)
+        blocks.add_(shortcut[:, :, :, None, :, None])
+    else:
+        x.add_(shortcut)
+    return x
+
+
 def _fuse_for_inference(model) -> None:
     """Same outputs, less work: every batch norm takes over the ReLU that follows it (all of BigGAN-deep's ReLUs
     follow one), and the final 3x3 convolution computes only the 3 channels that are kept (the library computes
@@ -442,6 +466,8 @@ def _fuse_for_inference(model) -> None:
             module.forward = types.MethodType(_fused_batch_norm_relu, module)
         elif type(module).__name__ in ("GenBlock", "Generator"):
             module.relu = torch.nn.Identity()
+            if type(module).__name__ == "GenBlock":
+                module.forward = types.MethodType(_residual_block_forward, module)
     full = generator.conv_to_rgb
     rgb = torch.nn.Conv2d(full.in_channels, 3, full.kernel_size, padding=full.padding, bias=full.bias is not None)
     with torch.no_grad():

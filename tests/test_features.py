@@ -190,3 +190,16 @@ def test_unknown_band_mode_and_band_count_are_refused():
         compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="fancy")
     with pytest.raises(AudioWalkInputError, match="band_count"):
         compute_features(clip_of(sine(440, 1.0, SR)), 30, band_count=0)
+
+
+def test_the_demo_song_is_deterministic_and_its_beats_are_found():
+    from audiowalk_core.demo import DEMO_BPM, demo_beat_times, synthesize_demo_song
+
+    first, second = synthesize_demo_song(), synthesize_demo_song()
+    assert first.samples.shape == (2, 20 * 44100) and np.array_equal(first.samples, second.samples)
+    assert np.abs(first.samples).max() <= 1.0
+    features = compute_features(first, 30)
+    assert abs(features.tempo_bpm - DEMO_BPM) < 2.0
+    truth = np.round(demo_beat_times() * 30).astype(int)
+    hits = [np.min(np.abs(features.beat_frames - frame)) <= 1 for frame in truth]
+    assert np.mean(hits) >= 0.95  # every kick within one frame (the very first may be missed)
