@@ -73,12 +73,18 @@ class AudioWalkBigGANGenerate:
     def generate(self, model, latents, start_frame, frame_count, batch_size, output_mapping="fixed"):
         part = latents.slice_frames(int(start_frame), int(frame_count))
         on_progress = progress_callback(part.frame_count)
+        images = None
         try:
-            frames = list(generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
-                                          on_progress=on_progress))
+            position = 0
+            for batch in generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
+                                         on_progress=on_progress):
+                if images is None:  # one IMAGE tensor filled batch by batch: no second copy of every frame
+                    images = torch.empty((part.frame_count,) + tuple(batch.shape[1:]), dtype=torch.float32)
+                images[position:position + len(batch)] = batch
+                position += len(batch)
         finally:
             free_device_memory()
-        return (torch.cat(frames, dim=0),)
+        return (images,)
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadBigGAN": AudioWalkLoadBigGAN, "AudioWalkBigGANGenerate": AudioWalkBigGANGenerate}
