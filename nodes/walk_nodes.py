@@ -69,7 +69,8 @@ class AudioWalkClassSchedule:
             "features": ("AUDIOWALK_FEATURES", {"tooltip": "Per-frame audio features (Audio Features)."}),
             "labels": ("STRING", {"default": "teapot | bubble | mushroom", "multiline": False,
                                   "tooltip": "ImageNet class names or indices separated by |, e.g. "
-                                             "'teapot | bubble | 947'."}),
+                                             "'teapot | bubble | 947'. A single label is held for the whole "
+                                             "song."}),
             "mode": (list(SCHEDULE_MODES), {"default": "interpolate", "tooltip":
                      "interpolate: over the whole song; chroma: label j follows pitch class j (C, C#, ...); "
                      "beats: switch every beats_per_switch beats."}),
