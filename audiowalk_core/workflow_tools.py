@@ -406,7 +406,12 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
                 widgets_values.append(control)
             else:
                 widgets_values.append(_ui_slot_value(node.class_type, name, info))
-        ui_node = {"id": node.id, "type": node.class_type, "pos": list(node.pos), "size": list(node.size),
+        # the frontend draws a node at its saved size even when its widgets need more: never save less than
+        # the header, the socket rows (20 px) and the widget rows (24 px) take
+        socket_rows = max(sum(1 for entry in ui_inputs if entry.get("widget") is None), len(outputs))
+        needed_height = 36 + 20 * socket_rows + 24 * len(widgets_values)
+        size = [node.size[0], max(node.size[1], needed_height)]
+        ui_node = {"id": node.id, "type": node.class_type, "pos": list(node.pos), "size": size,
                    "flags": {}, "order": order[node.id], "mode": MODE_ALWAYS, "inputs": ui_inputs,
                    "outputs": outputs}
         if node.title:
@@ -429,7 +434,7 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
         ui_nodes.append(ui_note)
     ui_nodes.sort(key=lambda n: n["id"])
     return {
-        "id": workflow_id,
+        "id": workflow_uuid(workflow_id),
         "revision": 0,
         "last_node_id": max(ids) if ids else 0,
         "last_link_id": len(links),
@@ -561,9 +566,27 @@ def check_widget_value(spec: InputSpec, value) -> str | None:
     return None
 
 
+def workflow_uuid(name: str) -> str:
+    """The frontend's schema wants a UUID as a workflow's ``id``: a name becomes a stable UUID (uuid5), so the
+    generated files do not change from build to build; a UUID is kept as it is."""
+    import uuid
+
+    try:
+        return str(uuid.UUID(str(name)))
+    except ValueError:
+        return str(uuid.uuid5(uuid.NAMESPACE_URL, f"https://github.com/audiowalk/ComfyUI-AudioWalk/{name}"))
+
+
 def validate_ui_workflow(ui: dict, object_info: dict) -> list[str]:
-    """Problems of a UI-format workflow: link table consistent with node sockets and types, widget value count."""
+    """Problems of a UI-format workflow: a UUID id (the frontend refuses others with an alert), link table
+    consistent with node sockets and types, widget value count."""
+    import uuid
+
     problems = []
+    try:
+        uuid.UUID(str(ui.get("id")))
+    except ValueError:
+        problems.append(f"workflow id {ui.get('id')!r} is not a UUID (ComfyUI's frontend schema requires one)")
     nodes = {int(n["id"]): n for n in ui.get("nodes", [])}
     if len(nodes) != len(ui.get("nodes", [])):
         problems.append("duplicate node ids")

@@ -272,3 +272,19 @@ def test_audio_upload_node_layout_and_frontend_only_player():
     assert api["1"]["inputs"] == {"audio": "song.mp3", "gain": 1.0}
     api["1"]["inputs"]["audioUI"] = ""  # what the frontend sends for the player
     assert validate_api_workflow(api, object_info) == []
+
+
+def test_ui_workflows_carry_a_uuid_id_and_room_for_their_widgets():
+    """ComfyUI's frontend alerts 'Invalid workflow against zod schema' for a non-UUID id, and draws a node at its
+    saved size even when its widgets need more."""
+    import uuid
+
+    from audiowalk_core.workflow_tools import load_workflow, validate_ui_workflow
+
+    for path in sorted((REPO_ROOT / "workflows").glob("*.json")):
+        ui = load_workflow(path)
+        uuid.UUID(ui["id"])
+        for node in ui["nodes"]:
+            assert node["size"][1] >= 36 + 24 * len(node.get("widgets_values", [])), (path.name, node["type"])
+        broken = dict(ui, id=path.stem)
+        assert any("UUID" in problem for problem in validate_ui_workflow(broken, {}))
