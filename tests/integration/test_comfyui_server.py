@@ -305,6 +305,10 @@ def test_real_frontend_turns_the_ui_workflows_into_our_api_workflows(comfy_serve
             for node in prompt.values():
                 node["inputs"].pop("audioUI", None)
             assert frontend.errors() == [], ui_path.name
+            # alerts shown to the user (e.g. "Invalid workflow against zod schema" for a non-UUID id) are toasts
+            toasts = frontend.evaluate("Array.from(document.querySelectorAll('.p-toast-message'))"
+                                       ".map(element => element.innerText)")
+            assert toasts == [], (ui_path.name, toasts)
             assert prompt == load_workflow(REPO_ROOT / "workflows" / "api" / ui_path.name), ui_path.name
     finally:
         frontend.close()
