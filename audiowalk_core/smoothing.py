@@ -49,3 +49,33 @@ def smooth_gaussian(values, sigma_frames: float, input_name: str = "latents") ->
     if sigma_frames == 0:
         return array.astype(np.float32)
     return gaussian_filter1d(array, float(sigma_frames), axis=0, mode="nearest").astype(np.float32)
+
+
+SMOOTHING_TARGETS = ("noise", "classes", "both")
+
+
+def smooth_latents(latents, method: str = "ema", target: str = "noise", *, attack_frames: float = 1.0,
+                   release_frames: float = 6.0, sigma_frames: float = 2.0):
+    """A copy of WalkLatents with its noise, class weights or both smoothed over time (``method`` "ema" with
+    attack/release frames, or "gaussian" with sigma frames); smoothed class weights are renormalised to sum to 1. Smoothing runs over the whole song, so a slice of the
+    result equals those rows of any longer render."""
+    import dataclasses
+
+    if method not in SMOOTHING_METHODS:
+        raise AudioWalkInputError("method", f"{method!r} is unknown", "one of " + ", ".join(SMOOTHING_METHODS))
+    if target not in SMOOTHING_TARGETS:
+        raise AudioWalkInputError("target", f"{target!r} is unknown", "one of " + ", ".join(SMOOTHING_TARGETS))
+
+    def apply(values):
+        if method == "ema":
+            return smooth_ema(values, attack_frames, release_frames, "latents")
+        return smooth_gaussian(values, sigma_frames, "latents")
+
+    noise = apply(latents.noise) if target in ("noise", "both") else latents.noise
+    classes = latents.class_weights
+    if target in ("classes", "both"):
+        # EMA with attack != release lets rising classes outrun falling ones: keep each frame a mix summing to 1
+        classes = apply(classes)
+        totals = classes.sum(axis=1, keepdims=True)
+        classes = np.where(totals > 0, classes / np.where(totals > 0, totals, 1.0), classes).astype(np.float32)
+    return dataclasses.replace(latents, noise=noise, class_weights=classes)

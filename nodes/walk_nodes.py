@@ -1,12 +1,10 @@
 """Latent walk nodes: Band Noise Walk, Class Schedule, Make Latents, Smooth Latents."""
 from __future__ import annotations
 
-import dataclasses
-
 from ..audiowalk_core.classes import SCHEDULE_MODES, class_schedule, load_imagenet_labels, parse_labels
 from ..audiowalk_core.latents import ClassCurves, NoiseCurves, combine_latents
 from ..audiowalk_core.plots import plot_latents, rgb_to_comfy_image
-from ..audiowalk_core.smoothing import SMOOTHING_METHODS, smooth_ema, smooth_gaussian
+from ..audiowalk_core.smoothing import SMOOTHING_METHODS, SMOOTHING_TARGETS, smooth_latents
 from ..audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES, band_noise_walk, check_truncation
 
 _SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
@@ -124,7 +122,7 @@ class AudioWalkSmoothLatents:
             "method": (list(SMOOTHING_METHODS), {"default": "ema", "tooltip":
                        "ema: follows rises with the attack time and falls with the release time; gaussian: "
                        "symmetric blur over time."}),
-            "target": (["noise", "classes", "both"], {"default": "noise", "tooltip": "What to smooth."}),
+            "target": (list(SMOOTHING_TARGETS), {"default": "noise", "tooltip": "What to smooth."}),
             "attack_frames": ("FLOAT", {"default": 1.0, "min": 0.0, "max": 1000.0, "step": 0.5,
                                         "tooltip": "ema: time constant (frames) for rising values; 0 = instant."}),
             "release_frames": ("FLOAT", {"default": 6.0, "min": 0.0, "max": 1000.0, "step": 0.5,
@@ -134,15 +132,8 @@ class AudioWalkSmoothLatents:
         }}
 
     def smooth(self, latents, method, target, attack_frames=1.0, release_frames=6.0, sigma_frames=2.0):
-        def apply(values, name):
-            if method == "ema":
-                return smooth_ema(values, attack_frames, release_frames, name)
-            return smooth_gaussian(values, sigma_frames, name)
-
-        noise = apply(latents.noise, "latents") if target in ("noise", "both") else latents.noise
-        classes = apply(latents.class_weights, "latents") if target in ("classes", "both") \
-            else latents.class_weights
-        return (dataclasses.replace(latents, noise=noise, class_weights=classes),)
+        return (smooth_latents(latents, method, target, attack_frames=attack_frames, release_frames=release_frames,
+                               sigma_frames=sigma_frames),)
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkBandNoiseWalk": AudioWalkBandNoiseWalk,

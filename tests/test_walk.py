@@ -196,3 +196,18 @@ def test_gaussian_smoothing_preserves_the_mean_and_removes_jitter():
     assert smooth.shape == jitter.shape and smooth.std() < 0.3 * jitter.std()
     with pytest.raises(AudioWalkInputError, match="sigma_frames"):
         smooth_gaussian(jitter, -1)
+
+
+def test_smooth_latents_targets_and_refuses_unknown_options():
+    from audiowalk_core.smoothing import smooth_latents
+
+    latents = make_walk_latents(synthetic_features(clicks=(10, 40, 70)), seed=1)
+    noise_only = smooth_latents(latents, "gaussian", "noise", sigma_frames=3.0)
+    assert np.array_equal(noise_only.class_weights, latents.class_weights)
+    assert np.abs(np.diff(noise_only.noise, axis=0)).mean() < np.abs(np.diff(latents.noise, axis=0)).mean()
+    both = smooth_latents(latents, "ema", "both", attack_frames=0.0, release_frames=5.0)
+    assert both.noise.shape == latents.noise.shape and np.allclose(both.class_weights.sum(axis=1), 1.0, atol=1e-5)
+    with pytest.raises(AudioWalkInputError, match="method"):
+        smooth_latents(latents, "median", "noise")
+    with pytest.raises(AudioWalkInputError, match="target"):
+        smooth_latents(latents, "ema", "everything")
