@@ -12,7 +12,7 @@ from importlib import resources
 
 import numpy as np
 
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .latents import NUM_CLASSES
 
@@ -81,8 +81,7 @@ def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate"
     "beats" (move to the next label every ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade).
     One label gives that class on every frame (nothing to move between).
     """
-    if mode not in SCHEDULE_MODES:
-        raise AudioWalkInputError("mode", f"{mode!r} is unknown", "one of " + ", ".join(SCHEDULE_MODES))
+    require_choice("mode", mode, SCHEDULE_MODES)
     indices = parse_labels(labels) if not (isinstance(labels, (list, tuple)) and labels
                                            and all(isinstance(i, (int, np.integer)) for i in labels)) \
         else [int(i) for i in labels]

@@ -21,3 +21,12 @@ class AudioWalkInputError(ValueError):
 
 class AudioWalkCancelled(RuntimeError):
     """The user cancelled a long-running operation (raised from a progress callback)."""
+
+
+def require_choice(input_name: str, value, choices, what: str = "is unknown"):
+    """Return ``value`` when it is one of ``choices``; else raise AudioWalkInputError naming the input and the
+    choices ("mode: 'fast' is unknown; expected one of improved, seed")."""
+    choices = list(choices)
+    if value not in choices:
+        raise AudioWalkInputError(input_name, f"{value!r} {what}", "one of " + ", ".join(str(c) for c in choices))
+    return value

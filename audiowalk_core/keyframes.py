@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 
 KEYFRAME_MODES = ("every_n", "beats", "onsets")
 
@@ -35,8 +35,7 @@ def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str =
         raise AudioWalkInputError("images", "no frames", "at least one image")
     if int(interpolation_steps) < 0:
         raise AudioWalkInputError("interpolation_steps", f"{interpolation_steps!r} is negative", "0 or more frames")
-    if mode not in KEYFRAME_MODES:
-        raise AudioWalkInputError("mode", f"{mode!r} is unknown", "one of " + ", ".join(KEYFRAME_MODES))
+    require_choice("mode", mode, KEYFRAME_MODES)
     spacing = int(interpolation_steps) + 1
     if mode == "every_n":
         chosen = list(range(0, frame_count, spacing))

@@ -78,16 +78,3 @@ def combine_latents(noise: NoiseCurves, classes: ClassCurves, truncation: float 
                                   "noise and classes computed from the same features")
     return WalkLatents(noise.noise, classes.weights, noise.truncation if truncation is None else float(truncation),
                        noise.seed, noise.clock)
-
-
-def make_walk_latents(features, *, seed: int = 0, labels="teapot | bubble | mushroom", truncation: float = 0.7,
-                      noise_mode: str = "improved", class_mode: str = "interpolate",
-                      smoothing_factor: float = 0.1, iterations: int = 1) -> WalkLatents:
-    """The default BigGAN walk in one call (what ``audiowalk render`` and the shipped workflow do)."""
-    from .classes import class_schedule
-    from .walk import band_noise_walk
-
-    noise = band_noise_walk(features, seed=seed, mode=noise_mode, truncation=truncation,
-                            smoothing_factor=smoothing_factor, iterations=iterations)
-    weights = class_schedule(features, labels, mode=class_mode)
-    return WalkLatents(noise, weights, truncation, int(seed), features.clock)

@@ -62,3 +62,9 @@ def copy_stream(source, path, on_bytes=None, chunk_bytes: int = 1 << 20) -> int:
             done += len(chunk)
             if on_bytes is not None:
                 on_bytes(done)
+
+
+def audiowalk_home() -> Path:
+    """Where AudioWalk keeps its folders outside ComfyUI (``input``, ``output``, ``temp``, ``models/<kind>``):
+    ``$AUDIOWALK_HOME``, defaulting to the current folder."""
+    return Path(os.environ.get("AUDIOWALK_HOME", os.getcwd()))

@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .errors import AudioWalkCancelled, AudioWalkInputError
 
-DEFAULT_LABELS = "teapot | bubble | mushroom"
 RANDOM_WEIGHTS_WARNING = (
     "WARNING: no {model} weights could be loaded ({reason}).\n"
     "WARNING: rendering with RANDOM weights (the real architecture, meaningless pictures), because "
@@ -23,28 +22,30 @@ RANDOM_WEIGHTS_WARNING = (
 
 def default_models_dir() -> Path:
     """``$AUDIOWALK_HOME/models/biggan`` (``AUDIOWALK_HOME`` defaults to the current folder), as outside ComfyUI."""
-    return Path(os.environ.get("AUDIOWALK_HOME", os.getcwd())) / "models" / "biggan"
+    from .paths import audiowalk_home
+
+    return audiowalk_home() / "models" / "biggan"
 
 
-def render_song(song_path, output_path, *, fps=30, model_name: str = "biggan-deep-128", models_dir=None,
-                seed: int = 0, labels: str = DEFAULT_LABELS, batch_size: int = 8,
-                allow_random_weights: bool = False, on_progress=None, truncation: float = 0.7,
+def render_song(song_path, output_path, *, settings=None, model_name: str = "biggan-deep-128", models_dir=None,
+                batch_size: int = 8, allow_random_weights: bool = False, on_progress=None,
                 start_seconds: float = 0.0, duration_seconds: float | None = None, crf: int = 18,
-                device: str = "auto", dtype: str = "auto", on_message=None) -> Path:
-    """Render ``song_path`` to the mp4 ``output_path`` with the default BigGAN walk; returns the output path.
+                device: str = "auto", dtype: str = "auto", on_message=None, **setting_changes) -> Path:
+    """Render ``song_path`` to the mp4 ``output_path`` with the default pipeline; returns the output path.
 
-    ``fps``: frames per second (int, float, "29.97" or "30000/1001"); the video has exactly as many frames as the
-    (optionally cut: ``start_seconds``, ``duration_seconds``) song lasts at that rate and carries the same audio.
+    ``settings``: a :class:`~audiowalk_core.pipeline.PipelineSettings` (default: ``DEFAULT_PIPELINE``, the shipped
+    BigGAN workflow's values); ``setting_changes`` override single settings (``fps=24, seed=3, labels=...``).
+    ``fps`` (int, float, "29.97" or "30000/1001"): the video has exactly as many frames as the (optionally cut:
+    ``start_seconds``, ``duration_seconds``) song lasts at that rate and carries the same audio.
     ``models_dir``: folder searched for the weights (default :func:`default_models_dir`). When the weights cannot
     be loaded (absent and no download possible) the error says so, unless ``allow_random_weights``: then the model
     is built from its real config with random weights seeded by ``seed``, after a loud warning through
     ``on_message(text)``. ``on_progress(done_frames, total_frames)`` follows the BigGAN frames. The file is written
     to a temporary name and renamed at the end, so a failed render leaves nothing behind.
     """
-    from .analysis import compute_features
     from .audio import load_audio
     from .clock import parse_fps
-    from .latents import make_walk_latents
+    from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
     from .video import VideoWriter
 
     say = on_message or (lambda text: None)
@@ -53,10 +54,12 @@ def render_song(song_path, output_path, *, fps=30, model_name: str = "biggan-dee
         raise AudioWalkInputError("output", f"{str(output_path)!r} does not end in .mp4", "an .mp4 file name")
     if int(batch_size) < 1:
         raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
-    frame_rate = parse_fps(fps)
+    settings = (settings or DEFAULT_PIPELINE).replace(**setting_changes)
+    frame_rate = parse_fps(settings.fps)
+    seed = settings.seed
     clip = load_audio(song_path, start_seconds, duration_seconds or None)
-    features = compute_features(clip, frame_rate)
-    latents = make_walk_latents(features, seed=seed, labels=labels, truncation=truncation)
+    features = compute_song_features(clip, settings)
+    latents = make_walk_latents(features, settings)
     say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "
         f"at {frame_rate} fps")
     search_dirs = [Path(models_dir)] if models_dir is not None else [default_models_dir()]

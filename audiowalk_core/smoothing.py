@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 
 SMOOTHING_METHODS = ("ema", "gaussian")
 
@@ -61,10 +61,8 @@ def smooth_latents(latents, method: str = "ema", target: str = "noise", *, attac
     result equals those rows of any longer render."""
     import dataclasses
 
-    if method not in SMOOTHING_METHODS:
-        raise AudioWalkInputError("method", f"{method!r} is unknown", "one of " + ", ".join(SMOOTHING_METHODS))
-    if target not in SMOOTHING_TARGETS:
-        raise AudioWalkInputError("target", f"{target!r} is unknown", "one of " + ", ".join(SMOOTHING_TARGETS))
+    require_choice("method", method, SMOOTHING_METHODS)
+    require_choice("target", target, SMOOTHING_TARGETS)
 
     def apply(values):
         if method == "ema":

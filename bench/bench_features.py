@@ -21,7 +21,7 @@ SAMPLE_RATE = 44100
 
 
 def track(seconds: float):
-    from audiowalk_core.demo import synthesize_demo_song
+    from audiowalk_tools.demo import synthesize_demo_song
 
     return synthesize_demo_song(SAMPLE_RATE, seconds)
 

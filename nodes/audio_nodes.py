@@ -4,10 +4,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-from ..audiowalk_core.analysis import BAND_MODES, compute_features
-from ..audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, load_audio
-from ..audiowalk_core.paths import resolve_inside
-from ..audiowalk_core.plots import plot_features, rgb_to_comfy_image
+from audiowalk_core.analysis import BAND_MODES, compute_features
+from audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, load_audio
+from audiowalk_core.paths import resolve_inside
+from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from .comfy_adapter import input_directory, progress_callback
 
 _ANNOTATION = " [input]"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ..audiowalk_core.biggan import BIGGAN_MODELS, DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames, load_biggan
+from audiowalk_core.biggan import BIGGAN_MODELS, DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames, load_biggan
 from .comfy_adapter import free_device_memory, model_directories, progress_callback, register_model_folder
 
 MODEL_KIND = "biggan"

@@ -25,7 +25,9 @@ def comfy_available() -> bool:
 
 
 def _fallback_root() -> Path:
-    return Path(os.environ.get("AUDIOWALK_HOME", os.getcwd()))
+    from audiowalk_core.paths import audiowalk_home
+
+    return audiowalk_home()
 
 
 def input_directory() -> Path:

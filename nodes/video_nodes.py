@@ -1,10 +1,10 @@
 """Video nodes: Save Video (mp4 with the music, chunked renders), Select Keyframes, Interpolate Frames."""
 from __future__ import annotations
 
-from ..audiowalk_core.audio import audio_from_comfy
-from ..audiowalk_core.clock import parse_fps
-from ..audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
-from ..audiowalk_core.video import save_video
+from audiowalk_core.audio import audio_from_comfy
+from audiowalk_core.clock import parse_fps
+from audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
+from audiowalk_core.video import save_video
 from .comfy_adapter import output_directory
 
 

@@ -1,11 +1,11 @@
 """Latent walk nodes: Band Noise Walk, Class Schedule, Make Latents, Smooth Latents."""
 from __future__ import annotations
 
-from ..audiowalk_core.classes import SCHEDULE_MODES, class_schedule, load_imagenet_labels, parse_labels
-from ..audiowalk_core.latents import ClassCurves, NoiseCurves, combine_latents
-from ..audiowalk_core.plots import plot_latents, rgb_to_comfy_image
-from ..audiowalk_core.smoothing import SMOOTHING_METHODS, SMOOTHING_TARGETS, smooth_latents
-from ..audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES, band_noise_walk, check_truncation
+from audiowalk_core.classes import SCHEDULE_MODES, class_schedule, load_imagenet_labels, parse_labels
+from audiowalk_core.latents import ClassCurves, NoiseCurves, combine_latents
+from audiowalk_core.plots import plot_latents, rgb_to_comfy_image
+from audiowalk_core.smoothing import SMOOTHING_METHODS, SMOOTHING_TARGETS, smooth_latents
+from audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES, band_noise_walk, check_truncation
 
 _SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                  "tooltip": "Seed of every random draw; the same seed and inputs give the same walk."})

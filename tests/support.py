@@ -11,7 +11,7 @@ PACK_NAME = "audiowalk_pack"
 
 def load_pack():
     """Import the repo root as a package (as ComfyUI imports custom_nodes/<folder>), without touching sys.path."""
-    from audiowalk_core.workflow_tools import import_node_pack
+    from audiowalk_tools.workflow_tools import import_node_pack
 
     return import_node_pack(REPO_ROOT, PACK_NAME)
 

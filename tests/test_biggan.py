@@ -9,6 +9,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 import torch
 

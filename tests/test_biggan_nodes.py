@@ -4,12 +4,14 @@ from __future__ import annotations
 from fractions import Fraction
 
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 import torch
 
 
 def pack_latents(pack, frames: int, seed: int = 2):
-    core = pack.audiowalk_core
+    core = audiowalk_core
     rng = np.random.default_rng(seed)
     noise = (np.clip(rng.standard_normal((frames, 128)), -2, 2) * 0.5).astype(np.float32)
     classes = rng.dirichlet(np.full(1000, 0.05), size=frames).astype(np.float32)
@@ -18,7 +20,7 @@ def pack_latents(pack, frames: int, seed: int = 2):
 
 @pytest.fixture
 def tiny_in_models(pack, comfy_home):
-    biggan = pack.audiowalk_core.biggan
+    biggan = audiowalk_core.biggan
     config = biggan.tiny_config()
     path = comfy_home / "models" / "biggan" / "tiny-walk.safetensors"
     biggan.save_biggan_safetensors(biggan.build_random_biggan(config, seed=5), config, path)
@@ -44,13 +46,13 @@ def test_generate_node_renders_a_frame_range_equal_to_the_full_run(pack, tiny_in
     assert full.shape == (9, 32, 32, 3) and full.dtype == torch.float32
     assert 0.0 <= full.min() and full.max() <= 1.0
     assert torch.allclose(part, full[3:8], atol=1e-6) and torch.allclose(tail, full[7:], atol=1e-6)
-    with pytest.raises(pack.audiowalk_core.errors.AudioWalkInputError, match="start_frame"):
+    with pytest.raises(audiowalk_core.errors.AudioWalkInputError, match="start_frame"):
         generate(handle, latents, 9, 0, 4, "fixed")
 
 
 def test_missing_model_offline_names_the_input_and_the_folder(pack, comfy_home):
     nodes = pack.nodes.biggan_nodes
-    with pytest.raises(pack.audiowalk_core.errors.AudioWalkInputError) as error:
+    with pytest.raises(audiowalk_core.errors.AudioWalkInputError) as error:
         nodes.AudioWalkLoadBigGAN().load("biggan-deep-512", "auto", "cpu", False)
     text = str(error.value)
     assert text.startswith("model_name:") and str(comfy_home / "models" / "biggan" / "biggan-deep-512") in text

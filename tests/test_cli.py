@@ -2,13 +2,15 @@
 import json
 
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 
-from audiowalk_core import cli
+from audiowalk_tools import cli
 from audiowalk_core.audio import load_audio
 from audiowalk_core.clock import FrameClock
 from audiowalk_core.errors import AudioWalkInputError
-from audiowalk_core.workflow_tools import GraphNode, build_ui_workflow
+from audiowalk_tools.workflow_tools import GraphNode, build_ui_workflow
 from fake_comfyui import OBJECT_INFO, FakeComfyUI
 from support import sine, write_wav
 
@@ -120,13 +122,9 @@ def test_sample_count_matches_load_audio(tmp_path, start, duration):
 @pytest.fixture(scope="module")
 def workflow_server_info(pack):
     """What a ComfyUI with our pack installed would list: core nodes + ours (contract stand-ins until merged)."""
-    import importlib.util
+    from audiowalk_tools import workflow_builder
 
-    spec = importlib.util.spec_from_file_location("build_workflows", cli.SHIPPED_WORKFLOWS.parent / "scripts" /
-                                                  "build_workflows.py")
-    builder = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(builder)
-    return builder.build_object_info(pack)[0]
+    return workflow_builder.build_object_info(pack)
 
 
 @pytest.mark.parametrize("workflow, chunk_frames, expected", [

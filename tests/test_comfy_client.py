@@ -2,9 +2,11 @@
 import json
 import socket
 
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 
-from audiowalk_core.comfy_client import (ComfyClient, ComfyConnectionError, ComfyExecutionError, ComfyPromptRejected,
+from audiowalk_tools.comfy_client import (ComfyClient, ComfyConnectionError, ComfyExecutionError, ComfyPromptRejected,
                                          format_execution_error, format_prompt_rejection, server_url)
 from fake_comfyui import FakeComfyUI
 

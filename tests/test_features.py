@@ -2,6 +2,8 @@
 import math
 
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 from scipy.special import logsumexp
 
@@ -193,7 +195,7 @@ def test_unknown_band_mode_and_band_count_are_refused():
 
 
 def test_the_demo_song_is_deterministic_and_its_beats_are_found():
-    from audiowalk_core.demo import DEMO_BPM, demo_beat_times, synthesize_demo_song
+    from audiowalk_tools.demo import DEMO_BPM, demo_beat_times, synthesize_demo_song
 
     first, second = synthesize_demo_song(), synthesize_demo_song()
     assert first.samples.shape == (2, 20 * 44100) and np.array_equal(first.samples, second.samples)

@@ -3,6 +3,8 @@ import json
 from fractions import Fraction
 
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 import torch
 

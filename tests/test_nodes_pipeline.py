@@ -1,12 +1,13 @@
 """The nodes driven as ComfyUI drives them (through the pack imported like a custom node), on the demo song."""
 import av
 import numpy as np
+import audiowalk_core
 import pytest
 import torch
 
 from support import write_wav
 
-from audiowalk_core.demo import synthesize_demo_song
+from audiowalk_tools.demo import synthesize_demo_song
 
 
 @pytest.fixture
@@ -41,7 +42,7 @@ def test_load_audio_lists_the_input_folder_and_loads_a_part(pack, song):
 
 
 def test_load_audio_refuses_names_outside_the_input_folder(pack, song):
-    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="audio"):
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="audio"):
         run(pack, "AudioWalkLoadAudio", audio="../secret.wav", start_seconds=0.0, duration_seconds=0.0)
 
 
@@ -70,7 +71,7 @@ def test_walk_nodes_make_latents_with_a_preview(pack, song):
                       attack_frames=1.0, release_frames=4.0, sigma_frames=3.0)
     assert smoothed.noise.shape == latents.noise.shape
     assert np.abs(np.diff(smoothed.noise, axis=0)).mean() < np.abs(np.diff(latents.noise, axis=0)).mean()
-    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="labels"):
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="labels"):
         run(pack, "AudioWalkClassSchedule", features=features, labels="teepott", mode="interpolate")
 
 
@@ -85,7 +86,7 @@ def test_save_video_numbers_files_and_refuses_escaping_prefixes(pack, comfy_home
     assert second["ui"]["images"][0]["filename"] == "test_00002_.mp4"
     with av.open(first["result"][0]) as container:
         assert container.streams.video[0].frames == 30 and len(container.streams.audio) == 1
-    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="filename_prefix"):
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="filename_prefix"):
         run(pack, "AudioWalkSaveVideo", images=images, fps=30.0, filename_prefix="../../outside", crf=23)
 
 

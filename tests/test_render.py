@@ -1,23 +1,25 @@
 """``audiowalk render``: the BigGAN-only pipeline without ComfyUI, end to end on the demo song with a tiny random
 BigGAN (real architecture, random weights), checked by decoding the mp4 it wrote.
 
-Needs the other issues' core modules (demo, analysis, latents.make_walk_latents, biggan, video): it runs once they
+Needs the other issues' core modules (demo, analysis, pipeline.make_walk_latents, biggan, video): it runs once they
 are merged.
 """
 from fractions import Fraction
 
 import av
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 
-from audiowalk_core import cli
+from audiowalk_tools import cli
 from audiowalk_core.errors import AudioWalkInputError
 
 SECONDS = 3.0
 FPS = 8
 @pytest.fixture(scope="module")
 def demo_song(tmp_path_factory):
-    from audiowalk_core.demo import write_demo_song
+    from audiowalk_tools.demo import write_demo_song
 
     return write_demo_song(tmp_path_factory.mktemp("song") / "demo.wav")
 

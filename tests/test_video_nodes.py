@@ -1,4 +1,5 @@
 """Save Video node edge cases (the main node paths are driven in test_nodes_pipeline.py)."""
+import audiowalk_core
 import pytest
 import torch
 
@@ -9,13 +10,13 @@ def save(pack, **inputs):
 
 
 def test_a_chunk_without_total_frames_is_refused(pack, comfy_home):
-    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="total_frames"):
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="total_frames"):
         save(pack, images=torch.rand(4, 16, 16, 3), fps=30.0, filename_prefix="c", crf=23, chunk_start_frame=8)
     assert list((comfy_home / "output").iterdir()) == []
 
 
 def test_a_chunk_past_the_end_is_refused(pack, comfy_home):
-    with pytest.raises(pack.audiowalk_core.AudioWalkInputError, match="chunk_start_frame"):
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="chunk_start_frame"):
         save(pack, images=torch.rand(4, 16, 16, 3), fps=30.0, filename_prefix="c", crf=23, chunk_start_frame=8,
              total_frames=10)
 

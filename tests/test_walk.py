@@ -1,5 +1,7 @@
 """Latent walk, class schedules and smoothing on synthetic features with known answers (issue #3)."""
 import numpy as np
+import audiowalk_core
+import audiowalk_core.biggan
 import pytest
 from scipy.stats import truncnorm
 
@@ -7,7 +9,7 @@ from audiowalk_core.classes import class_schedule, label_index, load_imagenet_la
 from audiowalk_core.clock import FrameClock
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.features import AudioFeatures
-from audiowalk_core.latents import make_walk_latents
+from audiowalk_core.pipeline import DEFAULT_PIPELINE, make_walk_latents
 from audiowalk_core.smoothing import smooth_ema, smooth_gaussian
 from audiowalk_core.walk import band_noise_walk, seed_noise_walk
 
@@ -85,12 +87,12 @@ def test_same_seed_same_walk_other_seed_differs(mode):
 
 def test_a_frame_range_equals_those_rows_of_the_whole():
     features = synthetic_features(clicks=(10, 40, 70))
-    latents = make_walk_latents(features, seed=9, labels="teapot | bubble | mushroom")
+    latents = make_walk_latents(features, DEFAULT_PIPELINE.replace(seed=9, labels="teapot | bubble | mushroom"))
     part = latents.slice_frames(37, 50)
     assert part.first_frame == 37 and part.frame_count == 50
     assert np.array_equal(part.noise, latents.noise[37:87])
     assert np.array_equal(part.class_weights, latents.class_weights[37:87])
-    again = make_walk_latents(features, seed=9, labels="teapot | bubble | mushroom")
+    again = make_walk_latents(features, DEFAULT_PIPELINE.replace(seed=9, labels="teapot | bubble | mushroom"))
     assert np.array_equal(again.noise, latents.noise) and np.array_equal(again.class_weights, latents.class_weights)
 
 
@@ -201,7 +203,7 @@ def test_gaussian_smoothing_preserves_the_mean_and_removes_jitter():
 def test_smooth_latents_targets_and_refuses_unknown_options():
     from audiowalk_core.smoothing import smooth_latents
 
-    latents = make_walk_latents(synthetic_features(clicks=(10, 40, 70)), seed=1)
+    latents = make_walk_latents(synthetic_features(clicks=(10, 40, 70)), DEFAULT_PIPELINE.replace(seed=1))
     noise_only = smooth_latents(latents, "gaussian", "noise", sigma_frames=3.0)
     assert np.array_equal(noise_only.class_weights, latents.class_weights)
     assert np.abs(np.diff(noise_only.noise, axis=0)).mean() < np.abs(np.diff(latents.noise, axis=0)).mean()

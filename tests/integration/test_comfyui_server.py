@@ -28,9 +28,9 @@ import av
 import numpy as np
 import pytest
 
-from audiowalk_core import cli
-from audiowalk_core.comfy_client import ComfyClient
-from audiowalk_core.workflow_tools import load_workflow, ui_to_api, validate_api_workflow, validate_ui_workflow
+from audiowalk_tools import cli
+from audiowalk_tools.comfy_client import ComfyClient
+from audiowalk_tools.workflow_tools import load_workflow, ui_to_api, validate_api_workflow, validate_ui_workflow
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
@@ -127,7 +127,7 @@ def comfy_server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def song(tmp_path_factory):
-    from audiowalk_core.demo import write_demo_song
+    from audiowalk_tools.demo import write_demo_song
 
     return write_demo_song(tmp_path_factory.mktemp("song") / "demo_song.wav")
 
@@ -317,7 +317,7 @@ def test_real_frontend_turns_the_ui_workflows_into_our_api_workflows(comfy_serve
 def test_sd_part_of_the_diffused_workflow_runs_on_core_nodes(comfy_server, sd15_checkpoint, tmp_path):
     """The shipped img2img subgraph (scale, checkpoint, prompts, VAE encode, KSampler, VAE decode) as it is in
     workflows/api, fed by ComfyUI's LoadImage instead of our keyframes and saved with SaveImage."""
-    from audiowalk_core.workflow_tools import apply_assignments
+    from audiowalk_tools.workflow_tools import apply_assignments
 
     client = ComfyClient(comfy_server[0])
     shipped = load_workflow(REPO_ROOT / "workflows" / "api" / "audiowalk_diffused_biggan.json")

@@ -23,7 +23,7 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import AudioWalkInputError
+from audiowalk_core.errors import AudioWalkInputError
 
 PACK_MODULE_NAME = "audiowalk_pack"
 

@@ -1,7 +1,7 @@
 """Generate the shipped workflows (workflows/*.json, UI format, and workflows/api/*.json) from one description.
 
-    .venv/bin/python scripts/build_workflows.py          # (re)write the files
-    .venv/bin/python scripts/build_workflows.py --check  # exit 1 when the committed files differ
+    .venv/bin/python -m audiowalk_tools.workflow_builder          # (re)write the files
+    .venv/bin/python -m audiowalk_tools.workflow_builder --check  # exit 1 when the committed files differ
 
 The graphs are described below by node id, widget NAME and links; the widget order of each node (``widgets_values``
 in the UI format, including the frontend's ``control_after_generate`` entries after seeds) comes from the nodes'
@@ -9,9 +9,6 @@ in the UI format, including the frontend's ``control_after_generate`` entries af
 ``sys.path``) and ComfyUI's core nodes from the recorded ``/object_info`` in tests/data. So after a node gains,
 loses or reorders a widget, re-run this script and commit the result; the tests check both files equal its output.
 
-An AudioWalk node the pack does not register yet is described by a stand-in from the agreed node contract
-(``CONTRACT_NODES`` below, docs: NODES.md) and the script warns loudly; the stand-ins only exist so the workflows
-can be written before every node is merged.
 """
 from __future__ import annotations
 
@@ -22,86 +19,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from audiowalk_core.workflow_tools import (GraphNode, import_node_pack, GraphNote, WorkflowError, build_ui_workflow, dump_json,
+from .workflow_tools import (GraphNode, import_node_pack, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                                            pack_object_info, ui_to_api, validate_api_workflow,
                                            validate_ui_workflow)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_INFO_PATH = REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-core-object_info.json"
 WORKFLOW_DIR = REPO_ROOT / "workflows"
-
-# ------------------------------------------------------------------------------------------------ node contract
-# Stand-ins for nodes another branch has not merged yet: sockets from NODES.md, widget names from API.md.
-
-
-def _widget(kind, default, tooltip="", **options):
-    return [kind, {"default": default, "tooltip": tooltip, **options}]
-
-
-def _combo(values, tooltip=""):
-    return [list(values), {"default": values[0], "tooltip": tooltip}]
-
-
-def _stand_in(node_id, required, outputs, output_names=None, optional=None, output_node=False):
-    inputs = {"required": required}
-    if optional:
-        inputs["optional"] = optional
-    return {"input": inputs, "input_order": {group: list(entries) for group, entries in inputs.items()},
-            "output": list(outputs), "output_is_list": [False] * len(outputs),
-            "output_name": list(output_names or outputs), "name": node_id, "display_name": node_id,
-            "description": "stand-in from the node contract", "python_module": "stand_in",
-            "category": "AudioWalk", "output_node": output_node}
-
-
-SEED = _widget("INT", 0, min=0, max=0xFFFFFFFFFFFFFFFF, control_after_generate=True)
-CONTRACT_NODES = {
-    "AudioWalkLoadAudio": _stand_in("AudioWalkLoadAudio", {
-        "audio": [[], {"audio_upload": True}], "start_seconds": _widget("FLOAT", 0.0, min=0.0),
-        "duration_seconds": _widget("FLOAT", 0.0, min=0.0)}, ["AUDIO"], ["audio"],
-        optional={"audioUI": ["AUDIO_UI", {"tooltip": "player of the chosen file (frontend only)"}]}),
-    "AudioWalkAudioFeatures": _stand_in("AudioWalkAudioFeatures", {
-        "audio": ["AUDIO"], "fps": _widget("FLOAT", 30.0, min=1.0, max=240.0),
-        "band_mode": _combo(["improved", "seed"]),
-        "max_frequency_level": _widget("FLOAT", 11000.0, min=100.0, max=96000.0),
-        "low_frequency_skip": _widget("FLOAT", 16.0, min=0.0, max=20000.0),
-        "frequency_band_growth_rate": _widget("FLOAT", 1.01, min=1.0, max=2.0),
-        "extra_detail": _widget("FLOAT", 0.9, min=0.0, max=0.999)},
-        ["AUDIOWALK_FEATURES", "INT", "FLOAT", "IMAGE"], ["features", "frame_count", "fps", "plot"]),
-    "AudioWalkBandNoiseWalk": _stand_in("AudioWalkBandNoiseWalk", {
-        "features": ["AUDIOWALK_FEATURES"], "seed": SEED, "mode": _combo(["improved", "seed"]),
-        "truncation": _widget("FLOAT", 0.7, min=0.02, max=1.0),
-        "smoothing_factor": _widget("FLOAT", 0.1, min=0.0, max=1.0),
-        "iterations": _widget("INT", 1, min=0, max=100)}, ["AUDIOWALK_NOISE", "IMAGE"], ["noise", "preview"]),
-    "AudioWalkClassSchedule": _stand_in("AudioWalkClassSchedule", {
-        "features": ["AUDIOWALK_FEATURES"], "labels": _widget("STRING", "teapot | bubble | mushroom"),
-        "mode": _combo(["interpolate", "chroma", "beats"]), "seed": SEED}, ["AUDIOWALK_CLASSES"], ["classes"]),
-    "AudioWalkMakeLatents": _stand_in("AudioWalkMakeLatents", {
-        "noise": ["AUDIOWALK_NOISE"], "classes": ["AUDIOWALK_CLASSES"],
-        "truncation": _widget("FLOAT", 0.7, min=0.02, max=1.0)},
-        ["AUDIOWALK_LATENTS", "IMAGE", "INT"], ["latents", "preview", "frame_count"]),
-    "AudioWalkSmoothLatents": _stand_in("AudioWalkSmoothLatents", {
-        "latents": ["AUDIOWALK_LATENTS"], "method": _combo(["ema", "gaussian"])},
-        ["AUDIOWALK_LATENTS"], ["latents"]),
-    "AudioWalkLoadBigGAN": _stand_in("AudioWalkLoadBigGAN", {
-        "model_name": _combo(["biggan-deep-128", "biggan-deep-256", "biggan-deep-512"]),
-        "dtype": _combo(["auto", "float32", "float16", "bfloat16"]),
-        "device": _combo(["auto", "cpu", "cuda", "mps"])}, ["BIGGAN_MODEL"], ["model"]),
-    "AudioWalkBigGANGenerate": _stand_in("AudioWalkBigGANGenerate", {
-        "model": ["BIGGAN_MODEL"], "latents": ["AUDIOWALK_LATENTS"], "start_frame": _widget("INT", 0, min=0),
-        "frame_count": _widget("INT", 0, min=0), "batch_size": _widget("INT", 8, min=1, max=256),
-        "output_mapping": _combo(["fixed", "per_frame_minmax"])}, ["IMAGE"], ["images"]),
-    "AudioWalkSaveVideo": _stand_in("AudioWalkSaveVideo", {
-        "images": ["IMAGE"], "fps": _widget("FLOAT", 30.0, min=1.0, max=240.0),
-        "filename_prefix": _widget("STRING", "AudioWalk"), "crf": _widget("INT", 18, min=0, max=51)},
-        [], [], optional={"audio": ["AUDIO"], "chunk_start_frame": _widget("INT", 0, min=0),
-                          "total_frames": _widget("INT", 0, min=0)}, output_node=True),
-    "AudioWalkSelectKeyframes": _stand_in("AudioWalkSelectKeyframes", {
-        "images": ["IMAGE"], "interpolation_steps": _widget("INT", 3, min=0, max=100),
-        "mode": _combo(["every_n", "beats", "onsets"])}, ["IMAGE", "AUDIOWALK_KEYFRAMES"],
-        ["keyframes", "keyframe_info"], optional={"features": ["AUDIOWALK_FEATURES"]}),
-    "AudioWalkInterpolateFrames": _stand_in("AudioWalkInterpolateFrames", {
-        "keyframes": ["IMAGE"], "keyframe_info": ["AUDIOWALK_KEYFRAMES"]}, ["IMAGE"], ["frames"]),
-}
 
 # ------------------------------------------------------------------------------------------------ the graphs
 # The seed project's README values (SEED_ALGORITHM.md): truncation 0.7, extra_detail 0.9, max_frequency_level
@@ -211,9 +135,8 @@ def load_pack():
     return import_node_pack(REPO_ROOT)
 
 
-def build_object_info(pack=None) -> tuple[dict, list[str]]:
-    """``/object_info`` for building: recorded core nodes + the pack's nodes (+ contract stand-ins for the pack's
-    missing ones). Returns ``(object_info, stand_in_ids)``. The pack's INPUT_TYPES are read with
+def build_object_info(pack=None) -> dict:
+    """``/object_info`` for building: recorded core nodes + the pack's own nodes. The pack's INPUT_TYPES are read with
     ``$AUDIOWALK_HOME`` pointing at an empty folder, so file lists do not depend on this machine."""
     pack = pack if pack is not None else load_pack()
     previous = os.environ.get("AUDIOWALK_HOME")
@@ -226,9 +149,8 @@ def build_object_info(pack=None) -> tuple[dict, list[str]]:
                 os.environ.pop("AUDIOWALK_HOME", None)
             else:
                 os.environ["AUDIOWALK_HOME"] = previous
-    stand_ins = sorted(set(CONTRACT_NODES) - set(ours))
     core = json.loads(CORE_INFO_PATH.read_text(encoding="utf-8"))
-    return {**core, **{k: CONTRACT_NODES[k] for k in stand_ins}, **ours}, stand_ins
+    return {**core, **ours}
 
 
 def build_workflow(name: str, object_info: dict) -> tuple[dict, dict]:
@@ -262,10 +184,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="only compare with the committed files")
     args = parser.parse_args(argv)
-    object_info, stand_ins = build_object_info()
-    if stand_ins:
-        print("WARNING: the pack does not register " + ", ".join(stand_ins) + "; their widgets come from the "
-              "contract STAND-INS in this script. Re-run once those nodes are merged.", file=sys.stderr)
+    object_info = build_object_info()
     try:
         generated = build_all(object_info)
     except WorkflowError as exc:

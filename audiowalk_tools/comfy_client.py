@@ -18,7 +18,7 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .paths import atomic_output, copy_stream
+from audiowalk_core.paths import atomic_output, copy_stream
 
 
 class ComfyError(RuntimeError):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .audio import AudioClip
+from audiowalk_core.audio import AudioClip
 
 DEMO_BPM = 120
 DEMO_SECONDS = 20.0
@@ -87,7 +87,7 @@ def write_demo_song(path, sample_rate: int = 44100, duration_seconds: float = DE
     """Write the demo song as a 16-bit stereo wav at ``path`` (atomically) and return the path."""
     import soundfile
 
-    from .paths import atomic_output
+    from audiowalk_core.paths import atomic_output
 
     clip = synthesize_demo_song(sample_rate, duration_seconds)
     path = Path(path)

@@ -15,10 +15,15 @@ import sys
 import time
 from pathlib import Path
 
-from .errors import AudioWalkCancelled, AudioWalkInputError
+from audiowalk_core.analysis import BAND_MODES
+from audiowalk_core.biggan import BIGGAN_MODELS
+from audiowalk_core.classes import SCHEDULE_MODES
+from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
+from audiowalk_core.pipeline import DEFAULT_PIPELINE
+from audiowalk_core.smoothing import SMOOTHING_METHODS
+from audiowalk_core.walk import WALK_MODES
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
-BIGGAN_MODEL_NAMES = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")  # = biggan.BIGGAN_MODELS
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
 GENERATE_TYPE = "AudioWalkBigGANGenerate"
 SAVE_VIDEO_TYPE = "AudioWalkSaveVideo"
@@ -41,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default="biggan-deep-128", choices=BIGGAN_MODEL_NAMES,
+    render.add_argument("--model", default="biggan-deep-128", choices=tuple(BIGGAN_MODELS),
                         help="BigGAN model (default biggan-deep-128)")
     render.add_argument("--models-dir", type=Path, default=None,
                         help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
@@ -50,11 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
                         help="when the weights can be neither found nor downloaded, build the model from its real "
                              "config with RANDOM weights (meaningless pictures, a loud warning; for trying the "
                              "pipeline offline). Without it a missing model is an error.")
-    render.add_argument("--fps", default="30", help="frames per second, e.g. 30, 29.97 or 30000/1001 (default 30)")
-    render.add_argument("--seed", type=int, default=0, help="seed of every random draw (default 0)")
-    render.add_argument("--labels", default="teapot | bubble | mushroom",
+    defaults = DEFAULT_PIPELINE
+    render.add_argument("--fps", default=defaults.fps,
+                        help=f"frames per second, e.g. 30, 29.97 or 30000/1001 (default {defaults.fps})")
+    render.add_argument("--seed", type=int, default=defaults.seed, help="seed of every random draw (default 0)")
+    render.add_argument("--labels", default=defaults.labels,
                         help="ImageNet classes, names or indices separated by ' | ' (default: the seed's)")
-    render.add_argument("--truncation", type=float, default=0.7, help="BigGAN truncation in (0, 1] (default 0.7)")
+    render.add_argument("--truncation", type=float, default=defaults.truncation,
+                        help=f"BigGAN truncation in (0, 1] (default {defaults.truncation})")
+    render.add_argument("--band-mode", choices=BAND_MODES, default=defaults.band_mode,
+                        help="frequency bands: improved (default) or the seed notebook's")
+    render.add_argument("--walk-mode", choices=WALK_MODES, default=defaults.walk_mode,
+                        help="noise walk: improved (default) or the seed notebook's")
+    render.add_argument("--class-mode", choices=SCHEDULE_MODES, default=defaults.class_mode,
+                        help="class schedule: interpolate over the song (default), chroma, or beats")
+    render.add_argument("--smoothing", choices=SMOOTHING_METHODS, default=defaults.smoothing_method,
+                        help="latent smoothing over time (default ema, as the shipped workflow)")
     render.add_argument("--batch-size", type=int, default=8, help="frames per BigGAN batch (default 8)")
     render.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song (default 0)")
     render.add_argument("--duration-seconds", type=float, default=0.0,
@@ -103,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_convert_biggan(args) -> int:
-    from .biggan import convert_to_safetensors
+    from audiowalk_core.biggan import convert_to_safetensors
 
     if args.output.suffix != ".safetensors":
         raise CommandError("the output must end in .safetensors")
@@ -148,9 +164,9 @@ def cmd_demo_song(args) -> int:
 # ---------------------------------------------------------------------------------------------------- features
 
 def cmd_features(args) -> int:
-    from .analysis import compute_features
-    from .audio import load_audio
-    from .clock import parse_fps
+    from audiowalk_core.analysis import compute_features
+    from audiowalk_core.audio import load_audio
+    from audiowalk_core.clock import parse_fps
 
     if not args.song.is_file():
         raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
@@ -168,8 +184,8 @@ def cmd_features(args) -> int:
     if args.plot is not None:
         from matplotlib.image import imsave
 
-        from .paths import atomic_output
-        from .plots import plot_features
+        from audiowalk_core.paths import atomic_output
+        from audiowalk_core.plots import plot_features
 
         args.plot.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(args.plot) as tmp:
@@ -183,7 +199,7 @@ def cmd_features(args) -> int:
 def cmd_render(args) -> int:
     import tempfile
 
-    from . import render
+    from audiowalk_core import render
 
     if args.demo == (args.song is not None):
         raise CommandError("give either a SONG or --demo (not both, not neither)")
@@ -197,10 +213,14 @@ def cmd_render(args) -> int:
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
         elif not Path(song).is_file():
             raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
+        settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, labels=args.labels,
+                                            truncation=args.truncation, band_mode=args.band_mode,
+                                            walk_mode=args.walk_mode, class_mode=args.class_mode,
+                                            smoothing_method=args.smoothing)
         path = render.render_song(
-            song, args.output, fps=args.fps, model_name=args.model, models_dir=args.models_dir, seed=args.seed,
-            labels=args.labels, batch_size=args.batch_size, allow_random_weights=args.random_weights,
-            on_progress=progress.update, truncation=args.truncation, start_seconds=args.start_seconds,
+            song, args.output, settings=settings, model_name=args.model, models_dir=args.models_dir,
+            batch_size=args.batch_size, allow_random_weights=args.random_weights,
+            on_progress=progress.update, start_seconds=args.start_seconds,
             duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
             on_message=lambda text: print(text, file=sys.stderr, flush=True))
     progress.finish()
@@ -312,7 +332,7 @@ def _linked_or_value(api: dict, node_id: str, name: str):
 
 def total_frames_for(api: dict, song: Path) -> int:
     """The frame count the workflow's Audio Features node will compute for ``song`` (same FrameClock formula)."""
-    from .clock import FrameClock
+    from audiowalk_core.clock import FrameClock
 
     features_id = _single(api, FEATURES_TYPE, "its fps sets the frame count")
     fps = _linked_or_value(api, features_id, "fps")
