@@ -22,12 +22,12 @@ def parse_fps(value, input_name: str = "fps") -> Fraction:
     try:
         if isinstance(value, Fraction):
             fps = value
-        elif isinstance(value, str):
-            fps = Fraction(value.strip())
+        elif isinstance(value, str) and ("/" in value or "." not in value):
+            fps = Fraction(value.strip())  # "30", "30000/1001": exact
         elif isinstance(value, (int, np.integer)):
             fps = Fraction(int(value))
         else:
-            as_float = float(value)
+            as_float = float(value)  # a float, or a decimal string such as "29.97"
             if not math.isfinite(as_float):
                 raise ValueError
             fps = Fraction(as_float).limit_denominator(1001)

@@ -13,14 +13,22 @@ KEYFRAME_MODES = ("every_n", "beats", "onsets")
 
 @dataclass(frozen=True)
 class KeyframePlan:
-    """The AUDIOWALK_KEYFRAMES value: ``frame_count`` frames, keyframes at sorted ``indices`` (always 0 and the
-    last frame)."""
+    """The AUDIOWALK_KEYFRAMES value: output frames ``[first_frame, first_frame + frame_count)`` are crossfades
+    between keyframes at the sorted frame ``indices`` (on the same frame numbering), which bracket that range: the
+    first keyframe is at or before ``first_frame`` and the last at or after the range's last frame. For a whole
+    song ``first_frame`` is 0 and the keyframes include frame 0 and the last frame; for a chunk they include the
+    song's keyframe just before the chunk (or on its first frame) and the one just after it (or on its last)."""
 
     frame_count: int
     indices: tuple
+    first_frame: int = 0
+
+    @property
+    def last_frame(self) -> int:
+        return self.first_frame + self.frame_count - 1
 
     def to_dict(self) -> dict:
-        return {"frame_count": self.frame_count, "indices": list(self.indices)}
+        return {"first_frame": self.first_frame, "frame_count": self.frame_count, "indices": list(self.indices)}
 
 
 def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str = "every_n",
@@ -57,8 +65,25 @@ def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str =
     return KeyframePlan(int(frame_count), tuple(sorted(set(chosen))))
 
 
+def chunk_keyframes(song_keyframes, first_frame: int, frame_count: int) -> KeyframePlan:
+    """The keyframes a chunk needs: the song's keyframes (sorted absolute frame indices, including 0 and the last
+    frame) from the last one at or before ``first_frame`` to the first one at or after the chunk's last frame. So
+    every frame of the chunk is the same crossfade as in a whole-song render; a keyframe on either side of a chunk
+    border is diffused in both chunks, identically (its noise depends on its frame index only)."""
+    song_keyframes = sorted(int(k) for k in song_keyframes)
+    first_frame, frame_count = int(first_frame), int(frame_count)
+    last_frame = first_frame + frame_count - 1
+    if frame_count < 1 or not song_keyframes or song_keyframes[0] > first_frame or song_keyframes[-1] < last_frame:
+        raise AudioWalkInputError("chunk", f"frames {first_frame}-{last_frame} are not covered by the keyframes "
+                                  f"{song_keyframes[:1]}..{song_keyframes[-1:]}", "a chunk inside the song")
+    low = max(k for k in song_keyframes if k <= first_frame)
+    high = min(k for k in song_keyframes if k >= last_frame)
+    return KeyframePlan(frame_count, tuple(k for k in song_keyframes if low <= k <= high), first_frame)
+
+
 def interpolate_frames(keyframes, plan: KeyframePlan):
-    """Linear crossfades between consecutive keyframes: keyframes float [K, H, W, 3] (torch) -> [N, H, W, 3].
+    """Linear crossfades between consecutive keyframes: keyframes float [K, H, W, 3] (torch) -> the plan's
+    ``frame_count`` frames [N, H, W, 3], frame ``first_frame + i`` at row i.
 
     The output takes the keyframes' size, so keyframes resized by img2img (a VAE round trip rounds to multiples
     of 8) give frames of that new size; only the keyframe count must match the plan."""
@@ -73,9 +98,13 @@ def interpolate_frames(keyframes, plan: KeyframePlan):
     if len(indices) == 1:
         out[:] = keyframes[0]
         return out
+    first, last = plan.first_frame, plan.last_frame
     for k in range(len(indices) - 1):
         start, stop = indices[k], indices[k + 1]
-        weights = torch.arange(stop - start + 1, dtype=torch.float32) / (stop - start)
-        segment = torch.lerp(keyframes[k][None], keyframes[k + 1][None], weights[:, None, None, None])
-        out[start:stop + 1] = segment
+        low, high = max(start, first), min(stop, last)  # the part of this crossfade inside the output range
+        if low > high:
+            continue
+        weights = (torch.arange(low, high + 1, dtype=torch.float64) - start) / (stop - start)
+        segment = torch.lerp(keyframes[k][None], keyframes[k + 1][None], weights.float()[:, None, None, None])
+        out[low - first:high - first + 1] = segment
     return out

@@ -51,6 +51,18 @@ class WalkLatents:
                            self.seed, self.clock, self.first_frame + start)
 
 
+    def take_frames(self, frame_indices) -> "WalkLatents":
+        """The rows of the absolute frame indices ``frame_indices`` (on the song's clock; this object's rows start
+        at ``first_frame``), in that order: e.g. only the keyframes of a chunk."""
+        rows = np.asarray([int(f) - self.first_frame for f in frame_indices], dtype=np.int64)
+        if rows.size == 0 or rows.min() < 0 or rows.max() >= self.frame_count:
+            raise AudioWalkInputError("latents", f"frames {list(frame_indices)[:3]}... are outside frames "
+                                      f"{self.first_frame}-{self.first_frame + self.frame_count - 1}",
+                                      "the whole song's latents (Smooth Latents or Make Latents)")
+        return WalkLatents(self.noise[rows], self.class_weights[rows], self.truncation, self.seed, self.clock,
+                           int(frame_indices[0]))
+
+
 @dataclass(frozen=True)
 class NoiseCurves:
     """The AUDIOWALK_NOISE value: noise per frame ``[N, 128]`` float32 on ``clock``, drawn from ``seed``."""

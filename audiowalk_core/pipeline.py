@@ -101,12 +101,14 @@ def make_noise_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE):
 
 def make_class_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE):
     """The Class Schedule step -> ClassCurves (weights [N, 1000] float32, rows summing to 1)."""
-    from .classes import class_schedule, parse_labels
+    from .classes import class_schedule, load_imagenet_labels, parse_labels
     from .latents import ClassCurves
 
-    weights = class_schedule(features, settings.labels, mode=settings.class_mode,
+    indices = parse_labels(settings.labels)
+    weights = class_schedule(features, indices, mode=settings.class_mode,
                              beats_per_switch=settings.beats_per_switch, crossfade_frames=settings.crossfade_frames)
-    return ClassCurves(weights, features.clock, tuple(parse_labels(settings.labels)))
+    names = load_imagenet_labels()
+    return ClassCurves(weights, features.clock, tuple(names[i] for i in indices))
 
 
 def smooth_walk(latents: WalkLatents, settings: PipelineSettings = DEFAULT_PIPELINE) -> WalkLatents:

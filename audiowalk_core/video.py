@@ -144,8 +144,10 @@ class VideoWriter:
     """
 
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
-                 total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0):
+                 total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0,
+                 metadata: dict | None = None):
         self.path = Path(path)
+        self.metadata = metadata
         self.fps = parse_fps(fps)
         if not 0 <= int(crf) <= 51:
             raise AudioWalkInputError("crf", f"{crf!r} is outside 0..51", "an x264 CRF in 0..51 (18 is near lossless)")
@@ -166,7 +168,9 @@ class VideoWriter:
     def _open(self, height: int, width: int) -> None:
         import av
 
-        self._container = av.open(str(self._temporary), mode="w", format="mp4")
+        self._container = av.open(str(self._temporary), mode="w", format="mp4",
+                                  options=_metadata_options(self.metadata))
+        _set_metadata(self._container, self.metadata)
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         stream.codec_context.time_base = Fraction(1) / self.fps
@@ -211,10 +215,21 @@ class VideoWriter:
         return self._atomic.__exit__(kind, value, traceback)
 
 
+def _metadata_options(metadata: dict | None) -> dict:
+    """Container options that make the mp4 muxer write arbitrary tags (ComfyUI's "prompt", "workflow")."""
+    return {"movflags": "use_metadata_tags"} if metadata else {}
+
+
+def _set_metadata(container, metadata: dict | None) -> None:
+    for key, value in (metadata or {}).items():
+        container.metadata[str(key)] = value if isinstance(value, str) else json.dumps(value)
+
+
 def write_video(path, frames_iter, fps, *, audio: AudioClip | None = None, crf: int = 18,
-                preset: str = "medium") -> Path:
-    """Write every batch of ``frames_iter`` (and the music) to ``path``; returns the path."""
-    with VideoWriter(path, fps, audio=audio, crf=crf, preset=preset) as writer:
+                preset: str = "medium", metadata: dict | None = None) -> Path:
+    """Write every batch of ``frames_iter`` (and the music) to ``path``; returns the path. ``metadata``: tags
+    embedded in the mp4 (values that are not strings are written as JSON)."""
+    with VideoWriter(path, fps, audio=audio, crf=crf, preset=preset, metadata=metadata) as writer:
         for frames in frames_iter:
             writer.write(frames)
     return Path(path)
@@ -240,10 +255,50 @@ def next_numbered_path(output_dir, filename_prefix: str, extension: str = "mp4")
     return folder / filename, subfolder, filename
 
 
-def chunk_parts_folder(output_dir, filename_prefix: str, total_frames: int) -> Path:
-    """Hidden folder collecting the parts of one chunked render (keyed by prefix and total frame count)."""
+def check_output_prefix(output_dir, filename_prefix: str) -> str:
+    """Refuse a ``filename_prefix`` that is empty, absolute, leaves ``output_dir`` or has a backslash; return it.
+    Cheap: Save Video calls it when the prompt is validated, before anything renders."""
+    prefix = str(filename_prefix)
+    if "\\" in prefix:
+        raise AudioWalkInputError("filename_prefix", f"{prefix!r} has a backslash",
+                                  "subfolders separated by '/', e.g. 'AudioWalk/video'")
+    target = resolve_inside(Path(output_dir).resolve(), prefix, "filename_prefix")
+    if target == Path(output_dir).resolve():
+        raise AudioWalkInputError("filename_prefix", "is empty", "a name such as 'AudioWalk/video'")
+    return prefix
+
+
+def comfy_metadata(prompt: dict | None, extra_pnginfo: dict | None) -> dict | None:
+    """The tags ComfyUI's savers embed: "prompt" and each key of the extra PNG info (the frontend's "workflow"),
+    as JSON text; None when there is nothing to embed."""
+    metadata = {}
+    if extra_pnginfo:
+        metadata.update({str(key): json.dumps(value) for key, value in extra_pnginfo.items()})
+    if prompt is not None:
+        metadata["prompt"] = json.dumps(prompt)
+    return metadata or None
+
+
+def chunk_parts_folder(output_dir, filename_prefix: str, render_id: str) -> Path:
+    """Hidden folder collecting the parts of one chunked render: ``.<name>.parts-<render_id>`` beside the video.
+    Another render (other settings, song or seed) has another id, so its parts are never mixed in."""
     target = resolve_inside(Path(output_dir).resolve(), str(filename_prefix), "filename_prefix")
-    return target.parent / f".{target.name}.parts-{int(total_frames)}f"
+    return target.parent / f".{target.name}.parts-{render_id}"
+
+
+def remove_stale_parts(output_dir, filename_prefix: str, keep_render_id: str | None = None) -> list[Path]:
+    """Remove the parts folders of earlier renders with this prefix (cancelled or failed ones), except
+    ``keep_render_id``'s. Returns what was removed."""
+    target = resolve_inside(Path(output_dir).resolve(), str(filename_prefix), "filename_prefix")
+    removed = []
+    if not target.parent.is_dir():
+        return removed
+    marker = f".{target.name}.parts-"
+    for entry in target.parent.iterdir():
+        if entry.is_dir() and entry.name.startswith(marker) and entry.name[len(marker):] != keep_render_id:
+            shutil.rmtree(entry, ignore_errors=True)
+            removed.append(entry)
+    return removed
 
 
 WRITE_BATCH_FRAMES = 64  # frames converted and encoded at a time from an in-memory IMAGE
@@ -251,47 +306,100 @@ WRITE_BATCH_FRAMES = 64  # frames converted and encoded at a time from an in-mem
 
 @dataclass(frozen=True)
 class SavedVideo:
-    """What :func:`save_video` did: ``path`` of the finished mp4 (None while a chunked render waits for chunks),
-    its ``subfolder`` and ``filename`` inside the output folder, and a one-line ``message``."""
+    """What :func:`save_video` did: ``path`` of the file written (the finished mp4, or this chunk's part in
+    "one chunk" renders; None while a whole-song render waits for its next chunks), its ``subfolder`` and
+    ``filename`` inside the output folder, ``complete`` (the whole song's video is done) and a one-line
+    ``message``."""
 
     path: Path | None
     subfolder: str
     filename: str
     message: str
+    complete: bool = True
 
 
-def save_video(output_dir, filename_prefix: str, frames, fps, *, audio: AudioClip | None = None, crf: int = 18,
-               chunk_start_frame: int = 0, total_frames: int = 0) -> SavedVideo:
+def check_frame_count(frame_count: int, chunk=None, clock=None) -> None:
+    """Refuse an IMAGE batch whose frame count disagrees with the chunk or the song's clock, naming both."""
+    if chunk is not None:
+        if frame_count != chunk.frame_count:
+            raise AudioWalkInputError("images", f"{frame_count} frames for {chunk.describe()} "
+                                      f"({chunk.frame_count} frames)", "the frames of this chunk, one per frame")
+    elif clock is not None and frame_count != clock.frame_count:
+        raise AudioWalkInputError("images", f"{frame_count} frames, but the song has {clock.frame_count} frames at "
+                                  f"{clock.fps} fps", "one image per frame of the song (or a Render in Chunks "
+                                  "chunk)")
+
+
+def _subfolder_of(path: Path, output_dir: Path) -> str:
+    folder = path.parent.resolve()
+    return "" if folder == output_dir else str(folder.relative_to(output_dir)).replace(os.sep, "/")
+
+
+def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: AudioClip | None = None,
+               crf: int = 18, chunk=None, clock=None, metadata: dict | None = None, numbered_path=None,
+               on_progress=None) -> SavedVideo:
     """Save ``frames`` (float [N, H, W, 3] in [0, 1]) with the music as ``<prefix>_<counter>_.mp4`` in
-    ``output_dir``, or, for a chunked render (``total_frames`` > 0 and these frames not the whole of it), as part
-    ``chunk_start_frame`` of that render, joining all parts into the numbered mp4 once every part is there."""
+    ``output_dir``.
+
+    The frame rate comes from ``chunk`` (a RenderChunk: its song clock), else ``clock`` (a FrameClock), else
+    ``fps``; the frame count must match the chunk or the clock. With a ``chunk`` of a longer render the frames are
+    encoded as that chunk's part (video only) in a hidden parts folder; in a "whole song" render chunk 0 clears
+    stale parts of this prefix, and the last chunk joins all parts with the music (stream copy, no re-encode) into
+    the numbered mp4 and removes the parts. In a "one chunk" render the part is the result (joined elsewhere).
+    ``metadata``: strings to embed in the mp4 (ComfyUI's "prompt" and "workflow"). ``numbered_path(prefix)``:
+    how to name the final file (default :func:`next_numbered_path`). ``on_progress(done, total)`` follows the
+    frames encoded (it may raise to cancel: nothing half-written is left)."""
+    output_dir = Path(output_dir).resolve()
     count = int(frames.shape[0])
     if count == 0:
         raise AudioWalkInputError("images", "no frames", "at least one image")
-    chunk_start_frame, total_frames = int(chunk_start_frame), int(total_frames)
-    if chunk_start_frame > 0 and total_frames == 0:
-        raise AudioWalkInputError("total_frames", f"is 0 but chunk_start_frame is {chunk_start_frame}",
-                                  "the frame count of the whole render when saving a chunk")
-    batches = (frames[first:first + WRITE_BATCH_FRAMES] for first in range(0, count, WRITE_BATCH_FRAMES))
-    if total_frames == 0 or (chunk_start_frame == 0 and count == total_frames):
-        path, subfolder, filename = next_numbered_path(output_dir, filename_prefix, "mp4")
-        write_video(path, batches, fps, audio=audio, crf=crf)
-        return SavedVideo(path, subfolder, filename, f"{count} frames saved")
-    parts = chunk_parts_folder(output_dir, filename_prefix, total_frames)
-    write_chunk_part(parts, batches, fps, start_frame=chunk_start_frame, total_frames=total_frames, crf=crf,
-                     frame_count=count)
-    if not chunk_parts_complete(parts, total_frames):
-        return SavedVideo(None, "", "", f"chunk {chunk_start_frame}..{chunk_start_frame + count - 1} of "
-                                        f"{total_frames} frames saved")
-    path, subfolder, filename = next_numbered_path(output_dir, filename_prefix, "mp4")
-    join_chunk_parts(parts, path, fps, audio=audio)
-    return SavedVideo(path, subfolder, filename, f"{total_frames} frames joined from chunks")
+    check_frame_count(count, chunk, clock)
+    if chunk is not None:
+        fps = chunk.clock.fps
+    elif clock is not None:
+        fps = clock.fps
+    elif fps is None:
+        raise AudioWalkInputError("fps", "is not given", "a frame rate, or the features' clock")
+    fps = parse_fps(fps)
+    name_final = numbered_path or (lambda prefix: next_numbered_path(output_dir, prefix, "mp4")[0])
+
+    def batches():
+        for first in range(0, count, WRITE_BATCH_FRAMES):
+            yield frames[first:first + WRITE_BATCH_FRAMES]
+            if on_progress is not None:
+                on_progress(min(first + WRITE_BATCH_FRAMES, count), count)
+
+    if chunk is None or chunk.is_whole_song:
+        path = Path(name_final(filename_prefix))
+        write_video(path, batches(), fps, audio=audio, crf=crf, metadata=metadata)
+        return SavedVideo(path, _subfolder_of(path, output_dir), path.name, f"{count} frames saved")
+    from .chunks import RENDER_ONE_CHUNK
+
+    parts = chunk_parts_folder(output_dir, filename_prefix, chunk.render_id)
+    if chunk.mode != RENDER_ONE_CHUNK and chunk.index == 0:
+        remove_stale_parts(output_dir, filename_prefix)
+    part = write_chunk_part(parts, batches(), fps, start_frame=chunk.start_frame, total_frames=chunk.total_frames,
+                            crf=crf, frame_count=count)
+    if chunk.mode == RENDER_ONE_CHUNK:
+        return SavedVideo(part, _subfolder_of(part, output_dir), part.name, f"{chunk.describe()} saved", False)
+    if not chunk.is_last:
+        return SavedVideo(None, "", "", f"{chunk.describe()} saved", False)
+    missing = missing_frame_ranges(parts, chunk.total_frames)
+    if missing:
+        raise AudioWalkInputError("chunk_index", f"the parts of this render lack frames {missing} (a chunk was "
+                                  "cancelled or skipped)", "every chunk rendered: run the render again from "
+                                  "chunk 0, or from the first missing chunk")
+    path = Path(name_final(filename_prefix))
+    join_chunk_parts(parts, path, fps, audio=audio, metadata=metadata)
+    return SavedVideo(path, _subfolder_of(path, output_dir), path.name,
+                      f"{chunk.total_frames} frames joined from {chunk.count} chunks")
 
 
 def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frames: int, crf: int = 18,
                      preset: str = "medium", frame_count: int | None = None) -> Path:
     """Encode one chunk's frames (video only) as part ``start_frame`` of a ``total_frames`` render. ``frames``: an
-    array [N, H, W, 3], or an iterable of batches with ``frame_count`` frames in all."""
+    array [N, H, W, 3], or an iterable of batches with ``frame_count`` frames in all. An earlier part with the same
+    start (a chunk rendered again) is replaced."""
     batches = [frames] if frame_count is None else frames
     pixels_count = len(frames) if frame_count is None else int(frame_count)
     if start_frame < 0 or start_frame + pixels_count > total_frames:
@@ -300,13 +408,29 @@ def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frame
                                   "chunk_start_frame + frames <= total_frames")
     parts_folder = Path(parts_folder)
     parts_folder.mkdir(parents=True, exist_ok=True)
+    for start, _, path in chunk_parts(parts_folder):
+        if start == start_frame:
+            path.unlink(missing_ok=True)
     path = parts_folder / f"part-{start_frame:09d}-{pixels_count:09d}.mp4"
     with VideoWriter(path, fps, crf=crf, preset=preset, video_only=True) as writer:
         for batch in batches:
             writer.write(batch)
-    (parts_folder / "render.json").write_text(json.dumps({"total_frames": int(total_frames),
-                                                          "fps": str(parse_fps(fps))}))
     return path
+
+
+def missing_frame_ranges(parts_folder, total_frames: int) -> list[tuple[int, int]]:
+    """``(first, last)`` frame ranges of a ``total_frames`` render that no part covers (overlaps raise)."""
+    missing, position = [], 0
+    for start, count, path in chunk_parts(parts_folder):
+        if start < position:
+            raise AudioWalkInputError("chunk_start_frame", f"part {path.name} overlaps the frames before it",
+                                      "chunks with disjoint frame ranges (delete the parts folder to restart)")
+        if start > position:
+            missing.append((position, start - 1))
+        position = start + count
+    if position < total_frames:
+        missing.append((position, total_frames - 1))
+    return missing
 
 
 def chunk_parts(parts_folder) -> list[tuple[int, int, Path]]:
@@ -321,20 +445,13 @@ def chunk_parts(parts_folder) -> list[tuple[int, int, Path]]:
 
 def chunk_parts_complete(parts_folder, total_frames: int) -> bool:
     """True when the parts cover frames 0..total_frames-1 exactly once (overlaps raise)."""
-    position = 0
-    for start, count, path in chunk_parts(parts_folder):
-        if start < position:
-            raise AudioWalkInputError("chunk_start_frame", f"part {path.name} overlaps the frames before it",
-                                      "chunks with disjoint frame ranges (delete the parts folder to restart)")
-        if start > position:
-            return False
-        position = start + count
-    return position == total_frames
+    return not missing_frame_ranges(parts_folder, total_frames)
 
 
 def join_chunk_parts(parts_folder, output_path, fps, *, audio: AudioClip | None = None,
-                     remove_parts: bool = True) -> Path:
-    """Join all parts (stream copy, no re-encode) with the music into ``output_path`` atomically."""
+                     remove_parts: bool = True, metadata: dict | None = None) -> Path:
+    """Join all parts (stream copy, no re-encode) with the music into ``output_path`` atomically; ``metadata``
+    strings are embedded in the mp4 as tags."""
     import av
 
     parts_folder = Path(parts_folder)
@@ -346,7 +463,8 @@ def join_chunk_parts(parts_folder, output_path, fps, *, audio: AudioClip | None 
     fps = parse_fps(fps)
     output_path = Path(output_path)
     with atomic_output(output_path) as temporary:
-        with av.open(str(temporary), mode="w", format="mp4") as output:
+        with av.open(str(temporary), mode="w", format="mp4", options=_metadata_options(metadata)) as output:
+            _set_metadata(output, metadata)
             video_out = None
             audio_track = None
             for start, count, path in parts:

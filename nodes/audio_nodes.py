@@ -4,7 +4,8 @@ from __future__ import annotations
 import hashlib
 import os
 
-from audiowalk_core.analysis import BAND_MODES, compute_features
+from audiowalk_core.analysis import BAND_MODES
+from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features
 from audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, load_audio
 from audiowalk_core.paths import resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
@@ -88,8 +89,8 @@ class AudioWalkAudioFeatures:
     def INPUT_TYPES(cls):
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "The song (Load Audio, or ComfyUI's own audio nodes)."}),
-            "fps": ("FLOAT", {"default": 30.0, "min": 0.001, "max": 240.0, "step": 0.001,
-                              "tooltip": "Video frame rate; 29.97 and 23.976 are taken as 30000/1001 and 24000/1001."}),
+            "fps": ("STRING", {"default": "30", "tooltip": "Video frame rate, exact: 30, 24, 25, 30000/1001 (or "
+                                                           "29.97, read as 30000/1001), 24000/1001 ..."}),
             "band_mode": (list(BAND_MODES), {"default": "improved", "tooltip":
                           "improved: centred windows, log bands over the whole spectrum, normalised. seed: the "
                           "notebook's one-second look-ahead softmax bands (uses the four parameters below)."}),
@@ -109,11 +110,12 @@ class AudioWalkAudioFeatures:
     def analyse(self, audio, fps, band_mode, max_frequency_level, low_frequency_skip, frequency_band_growth_rate,
                 extra_detail, band_count=48):
         clip = audio_from_comfy(audio)
-        features = compute_features(clip, fps, band_mode=band_mode, max_frequency_level=max_frequency_level,
-                                    low_frequency_skip=low_frequency_skip,
-                                    frequency_band_growth_rate=frequency_band_growth_rate,
-                                    extra_detail=extra_detail, band_count=band_count,
-                                    on_progress=progress_callback(4))
+        settings = DEFAULT_PIPELINE.replace(fps=str(fps).strip(), band_mode=band_mode,
+                                            max_frequency_level=max_frequency_level,
+                                            low_frequency_skip=low_frequency_skip,
+                                            frequency_band_growth_rate=frequency_band_growth_rate,
+                                            extra_detail=extra_detail, band_count=band_count)
+        features = compute_song_features(clip, settings, on_progress=progress_callback(4))
         plot = rgb_to_comfy_image(plot_features(features))
         return (features, features.frame_count, float(features.clock.fps), plot)
 

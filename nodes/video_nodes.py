@@ -2,17 +2,28 @@
 from __future__ import annotations
 
 from audiowalk_core.audio import audio_from_comfy
-from audiowalk_core.clock import parse_fps
+from audiowalk_core.chunks import chunk_prompt_id, needs_next_chunk, prompt_for_chunk
+from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
-from audiowalk_core.video import save_video
-from .comfy_adapter import output_directory
+from audiowalk_core.video import check_output_prefix, comfy_metadata, save_video
+from .comfy_adapter import (metadata_disabled, numbered_output_path, output_directory, progress_callback,
+                            queue_prompt_first)
+
+
+def queue_next_chunk(chunk) -> None:
+    """Queue the prompt of the chunk after ``chunk`` at the front of ComfyUI's queue (nothing outside ComfyUI)."""
+    if chunk.prompt is None:
+        return
+    next_index = chunk.index + 1
+    queue_prompt_first(prompt_for_chunk(chunk.prompt, chunk.node_id, next_index, chunk.origin),
+                       chunk_prompt_id(chunk.origin, next_index))
 
 
 class AudioWalkSaveVideo:
     DESCRIPTION = ("Encodes the frames to an H.264 mp4 with the music (AAC) in ComfyUI's output folder, audio and "
-                   "video the same length, with a preview. For long songs render frame ranges in several runs: "
-                   "give each run's chunk_start_frame and the render's total_frames; the last chunk joins all parts "
-                   "into one file without re-encoding.")
+                   "video the same length, the prompt and workflow embedded (drop the mp4 on the canvas to get the "
+                   "graph back), with a preview. Connected to Render in Chunks it saves each chunk as a part, "
+                   "queues the next chunk, and joins all parts into one mp4 after the last.")
     CATEGORY = "AudioWalk/video"
     RETURN_TYPES = ("STRING",)
     RETURN_NAMES = ("path",)
@@ -23,31 +34,49 @@ class AudioWalkSaveVideo:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "images": ("IMAGE", {"tooltip": "Frames to encode, in order."}),
-                "fps": ("FLOAT", {"default": 30.0, "min": 0.001, "max": 240.0, "step": 0.001,
-                                  "tooltip": "Frame rate; 29.97 is written as 30000/1001."}),
+                "images": ("IMAGE", {"tooltip": "Frames to encode, in order (a chunk's frames with Render in Chunks)."}),
                 "filename_prefix": ("STRING", {"default": "AudioWalk/video", "tooltip":
-                                    "Name inside the output folder; a number is added like ComfyUI's savers."}),
+                                    "Name inside the output folder (subfolders with /); a number is added like "
+                                    "ComfyUI's savers."}),
                 "crf": ("INT", {"default": 18, "min": 0, "max": 51,
                                 "tooltip": "x264 quality: lower is better and larger (18 is visually lossless)."}),
             },
             "optional": {
                 "audio": ("AUDIO", {"tooltip": "The music; trimmed or padded to the video's length."}),
-                "chunk_start_frame": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
-                                              "tooltip": "Chunked renders: first frame of these images."}),
-                "total_frames": ("INT", {"default": 0, "min": 0, "max": 10_000_000, "tooltip":
-                                         "Chunked renders: frames of the whole video; 0 = these images are all."}),
+                "chunk": ("AUDIOWALK_CHUNK", {"tooltip": "The chunk these frames are (Render in Chunks): its exact "
+                                              "frame rate, and the parts to join."}),
+                "features": ("AUDIOWALK_FEATURES", {"tooltip": "The song's features: their exact frame rate "
+                                                    "(e.g. 30000/1001) and frame count, when no chunk is given."}),
+                "fps": ("STRING", {"default": "30", "tooltip": "Frame rate when neither chunk nor features is "
+                                   "connected: 30, 29.97 (= 30000/1001) or a fraction such as 24000/1001."}),
             },
+            "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO", "unique_id": "UNIQUE_ID"},
         }
 
-    def save(self, images, fps, filename_prefix, crf, audio=None, chunk_start_frame=0, total_frames=0):
+    @classmethod
+    def VALIDATE_INPUTS(cls, filename_prefix):
+        try:
+            check_output_prefix(output_directory(), filename_prefix)
+        except AudioWalkInputError as exc:
+            return str(exc)
+        return True
+
+    def save(self, images, filename_prefix, crf, audio=None, chunk=None, features=None, fps="30", prompt=None,
+             extra_pnginfo=None, unique_id=None):
         clip = audio_from_comfy(audio) if audio is not None else None
-        saved = save_video(output_directory(), filename_prefix, images, parse_fps(fps), audio=clip, crf=crf,
-                           chunk_start_frame=chunk_start_frame, total_frames=total_frames)
+        metadata = None if metadata_disabled() else comfy_metadata(prompt, extra_pnginfo)
+        output_dir = output_directory()
+        height, width = int(images.shape[1]), int(images.shape[2])
+        saved = save_video(output_dir, filename_prefix, images, fps, audio=clip, crf=crf, chunk=chunk,
+                           clock=features.clock if features is not None else None, metadata=metadata,
+                           numbered_path=lambda prefix: numbered_output_path(output_dir, prefix, width, height)[0],
+                           on_progress=progress_callback(int(images.shape[0])))
+        if chunk is not None and needs_next_chunk(chunk):
+            queue_next_chunk(chunk)
         if saved.path is None:
             return {"ui": {"text": [saved.message]}, "result": ("",)}
         return {"ui": {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
-                       "animated": (True,)}, "result": (str(saved.path),)}
+                       "animated": (True,), "text": [saved.message]}, "result": (str(saved.path),)}
 
 
 class AudioWalkSelectKeyframes:

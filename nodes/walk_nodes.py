@@ -1,11 +1,12 @@
 """Latent walk nodes: Band Noise Walk, Class Schedule, Make Latents, Smooth Latents."""
 from __future__ import annotations
 
-from audiowalk_core.classes import SCHEDULE_MODES, class_schedule, load_imagenet_labels, parse_labels
-from audiowalk_core.latents import ClassCurves, NoiseCurves, combine_latents
+from audiowalk_core.classes import SCHEDULE_MODES
+from audiowalk_core.latents import combine_latents
+from audiowalk_core.pipeline import DEFAULT_PIPELINE, make_class_curves, make_noise_curves, smooth_walk
 from audiowalk_core.plots import plot_latents, rgb_to_comfy_image
-from audiowalk_core.smoothing import SMOOTHING_METHODS, SMOOTHING_TARGETS, smooth_latents
-from audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES, band_noise_walk, check_truncation
+from audiowalk_core.smoothing import SMOOTHING_METHODS, SMOOTHING_TARGETS
+from audiowalk_core.walk import CHAIN_ORDERS, WALK_MODES
 
 _SEED = ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
                  "tooltip": "Seed of every random draw; the same seed and inputs give the same walk."})
@@ -45,11 +46,11 @@ class AudioWalkBandNoiseWalk:
 
     def walk(self, features, seed, mode, truncation, smoothing_factor, iterations, chain_order,
              pulse_strength=0.6, motion_strength=0.5):
-        noise = band_noise_walk(features, seed=seed, mode=mode, truncation=truncation,
-                                smoothing_factor=smoothing_factor, iterations=iterations,
-                                chain_order_name=chain_order, pulse_strength=pulse_strength,
-                                motion_strength=motion_strength)
-        return (NoiseCurves(noise, features.clock, int(seed), float(truncation)),)
+        settings = DEFAULT_PIPELINE.replace(seed=int(seed), walk_mode=mode, truncation=float(truncation),
+                                            smoothing_factor=smoothing_factor, iterations=iterations,
+                                            chain_order=chain_order, pulse_strength=pulse_strength,
+                                            motion_strength=motion_strength)
+        return (make_noise_curves(features, settings),)
 
 
 class AudioWalkClassSchedule:
@@ -79,16 +80,15 @@ class AudioWalkClassSchedule:
         }}
 
     def schedule(self, features, labels, mode, beats_per_switch=4, crossfade_frames=8):
-        indices = parse_labels(labels)
-        weights = class_schedule(features, indices, mode=mode, beats_per_switch=beats_per_switch,
-                                 crossfade_frames=crossfade_frames)
-        names = load_imagenet_labels()
-        return (ClassCurves(weights, features.clock, tuple(names[i] for i in indices)),)
+        settings = DEFAULT_PIPELINE.replace(labels=labels, class_mode=mode, beats_per_switch=beats_per_switch,
+                                            crossfade_frames=crossfade_frames)
+        return (make_class_curves(features, settings),)
 
 
 class AudioWalkMakeLatents:
     DESCRIPTION = ("Combines the noise walk and the class schedule into BigGAN latents, with a preview of the class "
-                   "weights and the latent motion over time.")
+                   "weights and the latent motion over time. BigGAN receives the truncation of Band Noise Walk, "
+                   "the one that scaled and clipped the noise.")
     CATEGORY = "AudioWalk/walk"
     RETURN_TYPES = ("AUDIOWALK_LATENTS", "IMAGE", "INT")
     RETURN_NAMES = ("latents", "preview", "frame_count")
@@ -97,13 +97,12 @@ class AudioWalkMakeLatents:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "noise": ("AUDIOWALK_NOISE", {"tooltip": "Noise per frame (Band Noise Walk)."}),
+            "noise": ("AUDIOWALK_NOISE", {"tooltip": "Noise per frame (Band Noise Walk), with its truncation."}),
             "classes": ("AUDIOWALK_CLASSES", {"tooltip": "Class weights per frame (Class Schedule)."}),
-            "truncation": _TRUNCATION,
         }}
 
-    def combine(self, noise, classes, truncation):
-        latents = combine_latents(noise, classes, check_truncation(truncation))
+    def combine(self, noise, classes):
+        latents = combine_latents(noise, classes)
         return (latents, rgb_to_comfy_image(plot_latents(latents)), latents.frame_count)
 
 
@@ -132,8 +131,10 @@ class AudioWalkSmoothLatents:
         }}
 
     def smooth(self, latents, method, target, attack_frames=1.0, release_frames=6.0, sigma_frames=2.0):
-        return (smooth_latents(latents, method, target, attack_frames=attack_frames, release_frames=release_frames,
-                               sigma_frames=sigma_frames),)
+        settings = DEFAULT_PIPELINE.replace(smoothing_method=method, smoothing_target=target,
+                                            attack_frames=attack_frames, release_frames=release_frames,
+                                            sigma_frames=sigma_frames)
+        return (smooth_walk(latents, settings),)
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkBandNoiseWalk": AudioWalkBandNoiseWalk,

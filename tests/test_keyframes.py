@@ -24,7 +24,7 @@ def synthetic_features(frame_count, beat_frames=(), onset_peaks=()):
 def test_every_n_matches_the_seed_spacing_and_keeps_both_ends():
     plan = select_keyframes(10, 3, "every_n")
     assert plan.indices == (0, 4, 8, 9)
-    assert json.loads(json.dumps(plan.to_dict())) == {"frame_count": 10, "indices": [0, 4, 8, 9]}
+    assert json.loads(json.dumps(plan.to_dict())) == {"first_frame": 0, "frame_count": 10, "indices": [0, 4, 8, 9]}
     assert select_keyframes(1, 3).indices == (0,)
 
 

@@ -27,7 +27,7 @@ def run(pack, node_id, **inputs):
 
 
 def feature_inputs(**overrides):
-    values = {"fps": 30.0, "band_mode": "improved", "max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
+    values = {"fps": "30", "band_mode": "improved", "max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
               "frequency_band_growth_rate": 1.01, "extra_detail": 0.9, "band_count": 32}
     values.update(overrides)
     return values
@@ -53,7 +53,7 @@ def test_features_accept_the_builtin_audio_dict_and_plot(pack):
     features, frame_count, fps, plot = run(pack, "AudioWalkAudioFeatures", audio=builtin, **feature_inputs())
     assert frame_count == 90 and fps == 30.0 and features.frame_count == 90
     assert plot.dtype == torch.float32 and plot.ndim == 4 and plot.shape[-1] == 3 and 0 <= plot.min() <= plot.max() <= 1
-    _, _, ntsc, _ = run(pack, "AudioWalkAudioFeatures", audio=builtin, **feature_inputs(fps=29.97))
+    _, _, ntsc, _ = run(pack, "AudioWalkAudioFeatures", audio=builtin, **feature_inputs(fps="29.97"))
     assert abs(ntsc - 30000 / 1001) < 1e-9
 
 
@@ -65,8 +65,8 @@ def test_walk_nodes_make_latents_with_a_preview(pack, song):
                    motion_strength=0.5)
     (classes,) = run(pack, "AudioWalkClassSchedule", features=features, labels="teapot | bubble", mode="beats",
                      beats_per_switch=2, crossfade_frames=4)
-    latents, preview, count = run(pack, "AudioWalkMakeLatents", noise=noise, classes=classes, truncation=0.5)
-    assert count == 90 and latents.truncation == 0.5 and preview.shape[0] == 1
+    latents, preview, count = run(pack, "AudioWalkMakeLatents", noise=noise, classes=classes)
+    assert count == 90 and latents.truncation == 0.7 and preview.shape[0] == 1  # the walk's one truncation
     (smoothed,) = run(pack, "AudioWalkSmoothLatents", latents=latents, method="gaussian", target="both",
                       attack_frames=1.0, release_frames=4.0, sigma_frames=3.0)
     assert smoothed.noise.shape == latents.noise.shape
@@ -91,14 +91,35 @@ def test_save_video_numbers_files_and_refuses_escaping_prefixes(pack, comfy_home
 
 
 def test_save_video_joins_chunks_on_the_last_one(pack, comfy_home, song):
+    """Render in Chunks + Save Video driven as ComfyUI's requeue drives them: chunk k's prompt, then k + 1's."""
+    from audiowalk_core.chunks import prompt_for_chunk
+
     (audio,) = run(pack, "AudioWalkLoadAudio", audio=song, start_seconds=0.0, duration_seconds=0.0)
+    features = run(pack, "AudioWalkAudioFeatures", audio=audio, **feature_inputs())[0]
+    latents = run(pack, "AudioWalkMakeLatents", noise=run(pack, "AudioWalkBandNoiseWalk", features=features, seed=1,
+                                                           mode="improved", truncation=0.7, smoothing_factor=0.1,
+                                                           iterations=1, chain_order="none")[0],
+                  classes=run(pack, "AudioWalkClassSchedule", features=features, labels="teapot", mode="interpolate")[0])[0]
     images = torch.rand(90, 16, 16, 3)
-    outputs = [run(pack, "AudioWalkSaveVideo", images=images[start:start + 30], fps=30.0, filename_prefix="long",
-                   crf=23, audio=audio, chunk_start_frame=start, total_frames=90) for start in (0, 60, 30)]
-    assert outputs[0]["result"] == ("",) and outputs[1]["result"] == ("",)
+    prompt = {"5": {"class_type": "AudioWalkRenderChunks", "inputs": {"chunk_frames": 40, "render": "whole song",
+                                                                       "chunk_index": 0}}}
+    outputs, index = [], 0
+    while True:
+        part, chunk, start, count = run(pack, "AudioWalkRenderChunks", latents=latents, chunk_frames=40,
+                                        render="whole song", chunk_index=index, prompt=prompt, unique_id="5")
+        assert (start, count) == ((0, 40), (40, 40), (80, 10))[index] and part.frame_count == count
+        outputs.append(run(pack, "AudioWalkSaveVideo", images=images[start:start + count], filename_prefix="long",
+                           crf=23, audio=audio, chunk=chunk))
+        if chunk.is_last:
+            break
+        index += 1
+        prompt = prompt_for_chunk(prompt, "5", index, chunk.origin)
+    assert [o["result"] for o in outputs[:2]] == [("",), ("",)]
+    assert outputs[0]["ui"]["text"] == ["chunk 1 of 3: frames 0-39 of 90 saved"]
     final = outputs[2]["result"][0]
     with av.open(final) as container:
         assert container.streams.video[0].frames == 90
+        assert container.streams.video[0].average_rate == 30
         audio_stream = container.streams.audio[0]
         assert abs(float(audio_stream.duration * audio_stream.time_base) - 3.0) < 1 / 30
     assert sorted(p.name for p in (comfy_home / "output").iterdir()) == ["long_00001_.mp4"]

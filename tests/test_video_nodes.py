@@ -9,16 +9,42 @@ def save(pack, **inputs):
     return node.save(**inputs)
 
 
-def test_a_chunk_without_total_frames_is_refused(pack, comfy_home):
-    with pytest.raises(audiowalk_core.AudioWalkInputError, match="total_frames"):
-        save(pack, images=torch.rand(4, 16, 16, 3), fps=30.0, filename_prefix="c", crf=23, chunk_start_frame=8)
+def test_a_frame_count_that_disagrees_with_the_chunk_or_the_clock_is_refused(pack, comfy_home):
+    from fractions import Fraction
+
+    from audiowalk_core.chunks import plan_chunk
+    from audiowalk_core.clock import FrameClock
+    from audiowalk_core.features import AudioFeatures
+
+    clock = FrameClock(Fraction(30000, 1001), 48000, 100)
+    chunk = plan_chunk(100, 40, 1, clock, "abc")
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match=r"images: 39 frames for chunk 2 of 3: frames 40-79 "
+                                                                 r"of 100 \(40 frames\)"):
+        save(pack, images=torch.rand(39, 16, 16, 3), filename_prefix="c", crf=23, chunk=chunk)
+    features = AudioFeatures(clock=clock, curves={})
+    with pytest.raises(audiowalk_core.AudioWalkInputError, match="images: 99 frames, but the song has 100 frames"):
+        save(pack, images=torch.rand(99, 16, 16, 3), filename_prefix="c", crf=23, features=features)
     assert list((comfy_home / "output").iterdir()) == []
 
 
-def test_a_chunk_past_the_end_is_refused(pack, comfy_home):
-    with pytest.raises(audiowalk_core.AudioWalkInputError, match="chunk_start_frame"):
-        save(pack, images=torch.rand(4, 16, 16, 3), fps=30.0, filename_prefix="c", crf=23, chunk_start_frame=8,
-             total_frames=10)
+def test_the_features_clock_gives_the_exact_frame_rate(pack, comfy_home):
+    import av
+    from fractions import Fraction
+
+    from audiowalk_core.clock import FrameClock
+    from audiowalk_core.features import AudioFeatures
+
+    features = AudioFeatures(clock=FrameClock(Fraction(30000, 1001), 48000, 12), curves={})
+    result = save(pack, images=torch.rand(12, 16, 16, 3), filename_prefix="ntsc", crf=23, features=features)
+    with av.open(result["result"][0]) as container:
+        assert container.streams.video[0].average_rate == Fraction(30000, 1001)
+
+
+@pytest.mark.parametrize("prefix", ["../out", "/abs/video", "a\\b", "", "AudioWalk/.."])
+def test_bad_prefixes_are_refused_when_the_prompt_is_validated(pack, comfy_home, prefix):
+    verdict = pack.NODE_CLASS_MAPPINGS["AudioWalkSaveVideo"].VALIDATE_INPUTS(filename_prefix=prefix)
+    assert isinstance(verdict, str) and verdict.startswith("filename_prefix")
+    assert pack.NODE_CLASS_MAPPINGS["AudioWalkSaveVideo"].VALIDATE_INPUTS(filename_prefix="AudioWalk/ok") is True
 
 
 def test_keyframes_resized_by_img2img_are_interpolated_at_their_size(pack):

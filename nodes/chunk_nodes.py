@@ -1,0 +1,121 @@
+"""Chunk nodes: Render in Chunks (one Run renders a whole song, chunk by chunk), Keyframe Latents and Keyframe Noise
+(frame-coherent img2img on the keyframes of a chunk)."""
+from __future__ import annotations
+
+from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, origin_of_prompt,
+                                   plan_chunk, render_id_of_prompt)
+from audiowalk_core.frame_noise import FrameKeyedNoise
+from audiowalk_core.keyframes import KEYFRAME_MODES, chunk_keyframes, select_keyframes
+from .comfy_adapter import current_prompt_id, show_chunk_progress
+
+
+class AudioWalkRenderChunks:
+    DESCRIPTION = ("Renders a whole song in chunks of frames from ONE Run: this execution renders one chunk, and "
+                   "Save Video queues the next one until the last, then joins all parts into one mp4 with the "
+                   "music. Memory is bounded by the chunk, not the song. 'one chunk' renders only chunk_index "
+                   "(for spreading a song over several servers).")
+    CATEGORY = "AudioWalk/render"
+    RETURN_TYPES = ("AUDIOWALK_LATENTS", "AUDIOWALK_CHUNK", "INT", "INT")
+    RETURN_NAMES = ("chunk_latents", "chunk", "start_frame", "frame_count")
+    FUNCTION = "plan"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "latents": ("AUDIOWALK_LATENTS", {"tooltip": "The whole song's latents (Smooth Latents)."}),
+                "chunk_frames": ("INT", {"default": DEFAULT_CHUNK_FRAMES, "min": 0, "max": 100_000, "step": 1,
+                                         "tooltip": "Frames per chunk; memory and the KSampler batch follow it. "
+                                                    "240 fits the diffused workflow at 512 px in a 24 GB GPU. "
+                                                    "0 = the whole song at once."}),
+                "render": (list(RENDER_MODES), {"default": RENDER_MODES[0], "tooltip":
+                           "whole song: every chunk from one Run, joined into one mp4. one chunk: only "
+                           "chunk_index, saved as a part (headless multi-server renders)."}),
+                CHUNK_INDEX_INPUT: ("INT", {"default": 0, "min": 0, "max": 100_000, "tooltip":
+                                            "The chunk to start with (0: from the beginning; a later one resumes a "
+                                            "cancelled render of the same graph). The render moves it on by "
+                                            "itself."}),
+            },
+            "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"},
+        }
+
+    def plan(self, latents, chunk_frames, render, chunk_index, prompt=None, unique_id=None):
+        node_id = str(unique_id) if unique_id is not None else ""
+        origin = origin_of_prompt(prompt, node_id, current_prompt_id())
+        render_id = render_id_of_prompt(prompt or {"latents_seed": latents.seed, "frames": latents.frame_count},
+                                        node_id)
+        chunk = plan_chunk(latents.frame_count, chunk_frames, chunk_index, latents.clock, render_id, render,
+                           origin=origin, node_id=node_id, prompt=prompt)
+        show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())
+        part = latents.slice_frames(chunk.start_frame, chunk.frame_count)
+        return (part, chunk, chunk.start_frame, chunk.frame_count)
+
+
+class AudioWalkKeyframeLatents:
+    DESCRIPTION = ("Picks the keyframes for img2img (every interpolation_steps + 1 frames as the seed did, or on "
+                   "the beats or onsets) and outputs only their latents, so BigGAN renders just the frames that "
+                   "get diffused. With a chunk it gives that chunk's keyframes plus the ones bracketing it, so "
+                   "Interpolate Frames outputs exactly the chunk's frames, equal to a whole-song render.")
+    CATEGORY = "AudioWalk/render"
+    RETURN_TYPES = ("AUDIOWALK_LATENTS", "AUDIOWALK_KEYFRAMES", "INT")
+    RETURN_NAMES = ("keyframe_latents", "keyframe_info", "keyframe_count")
+    FUNCTION = "select"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                "latents": ("AUDIOWALK_LATENTS", {"tooltip": "The whole song's latents (Smooth Latents)."}),
+                "interpolation_steps": ("INT", {"default": 3, "min": 0, "max": 100, "tooltip":
+                                                "Frames crossfaded between keyframes (the seed's value: 3)."}),
+                "mode": (list(KEYFRAME_MODES), {"default": "every_n", "tooltip":
+                         "every_n: regular keyframes; beats / onsets: keyframes on the music (needs features)."}),
+            },
+            "optional": {
+                "chunk": ("AUDIOWALK_CHUNK", {"tooltip": "The chunk being rendered (Render in Chunks)."}),
+                "features": ("AUDIOWALK_FEATURES", {"tooltip": "Audio features, for the beats and onsets modes."}),
+            },
+        }
+
+    def select(self, latents, interpolation_steps, mode, chunk=None, features=None):
+        song = select_keyframes(latents.frame_count, interpolation_steps, mode, features)
+        first = latents.first_frame
+        song_indices = [first + i for i in song.indices]
+        if chunk is None:
+            plan = chunk_keyframes(song_indices, first, latents.frame_count)
+        else:
+            plan = chunk_keyframes(song_indices, chunk.start_frame, chunk.frame_count)
+        return (latents.take_frames(plan.indices), plan, len(plan.indices))
+
+
+class AudioWalkKeyframeNoise:
+    DESCRIPTION = ("img2img noise for SamplerCustomAdvanced that depends only on the seed and each keyframe's "
+                   "frame index, never on its place in a batch or chunk: a chunked render equals a whole one, and "
+                   "'coherence' shares part of the noise between keyframes (correlation = coherence squared) "
+                   "so neighbouring keyframes flicker less.")
+    CATEGORY = "AudioWalk/render"
+    RETURN_TYPES = ("NOISE",)
+    RETURN_NAMES = ("noise",)
+    FUNCTION = "make"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "keyframe_info": ("AUDIOWALK_KEYFRAMES", {"tooltip": "The keyframes being sampled (Keyframe Latents)."}),
+            "noise_seed": ("INT", {"default": 42, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
+                                   "tooltip": "Seed of the noise (the seed project used 42)."}),
+            "coherence": ("FLOAT", {"default": 0.8, "min": 0.0, "max": 1.0, "step": 0.01, "tooltip":
+                                    "Share of one song-wide noise in every keyframe's noise: 0 = independent per "
+                                    "keyframe, 1 = the same noise everywhere. Keyframes correlate by its square."}),
+        }}
+
+    def make(self, keyframe_info, noise_seed, coherence):
+        return (FrameKeyedNoise(keyframe_info.indices, noise_seed, coherence),)
+
+
+NODE_CLASS_MAPPINGS = {"AudioWalkRenderChunks": AudioWalkRenderChunks,
+                       "AudioWalkKeyframeLatents": AudioWalkKeyframeLatents,
+                       "AudioWalkKeyframeNoise": AudioWalkKeyframeNoise}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkRenderChunks": "Render in Chunks",
+                              "AudioWalkKeyframeLatents": "Keyframe Latents",
+                              "AudioWalkKeyframeNoise": "Keyframe Noise"}
