@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Upload the song, queue the workflow (API or UI format) on a running ComfyUI "
                                      "server, follow its progress and download the video.")
     run.add_argument("workflow", help="workflow .json (API or UI format), or the name of a shipped workflow "
-                                      "(" + ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json")))
+                                      "(" + ", ".join(p.stem for p in sorted((SHIPPED_WORKFLOWS / "api").glob("*.json")))
                                       + ")")
     run.add_argument("--server", default="127.0.0.1:8188", help="ComfyUI address HOST:PORT (default 127.0.0.1:8188)")
     run.add_argument("--audio", type=Path, help="song to upload into the workflow's Load Audio node(s)")
@@ -270,7 +270,7 @@ def resolve_workflow_path(text: str) -> Path:
     for candidate in (SHIPPED_WORKFLOWS / "api" / f"{text}.json", SHIPPED_WORKFLOWS / "api" / text):
         if candidate.is_file():
             return candidate
-    shipped = ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json"))) or "none"
+    shipped = ", ".join(p.stem for p in sorted((SHIPPED_WORKFLOWS / "api").glob("*.json"))) or "none"
     raise AudioWalkInputError("workflow", f"{text!r} is neither a file nor a shipped workflow",
                               f"a workflow .json file or one of: {shipped}")
 

@@ -127,45 +127,6 @@ def workflow_server_info(pack):
     return workflow_builder.build_object_info(pack)
 
 
-@pytest.mark.parametrize("workflow, chunk_frames, expected", [
-    ("audiowalk_biggan", 12, [(0, 12), (12, 12), (24, 6)]),
-    ("audiowalk_diffused_biggan", 10, [(0, 8), (8, 8), (16, 8), (24, 6)]),  # whole keyframe groups of 3 + 1
-])
-def test_chunked_run_sends_frame_ranges_that_cover_the_song(workflow_server_info, song, tmp_path, capsys,
-                                                           workflow, chunk_frames, expected):
-    with FakeComfyUI(tmp_path / "server", object_info=workflow_server_info) as server:
-        out = tmp_path / "walk.mp4"
-        code = cli.main(["comfy-run", workflow, "--server", server.address, "--audio", str(song),
-                         "--chunk-frames", str(chunk_frames), "--set", "Load BigGAN.model_name=biggan-deep-256",
-                         "-o", str(out)])
-        assert code == 0, capsys.readouterr().err
-        prompts = server.prompts
-    total = 30  # the 1 s song at the workflow's 30 fps
-    assert len(prompts) == len(expected)
-    keyframes = workflow == "audiowalk_diffused_biggan"
-    for prompt, (start, count) in zip(prompts, expected):
-        generate = next(n for n in prompt.values() if n["class_type"] == "AudioWalkBigGANGenerate")["inputs"]
-        save = next(n for n in prompt.values() if n["class_type"] == "AudioWalkSaveVideo")["inputs"]
-        look_ahead = 1 if keyframes and start + count < total else 0  # the next keyframe, cut off before saving
-        assert (generate["start_frame"], generate["frame_count"]) == (start, count + look_ahead)
-        assert (save["chunk_start_frame"], save["total_frames"]) == (start, total)
-        if look_ahead:
-            trim = prompt[save["images"][0]]
-            assert trim["class_type"] == "ImageFromBatch"
-            assert trim["inputs"]["batch_index"] == 0 and trim["inputs"]["length"] == count
-            assert prompt[trim["inputs"]["image"][0]]["class_type"] == "AudioWalkInterpolateFrames"
-        else:
-            assert prompt[save["images"][0]]["class_type"] != "ImageFromBatch"
-        loader = next(n for n in prompt.values() if n["class_type"] == "AudioWalkLoadAudio")["inputs"]
-        assert loader["audio"] == "song.wav"
-        assert next(n for n in prompt.values()
-                    if n["class_type"] == "AudioWalkLoadBigGAN")["inputs"]["model_name"] == "biggan-deep-256"
-    saved = json.loads(out.read_text())  # the fake server's "video" of the last chunk: the inputs it got
-    assert saved["chunk_start_frame"] == expected[-1][0] and saved["total_frames"] == total
-    err = capsys.readouterr().err
-    assert f"30 frames in {len(expected)} chunk(s)" in err and f"[chunk {len(expected)}/{len(expected)}" in err
-
-
 def test_chunked_run_needs_the_song(workflow_server_info, tmp_path, capsys):
     with FakeComfyUI(tmp_path / "server", object_info=workflow_server_info) as server:
         assert cli.main(["comfy-run", "audiowalk_biggan", "--server", server.address, "--chunk-frames", "5"]) == 2
