@@ -517,7 +517,7 @@ def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: st
         for first in range(0, total, int(batch_size)):
             last = min(first + int(batch_size), total)
             noise = torch.from_numpy(np.ascontiguousarray(latents.noise[first:last])).to(device, dtype)
-            classes = torch.from_numpy(np.ascontiguousarray(latents.class_weights[first:last])).to(device, dtype)
+            classes = torch.from_numpy(latents.dense_class_weights(first, last)).to(device, dtype)
             images = model(noise, classes, truncation).float()
             if output_mapping == "fixed":
                 images = ((images + 1.0) * 0.5).clamp_(0.0, 1.0)
