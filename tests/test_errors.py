@@ -1,0 +1,22 @@
+"""Error types as ComfyUI names them: ``<class __module__>.<class name>``, without the pack's folder path."""
+import importlib.util
+
+from support import REPO_ROOT
+
+
+def comfy_type_name(error_class) -> str:
+    """What ComfyUI's execution shows as ``exception_type`` (its ``full_type_name``)."""
+    return f"{error_class.__module__}.{error_class.__qualname__}"
+
+
+def test_error_types_carry_the_public_module_name_under_any_import_name():
+    path = REPO_ROOT / "audiowalk_core" / "errors.py"
+    spec = importlib.util.spec_from_file_location("ComfyUI-AudioWalk.audiowalk_core.errors", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert comfy_type_name(module.AudioWalkInputError) == "audiowalk_core.errors.AudioWalkInputError"
+    assert comfy_type_name(module.AudioWalkCancelled) == "audiowalk_core.errors.AudioWalkCancelled"
+    error = module.AudioWalkInputError("audio", "'x.mp3' is an empty file (0 bytes)", "an audio file")
+    assert comfy_type_name(type(error)) + ": " + str(error) == (
+        "audiowalk_core.errors.AudioWalkInputError: audio: 'x.mp3' is an empty file (0 bytes); "
+        "expected an audio file")
