@@ -20,3 +20,14 @@ def test_error_types_carry_the_public_module_name_under_any_import_name():
     assert comfy_type_name(type(error)) + ": " + str(error) == (
         "audiowalk_core.errors.AudioWalkInputError: audio: 'x.mp3' is an empty file (0 bytes); "
         "expected an audio file")
+
+
+def test_missing_model_error_reads_as_what_was_expected(tmp_path):
+    import pytest
+
+    from audiowalk_core.biggan import load_biggan
+    from audiowalk_core.errors import AudioWalkInputError
+
+    with pytest.raises(AudioWalkInputError) as error:
+        load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
+    assert f"; expected biggan-deep-128.safetensors in {tmp_path}, or the original files" in str(error.value)
