@@ -57,7 +57,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     settings = (settings or DEFAULT_PIPELINE).replace(**setting_changes)
     frame_rate = parse_fps(settings.fps)
     seed = settings.seed
-    clip = load_audio(song_path, start_seconds, duration_seconds or None)
+    clip = load_audio(song_path, start_seconds, duration_seconds or None, input_name="song")
     features = compute_song_features(clip, settings)
     latents = make_walk_latents(features, settings)
     say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "

@@ -168,9 +168,7 @@ def cmd_features(args) -> int:
     from audiowalk_core.audio import load_audio
     from audiowalk_core.clock import parse_fps
 
-    if not args.song.is_file():
-        raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
-    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None)
+    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
     features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
     clock = features.clock
     print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
@@ -211,8 +209,6 @@ def cmd_render(args) -> int:
             from . import demo
 
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
-        elif not Path(song).is_file():
-            raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
         settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, labels=args.labels,
                                             truncation=args.truncation, band_mode=args.band_mode,
                                             walk_mode=args.walk_mode, class_mode=args.class_mode,
@@ -399,8 +395,9 @@ def cmd_comfy_run(args) -> int:
         raise CommandError(f"the server at {client.base_url} has no node type(s) {', '.join(missing)}{hint}")
     api = workflow
     if args.audio is not None:
-        if not args.audio.is_file():
-            raise AudioWalkInputError("--audio", f"{str(args.audio)!r} does not exist", "an audio file")
+        from audiowalk_core.audio import check_audio_file
+
+        check_audio_file(args.audio, "--audio")
         loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
         if not loaders:
             raise CommandError("--audio: the workflow has no Load Audio node to put the song into")

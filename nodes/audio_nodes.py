@@ -5,7 +5,7 @@ import hashlib
 import os
 
 from audiowalk_core.analysis import BAND_MODES, compute_features
-from audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, load_audio
+from audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, check_audio_file, load_audio
 from audiowalk_core.paths import resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from .comfy_adapter import input_directory, progress_callback
@@ -70,9 +70,12 @@ class AudioWalkLoadAudio:
     def VALIDATE_INPUTS(cls, audio, **_):
         try:
             path = _audio_path(audio)
+            if not path.exists():
+                return f"audio: {audio!r} is not in the input folder"
+            check_audio_file(path, "audio")  # a folder, an empty file, text, an image ...
         except Exception as exc:  # noqa: BLE001
             return str(exc)
-        return True if path.is_file() else f"audio: {audio!r} is not in the input folder"
+        return True
 
 
 class AudioWalkAudioFeatures:

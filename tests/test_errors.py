@@ -31,3 +31,27 @@ def test_missing_model_error_reads_as_what_was_expected(tmp_path):
     with pytest.raises(AudioWalkInputError) as error:
         load_biggan("biggan-deep-128", [tmp_path], device="cpu", allow_download=False)
     assert f"; expected biggan-deep-128.safetensors in {tmp_path}, or the original files" in str(error.value)
+
+
+def test_load_audio_node_validation_says_what_the_chosen_file_is(pack, comfy_home):
+    load_node = pack.NODE_CLASS_MAPPINGS["AudioWalkLoadAudio"]
+    (comfy_home / "input" / "album.mp3").mkdir()
+    (comfy_home / "input" / "zero.mp3").write_bytes(b"")
+    (comfy_home / "input" / "lyrics.mp3").write_text("la la la\n", encoding="utf-8")
+    assert load_node.VALIDATE_INPUTS(audio="missing.mp3") == "audio: 'missing.mp3' is not in the input folder"
+    assert load_node.VALIDATE_INPUTS(audio="album.mp3").startswith("audio: 'album.mp3' is a folder, not a file")
+    assert load_node.VALIDATE_INPUTS(audio="zero.mp3").startswith("audio: 'zero.mp3' is an empty file (0 bytes)")
+    assert "'lyrics.mp3' is not an audio file (looks like text)" in load_node.VALIDATE_INPUTS(audio="lyrics.mp3")
+
+
+def test_cli_names_the_song_and_what_it_is(tmp_path, capsys):
+    from audiowalk_tools import cli
+
+    (tmp_path / "songs").mkdir()
+    assert cli.main(["features", str(tmp_path / "songs")]) == 2
+    assert "audiowalk features: error: song: 'songs' is a folder, not a file; expected an audio file" in (
+        capsys.readouterr().err)
+    (tmp_path / "empty.wav").write_bytes(b"")
+    assert cli.main(["render", str(tmp_path / "empty.wav"), "-o", str(tmp_path / "out.mp4")]) == 2
+    assert "audiowalk render: error: song: 'empty.wav' is an empty file (0 bytes)" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()
