@@ -26,6 +26,54 @@ def resolve_inside(base_dir, name: str, input_name: str) -> Path:
     return resolved
 
 
+FILENAME_PREFIX_EXAMPLE = "a name such as 'AudioWalk/video'"
+WINDOWS_INVALID_CHARACTERS = '<>:"|?*'
+WINDOWS_RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)),
+                          *(f"LPT{i}" for i in range(1, 10))}
+
+
+def check_filename_prefix(prefix, input_name: str = "filename_prefix") -> str:
+    """The normalised relative prefix (``'AudioWalk/video'``), checked without touching the disk: refuses empty
+    names, absolute paths, ``..`` leaving the folder, backslashes (on every OS), characters Windows does not allow
+    in file names (``<>:"|?*`` and control characters), and folders Windows cannot create (``CON``, ``NUL``, ...,
+    names ending in a dot or space). ``.`` parts and repeated ``/`` are dropped; ``a/../b`` becomes ``b``."""
+    if not isinstance(prefix, str) or not prefix.strip():
+        raise AudioWalkInputError(input_name, "is empty", FILENAME_PREFIX_EXAMPLE)
+    if "\\" in prefix:
+        raise AudioWalkInputError(input_name, f"{prefix!r} contains a backslash",
+                                  "'/' between folders, e.g. 'AudioWalk/video' (the same on every OS)")
+    bad = sorted({char for char in prefix if char in WINDOWS_INVALID_CHARACTERS or ord(char) < 32 or ord(char) == 127})
+    if bad:
+        shown = " ".join(repr(char) for char in bad)
+        raise AudioWalkInputError(input_name, f"{prefix!r} contains {shown}, not allowed in file names on Windows",
+                                  f"a name without {WINDOWS_INVALID_CHARACTERS} or control characters")
+    if prefix.startswith("/"):
+        raise AudioWalkInputError(input_name, f"{prefix!r} is an absolute path",
+                                  "a name relative to the output folder, e.g. 'AudioWalk/video'")
+    parts = []
+    for part in prefix.split("/"):
+        if part in ("", "."):
+            continue
+        if part != "..":
+            parts.append(part)
+        elif not parts:
+            raise AudioWalkInputError(input_name, f"{prefix!r} leaves the output folder",
+                                      "a name inside the output folder, without '..'")
+        else:
+            parts.pop()
+    if not parts or prefix.rstrip().endswith("/"):
+        raise AudioWalkInputError(input_name, f"{prefix!r} has no file name after its last folder",
+                                  FILENAME_PREFIX_EXAMPLE)
+    for folder in parts[:-1]:  # the file name gets '_00001_.mp4' appended, so only folders can hit these
+        if folder[-1] in ". ":
+            raise AudioWalkInputError(input_name, f"{prefix!r}: folder {folder!r} ends with a dot or space "
+                                      "(Windows drops it)", "folder names that do not end in a dot or space")
+        if folder.split(".")[0].upper() in WINDOWS_RESERVED_NAMES:
+            raise AudioWalkInputError(input_name, f"{prefix!r}: folder {folder!r} is a device name on Windows",
+                                      "a folder name other than CON, PRN, AUX, NUL, COM1-9 or LPT1-9")
+    return "/".join(parts)
+
+
 @contextmanager
 def atomic_output(final_path, suffix: str | None = None):
     """Yield a temporary path beside ``final_path``; rename it onto ``final_path`` only if the block succeeds.

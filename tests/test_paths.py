@@ -1,11 +1,52 @@
-"""Temporaries that a killed writer leaves are recognisable and cleared by the next write of the same file."""
+"""Output names checked without rendering, and temporaries that a killed writer leaves being cleared."""
 import os
 import subprocess
 import sys
 
 import pytest
 
-from audiowalk_core.paths import atomic_output, process_alive, remove_stale_temporaries
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.paths import atomic_output, check_filename_prefix, process_alive, remove_stale_temporaries
+
+
+@pytest.mark.parametrize("prefix,normalised", [
+    ("AudioWalk/video", "AudioWalk/video"), ("video", "video"), ("./AudioWalk//video", "AudioWalk/video"),
+    ("takes/../AudioWalk/video", "AudioWalk/video"), ("Ünïcode/vidéo 1", "Ünïcode/vidéo 1"),
+    ("AudioWalk/aux", "AudioWalk/aux")])  # a file name gets '_00001_.mp4' appended: 'aux_00001_.mp4' is fine
+def test_good_prefixes_come_back_normalised(prefix, normalised):
+    assert check_filename_prefix(prefix) == normalised
+
+
+@pytest.mark.parametrize("prefix,problem", [
+    ("", "filename_prefix: is empty; expected a name such as 'AudioWalk/video'"),
+    ("   ", "filename_prefix: is empty"),
+    ("a\\b", "filename_prefix: 'a\\\\b' contains a backslash; expected '/' between folders"),
+    ("C:\\renders\\video", "contains a backslash"),
+    ("/tmp/video", "'/tmp/video' is an absolute path; expected a name relative to the output folder"),
+    ("../video", "'../video' leaves the output folder; expected a name inside the output folder, without '..'"),
+    ("AudioWalk/../../video", "leaves the output folder"),
+    ("C:/video", "contains ':', not allowed in file names on Windows; expected a name without <>:\"|?*"),
+    ("what?", "contains '?', not allowed in file names on Windows"),
+    ('a<b>"c"|d*', "contains '\"' '*' '<' '>' '|', not allowed"),
+    ("line\nbreak", "contains '\\n', not allowed in file names on Windows"),
+    ("tab\tand\x7f", "contains '\\t' '\\x7f'"),
+    ("AudioWalk/", "'AudioWalk/' has no file name after its last folder"),
+    ("AudioWalk/..", "has no file name"),
+    ("nul/video", "folder 'nul' is a device name on Windows"),
+    ("COM1.old/video", "folder 'COM1.old' is a device name on Windows"),
+    ("takes./video", "folder 'takes.' ends with a dot or space (Windows drops it)"),
+    ("takes /video", "folder 'takes ' ends with a dot or space"),
+])
+def test_bad_prefixes_are_refused_with_a_clear_message(prefix, problem):
+    with pytest.raises(AudioWalkInputError) as error:
+        check_filename_prefix(prefix)
+    assert error.value.input_name == "filename_prefix"
+    assert problem in str(error.value)
+
+
+def test_prefix_of_another_type_is_refused():
+    with pytest.raises(AudioWalkInputError, match="is empty"):
+        check_filename_prefix(None)
 
 
 def dead_pid() -> int:
