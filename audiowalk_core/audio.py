@@ -98,6 +98,16 @@ def _non_audio_kind(head: bytes) -> str | None:
     return "text" if text and printable >= 0.95 * len(text) else None
 
 
+def silence_warning(clip: AudioClip, input_name: str = "audio") -> str | None:
+    """A warning when every sample is 0 (digital silence): valid, but the noise walk then stands still, so only the
+    class schedule changes the picture (with a chroma or beats schedule: one still picture). None otherwise (even
+    -140 dBFS of noise moves the walk: the feature curves are normalised)."""
+    if np.any(clip.samples):
+        return None
+    return (f"{input_name}: all {clip.duration_seconds:.2f} s are digital silence (every sample is 0): the noise "
+            "walk stands still, only the class schedule changes the picture")
+
+
 def load_audio(path, start_seconds: float = 0.0, duration_seconds: float | None = None,
                input_name: str = "audio file") -> AudioClip:
     """Decode an audio file (wav, flac, ogg, mp3, m4a, ...) at its native sample rate and channel count.

@@ -59,6 +59,8 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     seed = settings.seed
     clip = load_audio(song_path, start_seconds, duration_seconds or None, input_name="song")
     features = compute_song_features(clip, settings)
+    for warning in features.warnings:
+        say(f"WARNING: {warning}")
     latents = make_walk_latents(features, settings)
     say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "
         f"at {frame_rate} fps")

@@ -210,6 +210,8 @@ def cmd_features(args) -> int:
 
     clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
     features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    for warning in features.warnings:
+        print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
     print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
           f"{features.frame_count} frames at {clock.fps} fps")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 
 from audiowalk_core.analysis import BAND_MODES, compute_features
@@ -117,6 +118,8 @@ class AudioWalkAudioFeatures:
                                     frequency_band_growth_rate=frequency_band_growth_rate,
                                     extra_detail=extra_detail, band_count=band_count,
                                     on_progress=progress_callback(4))
+        for warning in features.warnings:  # to ComfyUI's console
+            logging.getLogger("audiowalk").warning("Audio Features: %s", warning)
         plot = rgb_to_comfy_image(plot_features(features))
         return (features, features.frame_count, float(features.clock.fps), plot)
 

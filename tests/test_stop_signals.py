@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import save_tiny_biggan
 
 from audiowalk_tools import cli
 
@@ -16,13 +17,7 @@ pytestmark = pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
 
 @pytest.fixture(scope="module")
 def tiny_models_dir(tmp_path_factory):
-    """A folder holding a tiny random BigGAN saved under the name biggan-deep-128."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
-
-    folder = tmp_path_factory.mktemp("models")
-    config = tiny_config()
-    save_biggan_safetensors(build_random_biggan(config, 0), config, folder / "biggan-deep-128.safetensors")
-    return folder
+    return save_tiny_biggan(tmp_path_factory.mktemp("models"))
 
 
 def render_command(output: Path, models_dir: Path, seconds: float) -> list:
