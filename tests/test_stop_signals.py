@@ -46,6 +46,7 @@ def start_render_and_wait_for_its_temporary(tmp_path, models_dir):
     return process, output, scratch
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signal_name", ["SIGTERM", "SIGHUP"])
 def test_stop_signal_mid_render_leaves_nothing(tmp_path, tiny_models_dir, signal_name):
     signum = getattr(signal, signal_name)
@@ -64,6 +65,7 @@ def test_stop_signal_handlers_are_restored_after_the_command(tmp_path):
     assert {signum: signal.getsignal(signum) for signum in cli.STOP_SIGNALS} == before
 
 
+@pytest.mark.slow
 def test_what_a_killed_render_leaves_is_removed_by_the_next_run(tmp_path, tiny_models_dir, capsys):
     process, output, _ = start_render_and_wait_for_its_temporary(tmp_path, tiny_models_dir)
     process.kill()
