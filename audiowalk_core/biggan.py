@@ -284,7 +284,7 @@ def download_model(model_name: str, target_dir, *, url_base: str | None = None, 
 def _missing_model_message(model_name: str, search_dirs) -> str:
     urls = published_urls(model_name)
     first = Path(search_dirs[0]) if search_dirs else Path("models/biggan")
-    return (f"put {model_name}.safetensors in {first}, or the original files {first / model_name / CONFIG_FILE} "
+    return (f"{model_name}.safetensors in {first}, or the original files {first / model_name / CONFIG_FILE} "
             f"(from {urls[CONFIG_FILE]}) and {first / model_name / WEIGHTS_FILE} (from {urls[WEIGHTS_FILE]})")
 
 

@@ -11,8 +11,11 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from audiowalk_core.analysis import BAND_MODES
@@ -32,6 +35,39 @@ FEATURES_TYPE = "AudioWalkAudioFeatures"
 
 class CommandError(Exception):
     """A problem to print as one clear line (exit status 2)."""
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C (temporary files removed), then exits with 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def stop_signals_unwind():
+    """While inside, SIGTERM and SIGHUP raise StopSignal in the main thread (once: a repeat during the unwinding is
+    ignored, so the clean-up finishes); the previous handlers are restored on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def handle(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise StopSignal(signum)
+
+    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # ---------------------------------------------------------------------------------------------------- parser
@@ -132,13 +168,17 @@ def main(argv=None) -> int:
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
                 "features": cmd_features, "convert-biggan": cmd_convert_biggan}
     try:
-        return handlers[args.command](args) or 0
+        with stop_signals_unwind():
+            return handlers[args.command](args) or 0
     except (AudioWalkInputError, CommandError) as exc:
         print(f"audiowalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except AudioWalkCancelled as exc:
         print(f"audiowalk {args.command}: cancelled: {exc}", file=sys.stderr)
         return 130
+    except StopSignal as stop:
+        print(f"audiowalk {args.command}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return 128 + stop.signum
     except KeyboardInterrupt:
         print(f"audiowalk {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -168,10 +208,10 @@ def cmd_features(args) -> int:
     from audiowalk_core.audio import load_audio
     from audiowalk_core.clock import parse_fps
 
-    if not args.song.is_file():
-        raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
-    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None)
+    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
     features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    for warning in features.warnings:
+        print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
     print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
           f"{features.frame_count} frames at {clock.fps} fps")
@@ -211,8 +251,6 @@ def cmd_render(args) -> int:
             from . import demo
 
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
-        elif not Path(song).is_file():
-            raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
         settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, labels=args.labels,
                                             truncation=args.truncation, band_mode=args.band_mode,
                                             walk_mode=args.walk_mode, class_mode=args.class_mode,
@@ -399,8 +437,9 @@ def cmd_comfy_run(args) -> int:
         raise CommandError(f"the server at {client.base_url} has no node type(s) {', '.join(missing)}{hint}")
     api = workflow
     if args.audio is not None:
-        if not args.audio.is_file():
-            raise AudioWalkInputError("--audio", f"{str(args.audio)!r} does not exist", "an audio file")
+        from audiowalk_core.audio import check_audio_file
+
+        check_audio_file(args.audio, "--audio")
         loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
         if not loaders:
             raise CommandError("--audio: the workflow has no Load Audio node to put the song into")

@@ -46,3 +46,14 @@ def write_wav(path, samples: np.ndarray, sample_rate: int) -> Path:
     data = samples if samples.ndim == 1 else samples.T
     soundfile.write(str(path), data, sample_rate, subtype="PCM_16")
     return Path(path)
+
+
+def save_tiny_biggan(folder) -> Path:
+    """Save a tiny random BigGAN (the real architecture at channel width 4, 32 px) in ``folder`` under the name
+    biggan-deep-128, as renders look it up; returns the folder."""
+    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
+
+    folder = Path(folder)
+    config = tiny_config()
+    save_biggan_safetensors(build_random_biggan(config, 0), config, folder / "biggan-deep-128.safetensors")
+    return folder
