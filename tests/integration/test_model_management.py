@@ -7,6 +7,7 @@ repository in custom_nodes). Here a random-weight BigGAN with the real biggan-de
 float32) is added to its models/biggan, and one graph renders a frame with it: Load Song -> Audio Features -> walk ->
 Make Latents -> BigGAN Generate -> PreviewImage. Measured on the ComfyUI process: its resident memory (RSS) with the
 model loaded, after ``POST /free`` (unload models, free memory), and with two Load BigGAN nodes of the same model.
+Also: the feature curve nodes drive a core node's FLOAT widget (one run per frame, or one frame's value).
 """
 from __future__ import annotations
 
@@ -159,3 +160,42 @@ def test_biggan_runs_on_cpu_under_cpu_flag_is_freed_by_free_and_loaders_share_it
         assert before - after > model_bytes, (before, after, model_bytes)
     one_loader, two_loaders = loaded_again - freed, shared - freed_again
     assert two_loaders < one_loader + model_bytes / 2, (one_loader, two_loaders, model_bytes)
+
+
+def test_feature_curves_drive_a_core_float_widget(comfy_server, tmp_path):  # noqa: F811
+    """Feature Curve's FLOAT list into core ImageScaleBy.scale_by runs it once per frame; Feature Value at Frame,
+    its frame linked from core PrimitiveInt, gives one frame's value. Song: 1 s of silence, then 1 s of a tone."""
+    import av
+    import numpy as np
+    from support import sine, write_wav
+
+    client = ComfyClient(comfy_server[0])
+    song = write_wav(tmp_path / "quiet_then_loud.wav",
+                     np.concatenate([np.zeros(22050, np.float32), sine(220.0, 1.0, 22050)]), 22050)
+    prompt = {key: node for key, node in graph(client.upload_file(song), []).items() if key in ("1", "2")}
+    prompt["2"]["inputs"]["fps"] = 4.0  # 8 frames: 0-3 silent, 4-7 loud
+    selection = {"features": ["2", 0], "curve": "rms", "index": 0, "low": 0.5, "high": 1.0}
+    prompt.update({
+        "20": {"class_type": "AudioWalkFeatureCurve", "inputs": dict(selection)},
+        "21": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 1, "color": 0}},
+        "22": {"class_type": "ImageScaleBy",
+               "inputs": {"image": ["21", 0], "upscale_method": "nearest-exact", "scale_by": ["20", 0]}},
+        "23": {"class_type": "PreviewImage", "inputs": {"images": ["22", 0]}},
+        "30": {"class_type": "PrimitiveInt", "inputs": {"value": 6}},
+        "31": {"class_type": "AudioWalkFeatureValueAtFrame", "inputs": {**selection, "frame": ["30", 0]}},
+        "32": {"class_type": "ImageScaleBy",
+               "inputs": {"image": ["21", 0], "upscale_method": "nearest-exact", "scale_by": ["31", 0]}},
+        "33": {"class_type": "PreviewImage", "inputs": {"images": ["32", 0]}},
+    })
+    entry = client.run_prompt(prompt, timeout=300)
+
+    def widths(node_id):
+        result = []
+        for index, output in enumerate(f for f in client.output_files(entry) if f.node_id == node_id):
+            with av.open(str(client.download(output, tmp_path / f"{node_id}_{index}.png"))) as container:
+                result.append(next(container.decode(video=0)).width)
+        return result
+
+    per_frame = widths("23")
+    assert len(per_frame) == 8 and per_frame[:3] == [32, 32, 32] and per_frame[-3:] == [64, 64, 64], per_frame
+    assert widths("33") == [64]
