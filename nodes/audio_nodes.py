@@ -140,5 +140,6 @@ class AudioWalkAudioFeatures:
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadAudio": AudioWalkLoadAudio, "AudioWalkAudioFeatures": AudioWalkAudioFeatures}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadAudio": "Load Audio (AudioWalk)",
-                              "AudioWalkAudioFeatures": "Audio Features (AudioWalk)"}
+# "Load Audio" is ComfyUI's own LoadAudio node: ours is "Load Song".
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadAudio": "Load Song",
+                              "AudioWalkAudioFeatures": "Audio Features"}
