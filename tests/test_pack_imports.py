@@ -41,6 +41,7 @@ def test_display_names_are_unique_and_do_not_clash_with_comfyui_core_nodes(pack)
     names = pack.NODE_DISPLAY_NAME_MAPPINGS
     assert len(set(names.values())) == len(names)
     assert sorted(set(names.values()) & core) == []
-    for module in (pack.nodes.audio_nodes, pack.nodes.walk_nodes, pack.nodes.biggan_nodes, pack.nodes.curve_nodes):
+    for module in (pack.nodes.audio_nodes, pack.nodes.walk_nodes, pack.nodes.biggan_nodes, pack.nodes.curve_nodes,
+                   pack.nodes.chunk_nodes, pack.nodes.video_nodes):
         for node_id, name in module.NODE_DISPLAY_NAME_MAPPINGS.items():
             assert "AudioWalk" not in name, node_id
