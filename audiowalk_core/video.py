@@ -216,8 +216,9 @@ class VideoWriter:
 
 
 def _metadata_options(metadata: dict | None) -> dict:
-    """Container options that make the mp4 muxer write arbitrary tags (ComfyUI's "prompt", "workflow")."""
-    return {"movflags": "use_metadata_tags"} if metadata else {}
+    """Container options that make the mp4 muxer write arbitrary tags (ComfyUI's "prompt", "workflow") and put
+    them (the moov box) at the start of the file: the frontend reads only the first 64 MiB of a dropped video."""
+    return {"movflags": "use_metadata_tags+faststart"} if metadata else {}
 
 
 def _set_metadata(container, metadata: dict | None) -> None:
