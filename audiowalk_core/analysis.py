@@ -17,16 +17,17 @@ from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError
 from .features import AudioFeatures
 
-BAND_MODES = ("improved", "seed")
-# Seed README demo values (SEED_ALGORITHM.md table).
+# improved: our bands on the exact clock. seed: the notebook's bands and frame count (video ~1 s shorter than the
+# song). seed_full_length: the notebook's band maths on the exact clock (windows past the end zero-padded).
+BAND_MODES = ("improved", "seed", "seed_full_length")
+# Seed README demo values (docs/seed_algorithm.md).
 SEED_DEFAULTS = {"max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
                  "frequency_band_growth_rate": 1.01, "extra_detail": 0.9}
 _DB_PER_LN_POWER = 10.0 / math.log(10.0)  # dB = 10*log10(p) = _DB_PER_LN_POWER * ln(p), p = |X|^2
-_SILENT_BIN_POWER = 10.0 ** (-50.0 / 10.0)  # the seed's -inf dB -> -50 dB rule, as a power
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Seed-compatible bands (SEED_ALGORITHM.md steps 2-5)
+# Seed-compatible bands (docs/seed_algorithm.md steps 2-5)
 
 def seed_band_layout(sample_rate: int, max_frequency_level: float, low_frequency_skip: float,
                      frequency_band_growth_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,15 +74,24 @@ def seed_frame_hop(sample_rate: int, fps) -> int:
 
 
 def seed_frame_count(num_samples: int, sample_rate: int, fps=30) -> int:
-    """Frames the seed makes: only while a whole one-second window fits (the video ends ~1 s early)."""
-    if num_samples < sample_rate:
-        return 0
-    return (num_samples - sample_rate) // seed_frame_hop(sample_rate, fps) + 1
+    """Frames the notebook makes: ``len(range(0, num_samples - (sample_rate + 1), hop))``.
+
+    That is ``ceil((N - sr - 1) / hop)`` for ``N > sr + 1`` samples, else 0: every frame's one-second window lies
+    inside the song, and the last whole window is dropped when ``(N - sr)`` is 0 or 1 modulo ``hop``. The video ends
+    about one second before the music.
+    """
+    hop = seed_frame_hop(sample_rate, fps)
+    span = int(num_samples) - (int(sample_rate) + 1)
+    return -(-span // hop) if span > 0 else 0
 
 
 def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops, segment_lo, segment_hi,
                         out: np.ndarray) -> None:
-    """Band means of the seed's softmax weights for a block of one-second windows (float32 maths)."""
+    """Band means of the seed's softmax weights for a block of one-second windows (float32 maths).
+
+    ``w_k = exp((1 - extra_detail) * (dB_k - logsumexp(dB)))`` computed from ``ln |X_k|^2``: a silent bin
+    (``ln 0 = -inf``) weighs exactly 0 and an all-silent window gives NaN (the notebook's 0/0), left for the caller.
+    """
     import scipy.fft
 
     spectrum = scipy.fft.rfft(windows, axis=1, workers=1)
@@ -90,21 +100,20 @@ def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops,
     np.multiply(imag, imag, out=imag)  # reuse the spectrum's memory for imag**2
     power += imag
     del spectrum, imag
-    if power.min() == 0.0:  # rare (digital silence): a reduction is cheaper than always masking
-        power[power == 0] = _SILENT_BIN_POWER
-    np.log(power, out=power)  # ln p; dB = c * ln p
-    peak = power.max(axis=1, keepdims=True)
-    power -= peak  # ln(p / p_max) <= 0
-    temperature = np.float32(1.0 - extra_detail)
-    selected = power[:, segment_lo:segment_hi] * np.float32(temperature * _DB_PER_LN_POWER)
-    power *= np.float32(_DB_PER_LN_POWER)
-    np.exp(power, out=power)
-    log_norm = np.log(power.sum(axis=1, dtype=np.float64)).astype(np.float32)  # logsumexp(dB) - dB_max
-    selected -= (temperature * log_norm)[:, None]
-    np.exp(selected, out=selected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(power, out=power)  # ln p; dB = c * ln p; -inf on silent bins
+        peak = power.max(axis=1, keepdims=True)
+        power -= peak  # ln(p / p_max) <= 0; NaN everywhere when the whole window is silent (-inf - -inf)
+        temperature = np.float32(1.0 - extra_detail)
+        selected = power[:, segment_lo:segment_hi] * np.float32(temperature * _DB_PER_LN_POWER)
+        power *= np.float32(_DB_PER_LN_POWER)
+        np.exp(power, out=power)
+        log_norm = np.log(power.sum(axis=1, dtype=np.float64)).astype(np.float32)  # logsumexp(dB) - dB_max
+        selected -= (temperature * log_norm)[:, None]
+        np.exp(selected, out=selected)
     sums = np.add.reduceat(selected, starts - segment_lo, axis=1, dtype=np.float64)
     widths = (stops - starts).astype(np.float64)
-    # reduceat sums up to the next start; bands are contiguous except for dropped one-bin gaps at the edges
+    # reduceat sums up to the next start; kept bands are contiguous (see seed_band_energies)
     out[:] = (sums[:, :len(starts)] / widths).astype(np.float32)
 
 
@@ -112,25 +121,35 @@ def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: 
                        low_frequency_skip: float = 16.0, frequency_band_growth_rate: float = 1.01,
                        extra_detail: float = 0.9, fps=30, frame_count: int | None = None,
                        block_frames: int = 24, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's band energies, exactly as SEED_ALGORITHM.md steps 2-5 (float32 maths).
+    """The notebook's band energies (docs/seed_algorithm.md steps 2-5), float32 maths, within 1e-5 of float64.
 
-    ``mono`` float ``[samples]`` at ``sample_rate`` Hz. Frame i's window is ``sample_rate`` samples starting at
-    ``i * ceil(sample_rate / fps)``. ``frame_count`` None gives the seed's count (whole windows only); a larger
-    count zero-pads the windows that run past the end (used to put the seed bands on a full-length clock).
-    Returns ``(bands [frames, B] float32 in (0, 1], band_edges_hz [B, 2])``. Memory: one block of
+    ``mono`` float ``[samples]`` at ``sample_rate`` Hz. Frame i's window is ``sample_rate`` samples (one second)
+    starting at ``i * ceil(sample_rate / fps)``. ``frame_count`` None gives the notebook's count
+    (:func:`seed_frame_count`); the exact-clock option passes the clock's count instead, and windows that run past
+    the end are zero-padded. Silent bins weigh 0; a wholly silent window's NaN becomes 0 as in the notebook's last
+    step (non-finite values -> 0 for NaN, +50 for +inf, -50 for -inf).
+    Returns ``(bands [frames, B] float32 in [0, 1], band_edges_hz [B, 2])``. Memory: one block of
     ``block_frames`` one-second windows per thread.
     """
     if not (0.0 <= float(extra_detail) < 1.0):
         raise AudioWalkInputError("extra_detail", f"{extra_detail!r} is outside [0, 1)", "a value in [0, 1), e.g. 0.9")
     sample_rate = int(sample_rate)
+    signal = np.asarray(mono, dtype=np.float32)
+    if signal.ndim != 1 or not np.isfinite(signal).all():
+        raise AudioWalkInputError("mono", f"samples of shape {signal.shape} with non-finite values or not 1-D",
+                                  "finite mono samples [samples]")
+    if sample_rate <= 1:
+        raise AudioWalkInputError("sample_rate", f"{sample_rate} is too low", "a sample rate in Hz, e.g. 44100")
     starts, stops = seed_band_layout(sample_rate, max_frequency_level, low_frequency_skip, frequency_band_growth_rate)
     hop = seed_frame_hop(sample_rate, fps)
     if frame_count is None:
-        frame_count = seed_frame_count(len(mono), sample_rate, fps)
+        frame_count = seed_frame_count(len(signal), sample_rate, fps)
+    frame_count = int(frame_count)
+    if frame_count < 0:
+        raise AudioWalkInputError("frame_count", f"{frame_count} is negative", "a frame count >= 0 or None")
     # int(g**k) never shrinks, so once bands are two bins wide they stay so: kept bands are contiguous
     segment_lo, segment_hi = int(starts[0]), int(stops[-1])
     needed = (frame_count - 1) * hop + sample_rate if frame_count else 0
-    signal = np.asarray(mono, dtype=np.float32)
     if needed > len(signal):
         signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
     out = np.empty((frame_count, len(starts)), np.float32)
@@ -151,6 +170,7 @@ def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: 
         else:
             for first in blocks:
                 run_block(first)
+    np.nan_to_num(out, copy=False, nan=0.0, posinf=50.0, neginf=-50.0)  # the notebook's last step
     edges = np.stack([starts, stops], axis=1).astype(np.float64)  # bin k = k Hz
     return out, edges
 
@@ -387,18 +407,31 @@ def frame_rms(mono: np.ndarray, clock: FrameClock) -> np.ndarray:
     return np.sqrt(np.maximum(np.diff(squares[bounds]), 0.0) / counts).astype(np.float32)
 
 
+def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: str = "improved") -> int:
+    """Frames :func:`compute_features` makes for ``num_samples`` of audio in ``band_mode``: the notebook's count
+    (:func:`seed_frame_count`) for "seed", else the exact clock's (video as long as the audio within half a frame)."""
+    if band_mode not in BAND_MODES:
+        raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
+    if band_mode == "seed":
+        return seed_frame_count(num_samples, sample_rate, fps)
+    return FrameClock.for_duration(num_samples, sample_rate, fps).frame_count
+
+
 def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
                      max_frequency_level: float = 11000.0, low_frequency_skip: float = 16.0,
                      frequency_band_growth_rate: float = 1.01, extra_detail: float = 0.9,
                      band_count: int = 48, on_progress=None) -> AudioFeatures:
     """Describe ``clip`` frame by frame at ``fps`` (rational; 29.97 -> 30000/1001).
 
-    Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode`` ("improved": ``band_count``
-    log bands from a centred Hann-window STFT, every bin in one band, each normalised by its 99th percentile;
-    "seed": SEED_ALGORITHM.md steps 2-5 with its five parameters, one-second look-ahead windows), ``rms``,
-    ``onset`` (spectral flux, frame max), ``beat`` (1 on beats, decaying), ``chroma`` [N, 12] (C..B, per-frame max 1),
-    ``harmonic`` and ``percussive`` energies. The clock's frame count makes video and audio lengths agree within
-    one frame. Silence gives zeros. ``on_progress(done, total)`` is called between stages.
+    Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode``:
+    "improved": ``band_count`` log bands from a centred Hann-window STFT, every bin in one band, each normalised by
+    its 99th percentile; "seed": the notebook exactly (docs/seed_algorithm.md steps 2-5, its four parameters,
+    one-second look-ahead windows, and its frame count, so the video ends about one second before the song);
+    "seed_full_length": the same band maths on the exact clock (windows past the end zero-padded).
+    Also ``rms``, ``onset`` (spectral flux, frame max), ``beat`` (1 on beats, decaying), ``chroma`` [N, 12] (C..B,
+    per-frame max 1), ``harmonic`` and ``percussive`` energies, all on the same clock. Except in "seed" mode the
+    frame count makes video and audio lengths agree within one frame. Silence gives zeros.
+    ``on_progress(done, total)`` is called between stages.
     """
     if band_mode not in BAND_MODES:
         raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
@@ -411,7 +444,14 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     report = on_progress or (lambda done, total: None)
     report(0, stages)
 
-    if band_mode == "seed":
+    if band_mode in ("seed", "seed_full_length"):
+        if band_mode == "seed":
+            clock = clock.with_frame_count(seed_frame_count(clip.num_samples, sample_rate, fps))
+            if clock.frame_count == 0:
+                raise AudioWalkInputError(
+                    "audio", f"{clip.num_samples} samples at {sample_rate} Hz are too short for band_mode seed "
+                    "(its frames need a whole one-second window)",
+                    f"at least {sample_rate + 2} samples, or band_mode seed_full_length / improved")
         bands, edges_pairs = seed_band_energies(mono, sample_rate, max_frequency_level, low_frequency_skip,
                                                 frequency_band_growth_rate, extra_detail, fps=fps,
                                                 frame_count=clock.frame_count)
