@@ -218,13 +218,15 @@ def _pitch_class_of_bins(sample_rate: int, n_fft: int) -> np.ndarray:
 
 
 def _log_band_matrix(sample_rate: int, n_fft: int, count: int = 96) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges of ``count`` log bands (for onset flux and harmonic/percussive separation)."""
+    """First and stop bins of ``count`` log bands (for onset flux and harmonic/percussive separation)."""
     edges = improved_band_edges(sample_rate, n_fft, min(count, n_fft // 2), low_hz=40.0)
     return edges[:-1], edges[1:]
 
 
 class _StftTables:
-    """Per-STFT-frame reductions of the power spectrogram (never the whole spectrogram)."""
+    """Per-STFT-frame reductions of the power spectrogram (never the whole spectrogram): ``bands`` (mean power per
+    improved band), ``log_bands`` (summed power per log band [frames, 96]: a tone gives the same value in whichever
+    band it falls) and ``chroma`` [frames, 12]."""
 
     def __init__(self, mono: np.ndarray, sample_rate: int, band_edges: np.ndarray, block: int = 1024):
         import scipy.fft
@@ -251,8 +253,7 @@ class _StftTables:
             del spectrum
             sums = np.add.reduceat(power, band_edges[:-1], axis=1)[:, :len(band_edges) - 1]
             self.bands[first:last] = sums / np.diff(band_edges).astype(np.float32)
-            self.log_bands[first:last] = (np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
-                                          / (log_hi - log_lo).astype(np.float32))
+            self.log_bands[first:last] = np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
             for pitch in range(12):
                 self.chroma[first:last, pitch] = power[:, chroma_bins[classes[chroma_bins] == pitch]].sum(axis=1)
 
@@ -298,14 +299,21 @@ def _normalise_columns(values: np.ndarray, percentile: float = 99.0) -> np.ndarr
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32)
 
 
-def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Median-filter separation on a log-band power spectrogram [frames, bands]: returns per-frame harmonic and
-    percussive energy (soft masks, Fitzgerald 2010)."""
+def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float, harmonic_seconds: float = 0.3,
+                         percussive_bands: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """Median-filter separation (Fitzgerald 2010, librosa's ``hpss``) of summed power per log band [frames, bands]:
+    returns per-frame harmonic and percussive power (soft masks, power 2).
+
+    Harmonic: median over ``harmonic_seconds`` of time in each band; percussive: median over ``percussive_bands``
+    neighbouring bands (about two octaves above ~450 Hz, where bands are geometric; below, bands are one FFT bin
+    wide, ~270 Hz for 25 bins, near librosa's 31-bin kernel). Summed (not mean) band power makes a
+    tone weigh the same at any pitch.
+    """
     from scipy.ndimage import median_filter
 
-    time_width = max(3, int(round(0.2 * frame_rate)) | 1)
+    time_width = max(3, int(round(harmonic_seconds * frame_rate)) | 1)
     harmonic_smooth = median_filter(log_bands, size=(time_width, 1), mode="nearest")
-    percussive_smooth = median_filter(log_bands, size=(1, 9), mode="nearest")
+    percussive_smooth = median_filter(log_bands, size=(1, percussive_bands), mode="nearest")
     h2, p2 = harmonic_smooth ** 2, percussive_smooth ** 2
     total = h2 + p2
     safe = np.where(total > 0, total, 1.0)

@@ -267,3 +267,22 @@ def test_the_demo_song_is_deterministic_and_its_beats_are_found():
     truth = np.round(demo_beat_times() * 30).astype(int)
     hits = [np.min(np.abs(features.beat_frames - frame)) <= 1 for frame in truth]
     assert np.mean(hits) >= 0.95  # every kick within one frame (the very first may be missed)
+
+
+# ------------------------------------------------------------------------------------------- harmonic energy vs pitch
+
+def test_a_constant_level_sweep_gives_a_flat_harmonic_curve():
+    seconds, low, high = 8.0, 220.0, 1760.0
+    t = np.arange(int(seconds * SR)) / SR
+    rate = math.log(high / low) / seconds  # exponential sweep: three octaves at a constant level
+    sweep = (0.5 * np.sin(2 * np.pi * low * (np.exp(rate * t) - 1) / rate)).astype(np.float32)
+    harmonic = compute_features(clip_of(sweep), 10).curves["harmonic"]
+    start, end = harmonic[5:15].mean(), harmonic[-15:-5].mean()  # 0.5-1.5 s and the last 1.5-0.5 s
+    assert start > 0.5 and 0.7 <= end / start <= 1.4, (start, end)
+
+
+def test_equal_tones_give_equal_harmonic_energy_at_any_pitch():
+    freqs = (110.0, 220.0, 440.0, 880.0, 1760.0, 3520.0)
+    harmonic = compute_features(clip_of(np.concatenate([sine(f, 1.5, SR) for f in freqs])), 30).curves["harmonic"]
+    levels = [harmonic[45 * i + 10:45 * i + 35].mean() for i in range(len(freqs))]  # the middle of each tone
+    assert max(levels) / min(levels) <= 1.5, levels
