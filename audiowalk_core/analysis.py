@@ -1,7 +1,8 @@
 """Per-frame audio features on a FrameClock: seed-compatible and improved band energies, RMS, onsets, beats,
 chroma and harmonic/percussive energy.
 
-Everything is numpy/scipy (no librosa: its numba compilation costs ~12 s on first use and buys nothing here).
+Everything is numpy/scipy. librosa, the field's reference, is not a runtime dependency (its numba compilation costs
+~12 s on first use); tests/test_librosa_reference.py checks every feature here against it.
 Memory is bounded by chunking: the one-second seed windows and the STFT are processed a block of frames at a time
 and reduced at once to small per-frame tables.
 """
@@ -207,14 +208,23 @@ def improved_band_edges(sample_rate: int, n_fft: int, band_count: int, low_hz: f
     return edges
 
 
-def _pitch_class_of_bins(sample_rate: int, n_fft: int) -> np.ndarray:
-    """Pitch class (C=0 .. B=11) of each rfft bin between 55 Hz and 5 kHz, -1 elsewhere."""
-    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    classes = np.full(len(freqs), -1, np.int64)
-    valid = (freqs >= 55.0) & (freqs <= 5000.0)
-    midi = 69.0 + 12.0 * np.log2(freqs[valid] / 440.0)
-    classes[valid] = np.mod(np.round(midi).astype(np.int64), 12)
-    return classes
+def chroma_weights(sample_rate: int, n_fft: int, centre_hz: float = 880.0, octave_width: float = 2.0) -> np.ndarray:
+    """Weights ``[12, n_fft // 2 + 1]`` that fold a power spectrum onto pitch classes C..B (Ellis's chroma filters,
+    the design librosa's ``chroma_stft`` uses, so the two agree).
+
+    Each bin above DC spreads over the pitch classes near its frequency: a Gaussian in semitones whose width is the
+    bin's own width in semitones (at least one), normalised to unit L2 norm per bin, then weighted by a Gaussian in
+    octaves around ``centre_hz`` (``octave_width`` octaves) so that low bins, too coarse to tell pitches apart, and
+    very high bins count less. Equal temperament at A4 = 440 Hz.
+    """
+    freqs = np.arange(1, n_fft // 2 + 1) * (sample_rate / n_fft)
+    semitones = 12.0 * np.log2(freqs / 440.0) + 9.0  # semitones above C4: C = 0 modulo 12
+    widths = np.maximum(np.diff(semitones, append=semitones[-1] + 1.0), 1.0)
+    distance = np.remainder(semitones[None, :] - np.arange(12)[:, None] + 6.0, 12.0) - 6.0  # in [-6, 6)
+    weights = np.exp(-0.5 * (2.0 * distance / widths[None, :]) ** 2)
+    weights /= np.linalg.norm(weights, axis=0, keepdims=True)
+    weights *= np.exp(-0.5 * (np.log2(freqs / centre_hz) / octave_width) ** 2)[None, :]
+    return np.concatenate([np.zeros((12, 1)), weights], axis=1).astype(np.float32)
 
 
 def _log_band_matrix(sample_rate: int, n_fft: int, count: int = 96) -> tuple[np.ndarray, np.ndarray]:
@@ -240,8 +250,7 @@ class _StftTables:
         view = np.lib.stride_tricks.as_strided(padded, shape=(frames, n_fft),
                                                strides=(hop * padded.strides[0], padded.strides[0]), writeable=False)
         log_lo, log_hi = _log_band_matrix(sample_rate, n_fft)
-        classes = _pitch_class_of_bins(sample_rate, n_fft)
-        chroma_bins = np.nonzero(classes >= 0)[0]
+        pitch_weights = chroma_weights(sample_rate, n_fft).T  # [bins, 12]
         self.bands = np.empty((frames, len(band_edges) - 1), np.float32)
         self.log_bands = np.empty((frames, len(log_lo)), np.float32)
         self.chroma = np.zeros((frames, 12), np.float32)
@@ -254,17 +263,16 @@ class _StftTables:
             sums = np.add.reduceat(power, band_edges[:-1], axis=1)[:, :len(band_edges) - 1]
             self.bands[first:last] = sums / np.diff(band_edges).astype(np.float32)
             self.log_bands[first:last] = np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
-            for pitch in range(12):
-                self.chroma[first:last, pitch] = power[:, chroma_bins[classes[chroma_bins] == pitch]].sum(axis=1)
+            np.matmul(power, pitch_weights, out=self.chroma[first:last])
 
     def frame_times(self) -> np.ndarray:
         """Centre time (s) of each STFT frame."""
         return np.arange(self.frame_count) * self.hop / self.sample_rate
 
     def onset_times(self) -> np.ndarray:
-        """Time (s) of the onset each STFT frame's flux reports: the flux of a Hann window peaks when a sound is a
-        quarter window past the frame centre, so onsets are reported ``n_fft / 4`` late."""
-        return self.frame_times() + 0.25 * self.n_fft / self.sample_rate
+        """Time (s) of the onset each STFT frame's flux reports: a log-power flux jumps as soon as a sound enters the
+        window, half a window after the frame centre (librosa's ``onset_strength(center=True)`` shifts alike)."""
+        return self.frame_times() + 0.5 * self.n_fft / self.sample_rate
 
 
 def _to_video_frames(values: np.ndarray, times: np.ndarray, clock: FrameClock, how: str = "mean") -> np.ndarray:
@@ -323,12 +331,18 @@ def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float, harmonic_seco
     return harmonic, percussive
 
 
-def onset_strength(log_bands: np.ndarray) -> np.ndarray:
-    """Positive spectral flux of log-compressed band power, per STFT frame (>= 0)."""
-    compressed = np.log1p(1e4 * log_bands / max(float(log_bands.max(initial=0.0)), 1e-12))
-    flux = np.zeros(len(compressed), np.float32)
-    if len(compressed) > 1:
-        flux[1:] = np.maximum(np.diff(compressed, axis=0), 0.0).mean(axis=1)
+def onset_strength(log_bands: np.ndarray, dynamic_range_db: float = 80.0) -> np.ndarray:
+    """Positive spectral flux of band power in dB, per STFT frame (>= 0, dB per band on average).
+
+    Power goes to dB relative to the loudest band of the song and is floored ``dynamic_range_db`` below it (as
+    librosa's ``onset_strength`` does on a mel spectrogram); the flux is the mean over bands of the rises.
+    """
+    flux = np.zeros(len(log_bands), np.float32)
+    if len(log_bands) < 2:
+        return flux
+    decibels = 10.0 * np.log10(np.maximum(log_bands, np.float32(1e-10)))
+    np.maximum(decibels, decibels.max() - np.float32(dynamic_range_db), out=decibels)
+    flux[1:] = np.maximum(np.diff(decibels, axis=0), 0.0).mean(axis=1)
     return flux
 
 
