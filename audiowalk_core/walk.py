@@ -108,8 +108,9 @@ def seed_noise_walk(band_weights: np.ndarray, *, bank: np.ndarray | None = None,
     (:func:`smooth_across_bands`), and ``z_t = clip(sum_b w_tb v_b, -1, 1)``.
     """
     weights = np.asarray(band_weights, dtype=np.float64)
-    if weights.ndim != 2 or weights.shape[1] == 0:
-        raise AudioWalkInputError("features", f"band weights of shape {weights.shape}", "bands [frames, B >= 1]")
+    if weights.ndim != 2 or weights.shape[1] == 0 or not np.isfinite(weights).all():
+        raise AudioWalkInputError("features", f"band weights of shape {weights.shape} (or with non-finite values)",
+                                  "finite bands [frames, B >= 1]")
     if bank is None:
         truncation = check_truncation(truncation)
         bank = noise_bank(weights.shape[1], truncation, np.random.default_rng(int(seed)))

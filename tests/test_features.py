@@ -286,3 +286,14 @@ def test_equal_tones_give_equal_harmonic_energy_at_any_pitch():
     harmonic = compute_features(clip_of(np.concatenate([sine(f, 1.5, SR) for f in freqs])), 30).curves["harmonic"]
     levels = [harmonic[45 * i + 10:45 * i + 35].mean() for i in range(len(freqs))]  # the middle of each tone
     assert max(levels) / min(levels) <= 1.5, levels
+
+
+def test_seed_mode_refuses_audio_too_short_or_not_finite():
+    with pytest.raises(AudioWalkInputError) as error:
+        compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="seed")  # no whole one-second window
+    assert error.value.input_name == "audio" and "seed_full_length" in str(error.value)
+    assert compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="seed_full_length").frame_count == 30
+    with pytest.raises(AudioWalkInputError, match="mono"):
+        seed_band_energies(np.array([0.1, np.nan] * SR, np.float32), SR)
+    with pytest.raises(AudioWalkInputError, match="frame_count"):
+        seed_band_energies(sine(440, 2.0, SR), SR, frame_count=-1)

@@ -127,6 +127,10 @@ def test_a_bank_of_the_wrong_shape_is_refused(bank_shape):
     info, ref = load_seed_reference()
     with pytest.raises(AudioWalkInputError, match="bank"):
         seed_noise_walk(ref["bands"], bank=np.zeros(bank_shape, np.float32))
+    bands = ref["bands"].copy()
+    bands[3, 7] = np.nan
+    with pytest.raises(AudioWalkInputError, match="features"):
+        seed_noise_walk(bands, bank=ref["bank"])
 
 
 def test_seed_walk_collapses_to_the_first_vector_at_smoothing_one():
