@@ -297,3 +297,14 @@ def test_seed_mode_refuses_audio_too_short_or_not_finite():
         seed_band_energies(np.array([0.1, np.nan] * SR, np.float32), SR)
     with pytest.raises(AudioWalkInputError, match="frame_count"):
         seed_band_energies(sine(440, 2.0, SR), SR, frame_count=-1)
+
+
+@pytest.mark.parametrize("shape, size, axis", [((500, 96), 27, 0), ((500, 96), 25, 1), ((5, 4), 27, 0), ((7, 3), 9, 1)])
+def test_running_median_equals_scipys_median_filter(shape, size, axis):
+    from scipy.ndimage import median_filter
+
+    from audiowalk_core.analysis import _running_median
+
+    values = np.random.default_rng(2).random(shape).astype(np.float32) ** 4
+    kernel = (size, 1) if axis == 0 else (1, size)
+    assert np.array_equal(_running_median(values, size, axis), median_filter(values, size=kernel, mode="nearest"))
