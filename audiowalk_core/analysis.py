@@ -1,7 +1,8 @@
 """Per-frame audio features on a FrameClock: seed-compatible and improved band energies, RMS, onsets, beats,
 chroma and harmonic/percussive energy.
 
-Everything is numpy/scipy (no librosa: its numba compilation costs ~12 s on first use and buys nothing here).
+Everything is numpy/scipy. librosa, the field's reference, is not a runtime dependency (its numba compilation costs
+~12 s on first use); tests/test_librosa_reference.py checks every feature here against it.
 Memory is bounded by chunking: the one-second seed windows and the STFT are processed a block of frames at a time
 and reduced at once to small per-frame tables.
 """
@@ -17,16 +18,17 @@ from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError
 from .features import AudioFeatures
 
-BAND_MODES = ("improved", "seed")
-# Seed README demo values (SEED_ALGORITHM.md table).
+# improved: our bands on the exact clock. seed: the notebook's bands and frame count (video ~1 s shorter than the
+# song). seed_full_length: the notebook's band maths on the exact clock (windows past the end zero-padded).
+BAND_MODES = ("improved", "seed", "seed_full_length")
+# Seed README demo values (docs/seed_algorithm.md).
 SEED_DEFAULTS = {"max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
                  "frequency_band_growth_rate": 1.01, "extra_detail": 0.9}
 _DB_PER_LN_POWER = 10.0 / math.log(10.0)  # dB = 10*log10(p) = _DB_PER_LN_POWER * ln(p), p = |X|^2
-_SILENT_BIN_POWER = 10.0 ** (-50.0 / 10.0)  # the seed's -inf dB -> -50 dB rule, as a power
 
 
 # ----------------------------------------------------------------------------------------------------------------
-# Seed-compatible bands (SEED_ALGORITHM.md steps 2-5)
+# Seed-compatible bands (docs/seed_algorithm.md steps 2-5)
 
 def seed_band_layout(sample_rate: int, max_frequency_level: float, low_frequency_skip: float,
                      frequency_band_growth_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -73,15 +75,24 @@ def seed_frame_hop(sample_rate: int, fps) -> int:
 
 
 def seed_frame_count(num_samples: int, sample_rate: int, fps=30) -> int:
-    """Frames the seed makes: only while a whole one-second window fits (the video ends ~1 s early)."""
-    if num_samples < sample_rate:
-        return 0
-    return (num_samples - sample_rate) // seed_frame_hop(sample_rate, fps) + 1
+    """Frames the notebook makes: ``len(range(0, num_samples - (sample_rate + 1), hop))``.
+
+    That is ``ceil((N - sr - 1) / hop)`` for ``N > sr + 1`` samples, else 0: every frame's one-second window lies
+    inside the song, and the last whole window is dropped when ``(N - sr)`` is 0 or 1 modulo ``hop``. The video ends
+    about one second before the music.
+    """
+    hop = seed_frame_hop(sample_rate, fps)
+    span = int(num_samples) - (int(sample_rate) + 1)
+    return -(-span // hop) if span > 0 else 0
 
 
 def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops, segment_lo, segment_hi,
                         out: np.ndarray) -> None:
-    """Band means of the seed's softmax weights for a block of one-second windows (float32 maths)."""
+    """Band means of the seed's softmax weights for a block of one-second windows (float32 maths).
+
+    ``w_k = exp((1 - extra_detail) * (dB_k - logsumexp(dB)))`` computed from ``ln |X_k|^2``: a silent bin
+    (``ln 0 = -inf``) weighs exactly 0 and an all-silent window gives NaN (the notebook's 0/0), left for the caller.
+    """
     import scipy.fft
 
     spectrum = scipy.fft.rfft(windows, axis=1, workers=1)
@@ -90,21 +101,20 @@ def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops,
     np.multiply(imag, imag, out=imag)  # reuse the spectrum's memory for imag**2
     power += imag
     del spectrum, imag
-    if power.min() == 0.0:  # rare (digital silence): a reduction is cheaper than always masking
-        power[power == 0] = _SILENT_BIN_POWER
-    np.log(power, out=power)  # ln p; dB = c * ln p
-    peak = power.max(axis=1, keepdims=True)
-    power -= peak  # ln(p / p_max) <= 0
-    temperature = np.float32(1.0 - extra_detail)
-    selected = power[:, segment_lo:segment_hi] * np.float32(temperature * _DB_PER_LN_POWER)
-    power *= np.float32(_DB_PER_LN_POWER)
-    np.exp(power, out=power)
-    log_norm = np.log(power.sum(axis=1, dtype=np.float64)).astype(np.float32)  # logsumexp(dB) - dB_max
-    selected -= (temperature * log_norm)[:, None]
-    np.exp(selected, out=selected)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.log(power, out=power)  # ln p; dB = c * ln p; -inf on silent bins
+        peak = power.max(axis=1, keepdims=True)
+        power -= peak  # ln(p / p_max) <= 0; NaN everywhere when the whole window is silent (-inf - -inf)
+        temperature = np.float32(1.0 - extra_detail)
+        selected = power[:, segment_lo:segment_hi] * np.float32(temperature * _DB_PER_LN_POWER)
+        power *= np.float32(_DB_PER_LN_POWER)
+        np.exp(power, out=power)
+        log_norm = np.log(power.sum(axis=1, dtype=np.float64)).astype(np.float32)  # logsumexp(dB) - dB_max
+        selected -= (temperature * log_norm)[:, None]
+        np.exp(selected, out=selected)
     sums = np.add.reduceat(selected, starts - segment_lo, axis=1, dtype=np.float64)
     widths = (stops - starts).astype(np.float64)
-    # reduceat sums up to the next start; bands are contiguous except for dropped one-bin gaps at the edges
+    # reduceat sums up to the next start; kept bands are contiguous (see seed_band_energies)
     out[:] = (sums[:, :len(starts)] / widths).astype(np.float32)
 
 
@@ -112,25 +122,35 @@ def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: 
                        low_frequency_skip: float = 16.0, frequency_band_growth_rate: float = 1.01,
                        extra_detail: float = 0.9, fps=30, frame_count: int | None = None,
                        block_frames: int = 24, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
-    """The seed's band energies, exactly as SEED_ALGORITHM.md steps 2-5 (float32 maths).
+    """The notebook's band energies (docs/seed_algorithm.md steps 2-5), float32 maths, within 1e-5 of float64.
 
-    ``mono`` float ``[samples]`` at ``sample_rate`` Hz. Frame i's window is ``sample_rate`` samples starting at
-    ``i * ceil(sample_rate / fps)``. ``frame_count`` None gives the seed's count (whole windows only); a larger
-    count zero-pads the windows that run past the end (used to put the seed bands on a full-length clock).
-    Returns ``(bands [frames, B] float32 in (0, 1], band_edges_hz [B, 2])``. Memory: one block of
+    ``mono`` float ``[samples]`` at ``sample_rate`` Hz. Frame i's window is ``sample_rate`` samples (one second)
+    starting at ``i * ceil(sample_rate / fps)``. ``frame_count`` None gives the notebook's count
+    (:func:`seed_frame_count`); the exact-clock option passes the clock's count instead, and windows that run past
+    the end are zero-padded. Silent bins weigh 0; a wholly silent window's NaN becomes 0 as in the notebook's last
+    step (non-finite values -> 0 for NaN, +50 for +inf, -50 for -inf).
+    Returns ``(bands [frames, B] float32 in [0, 1], band_edges_hz [B, 2])``. Memory: one block of
     ``block_frames`` one-second windows per thread.
     """
     if not (0.0 <= float(extra_detail) < 1.0):
         raise AudioWalkInputError("extra_detail", f"{extra_detail!r} is outside [0, 1)", "a value in [0, 1), e.g. 0.9")
     sample_rate = int(sample_rate)
+    signal = np.asarray(mono, dtype=np.float32)
+    if signal.ndim != 1 or not np.isfinite(signal).all():
+        raise AudioWalkInputError("mono", f"samples of shape {signal.shape} with non-finite values or not 1-D",
+                                  "finite mono samples [samples]")
+    if sample_rate <= 1:
+        raise AudioWalkInputError("sample_rate", f"{sample_rate} is too low", "a sample rate in Hz, e.g. 44100")
     starts, stops = seed_band_layout(sample_rate, max_frequency_level, low_frequency_skip, frequency_band_growth_rate)
     hop = seed_frame_hop(sample_rate, fps)
     if frame_count is None:
-        frame_count = seed_frame_count(len(mono), sample_rate, fps)
+        frame_count = seed_frame_count(len(signal), sample_rate, fps)
+    frame_count = int(frame_count)
+    if frame_count < 0:
+        raise AudioWalkInputError("frame_count", f"{frame_count} is negative", "a frame count >= 0 or None")
     # int(g**k) never shrinks, so once bands are two bins wide they stay so: kept bands are contiguous
     segment_lo, segment_hi = int(starts[0]), int(stops[-1])
     needed = (frame_count - 1) * hop + sample_rate if frame_count else 0
-    signal = np.asarray(mono, dtype=np.float32)
     if needed > len(signal):
         signal = np.concatenate([signal, np.zeros(needed - len(signal), np.float32)])
     out = np.empty((frame_count, len(starts)), np.float32)
@@ -151,6 +171,7 @@ def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: 
         else:
             for first in blocks:
                 run_block(first)
+    np.nan_to_num(out, copy=False, nan=0.0, posinf=50.0, neginf=-50.0)  # the notebook's last step
     edges = np.stack([starts, stops], axis=1).astype(np.float64)  # bin k = k Hz
     return out, edges
 
@@ -187,27 +208,39 @@ def improved_band_edges(sample_rate: int, n_fft: int, band_count: int, low_hz: f
     return edges
 
 
-def _pitch_class_of_bins(sample_rate: int, n_fft: int) -> np.ndarray:
-    """Pitch class (C=0 .. B=11) of each rfft bin between 55 Hz and 5 kHz, -1 elsewhere."""
-    freqs = np.arange(n_fft // 2 + 1) * sample_rate / n_fft
-    classes = np.full(len(freqs), -1, np.int64)
-    valid = (freqs >= 55.0) & (freqs <= 5000.0)
-    midi = 69.0 + 12.0 * np.log2(freqs[valid] / 440.0)
-    classes[valid] = np.mod(np.round(midi).astype(np.int64), 12)
-    return classes
+def chroma_weights(sample_rate: int, n_fft: int, centre_hz: float = 880.0, octave_width: float = 2.0) -> np.ndarray:
+    """Weights ``[12, n_fft // 2 + 1]`` that fold a power spectrum onto pitch classes C..B (Ellis's chroma filters,
+    the design librosa's ``chroma_stft`` uses, so the two agree).
+
+    Each bin above DC spreads over the pitch classes near its frequency: a Gaussian in semitones whose width is the
+    bin's own width in semitones (at least one), normalised to unit L2 norm per bin, then weighted by a Gaussian in
+    octaves around ``centre_hz`` (``octave_width`` octaves) so that low bins, too coarse to tell pitches apart, and
+    very high bins count less. Equal temperament at A4 = 440 Hz.
+    """
+    freqs = np.arange(1, n_fft // 2 + 1) * (sample_rate / n_fft)
+    semitones = 12.0 * np.log2(freqs / 440.0) + 9.0  # semitones above C4: C = 0 modulo 12
+    widths = np.maximum(np.diff(semitones, append=semitones[-1] + 1.0), 1.0)
+    distance = np.remainder(semitones[None, :] - np.arange(12)[:, None] + 6.0, 12.0) - 6.0  # in [-6, 6)
+    weights = np.exp(-0.5 * (2.0 * distance / widths[None, :]) ** 2)
+    weights /= np.linalg.norm(weights, axis=0, keepdims=True)
+    weights *= np.exp(-0.5 * (np.log2(freqs / centre_hz) / octave_width) ** 2)[None, :]
+    return np.concatenate([np.zeros((12, 1)), weights], axis=1).astype(np.float32)
 
 
 def _log_band_matrix(sample_rate: int, n_fft: int, count: int = 96) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges of ``count`` log bands (for onset flux and harmonic/percussive separation)."""
+    """First and stop bins of ``count`` log bands (for onset flux and harmonic/percussive separation)."""
     edges = improved_band_edges(sample_rate, n_fft, min(count, n_fft // 2), low_hz=40.0)
     return edges[:-1], edges[1:]
 
 
 class _StftTables:
-    """Per-STFT-frame reductions of the power spectrogram (never the whole spectrogram)."""
+    """Per-STFT-frame reductions of the power spectrogram (never the whole spectrogram): ``bands`` (mean power per
+    improved band), ``log_bands`` (summed power per log band [frames, 96]: a tone gives the same value in whichever
+    band it falls) and ``chroma`` [frames, 12]."""
 
     def __init__(self, mono: np.ndarray, sample_rate: int, band_edges: np.ndarray, block: int = 1024):
         import scipy.fft
+        import scipy.sparse
 
         n_fft, hop = _stft_size(sample_rate)
         self.n_fft, self.hop, self.sample_rate = n_fft, hop, sample_rate
@@ -218,8 +251,11 @@ class _StftTables:
         view = np.lib.stride_tricks.as_strided(padded, shape=(frames, n_fft),
                                                strides=(hop * padded.strides[0], padded.strides[0]), writeable=False)
         log_lo, log_hi = _log_band_matrix(sample_rate, n_fft)
-        classes = _pitch_class_of_bins(sample_rate, n_fft)
-        chroma_bins = np.nonzero(classes >= 0)[0]
+        weights = chroma_weights(sample_rate, n_fft)
+        # sparse [bins, 12] (weights below 1e-4 of a bin's largest dropped: ~4 per bin): a dense BLAS product here
+        # leaves OpenBLAS threads spinning against the FFT workers (0.2 s slower on a 3-minute song, 2 cores)
+        pitch_weights = scipy.sparse.csr_array(
+            np.where(weights >= 1e-4 * weights.max(axis=0, keepdims=True), weights, 0.0).T)
         self.bands = np.empty((frames, len(band_edges) - 1), np.float32)
         self.log_bands = np.empty((frames, len(log_lo)), np.float32)
         self.chroma = np.zeros((frames, 12), np.float32)
@@ -231,19 +267,17 @@ class _StftTables:
             del spectrum
             sums = np.add.reduceat(power, band_edges[:-1], axis=1)[:, :len(band_edges) - 1]
             self.bands[first:last] = sums / np.diff(band_edges).astype(np.float32)
-            self.log_bands[first:last] = (np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
-                                          / (log_hi - log_lo).astype(np.float32))
-            for pitch in range(12):
-                self.chroma[first:last, pitch] = power[:, chroma_bins[classes[chroma_bins] == pitch]].sum(axis=1)
+            self.log_bands[first:last] = np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
+            self.chroma[first:last] = power @ pitch_weights
 
     def frame_times(self) -> np.ndarray:
         """Centre time (s) of each STFT frame."""
         return np.arange(self.frame_count) * self.hop / self.sample_rate
 
     def onset_times(self) -> np.ndarray:
-        """Time (s) of the onset each STFT frame's flux reports: the flux of a Hann window peaks when a sound is a
-        quarter window past the frame centre, so onsets are reported ``n_fft / 4`` late."""
-        return self.frame_times() + 0.25 * self.n_fft / self.sample_rate
+        """Time (s) of the onset each STFT frame's flux reports: a log-power flux jumps as soon as a sound enters the
+        window, half a window after the frame centre (librosa's ``onset_strength(center=True)`` shifts alike)."""
+        return self.frame_times() + 0.5 * self.n_fft / self.sample_rate
 
 
 def _to_video_frames(values: np.ndarray, times: np.ndarray, clock: FrameClock, how: str = "mean") -> np.ndarray:
@@ -278,14 +312,36 @@ def _normalise_columns(values: np.ndarray, percentile: float = 99.0) -> np.ndarr
     return np.clip(values / scale, 0.0, 1.0).astype(np.float32)
 
 
-def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Median-filter separation on a log-band power spectrogram [frames, bands]: returns per-frame harmonic and
-    percussive energy (soft masks, Fitzgerald 2010)."""
+def _running_median(values: np.ndarray, size: int, axis: int) -> np.ndarray:
+    """Median over ``size`` (odd) neighbours along ``axis`` of a 2-D array, edges repeated (``mode="nearest"``).
+
+    Every line is edge-padded and all lines are joined into one 1-D signal, so a window never crosses from one line
+    into the next: equal to ``scipy.ndimage.median_filter`` with a 1-D kernel, and much faster (scipy's 1-D path).
+    """
     from scipy.ndimage import median_filter
 
-    time_width = max(3, int(round(0.2 * frame_rate)) | 1)
-    harmonic_smooth = median_filter(log_bands, size=(time_width, 1), mode="nearest")
-    percussive_smooth = median_filter(log_bands, size=(1, 9), mode="nearest")
+    half = size // 2
+    lines = np.ascontiguousarray(np.moveaxis(values, axis, -1))
+    padded = np.pad(lines, ((0, 0), (half, half)), mode="edge")
+    smooth = median_filter(padded.ravel(), size=size, mode="nearest").reshape(padded.shape)
+    return np.moveaxis(smooth[:, half:half + lines.shape[1]], -1, axis)
+
+
+def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float, harmonic_seconds: float = 0.3,
+                         percussive_bands: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """Median-filter separation (Fitzgerald 2010, librosa's ``hpss``) of summed power per log band [frames, bands]:
+    returns per-frame harmonic and percussive power (soft masks, power 2).
+
+    Harmonic: median over ``harmonic_seconds`` of time in each band; percussive: median over ``percussive_bands``
+    neighbouring bands (about two octaves above ~450 Hz, where bands are geometric; below, bands are one FFT bin
+    wide, ~270 Hz for 25 bins, near librosa's 31-bin kernel). Summed (not mean) band power makes a
+    tone weigh the same at any pitch.
+    """
+    if len(log_bands) == 0:
+        return np.zeros(0), np.zeros(0)
+    time_width = max(3, int(round(harmonic_seconds * frame_rate)) | 1)
+    harmonic_smooth = _running_median(log_bands, time_width, axis=0)
+    percussive_smooth = _running_median(log_bands, percussive_bands | 1, axis=1)
     h2, p2 = harmonic_smooth ** 2, percussive_smooth ** 2
     total = h2 + p2
     safe = np.where(total > 0, total, 1.0)
@@ -295,12 +351,18 @@ def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float) -> tuple[np.n
     return harmonic, percussive
 
 
-def onset_strength(log_bands: np.ndarray) -> np.ndarray:
-    """Positive spectral flux of log-compressed band power, per STFT frame (>= 0)."""
-    compressed = np.log1p(1e4 * log_bands / max(float(log_bands.max(initial=0.0)), 1e-12))
-    flux = np.zeros(len(compressed), np.float32)
-    if len(compressed) > 1:
-        flux[1:] = np.maximum(np.diff(compressed, axis=0), 0.0).mean(axis=1)
+def onset_strength(log_bands: np.ndarray, dynamic_range_db: float = 80.0) -> np.ndarray:
+    """Positive spectral flux of band power in dB, per STFT frame (>= 0, dB per band on average).
+
+    Power goes to dB relative to the loudest band of the song and is floored ``dynamic_range_db`` below it (as
+    librosa's ``onset_strength`` does on a mel spectrogram); the flux is the mean over bands of the rises.
+    """
+    flux = np.zeros(len(log_bands), np.float32)
+    if len(log_bands) < 2:
+        return flux
+    decibels = 10.0 * np.log10(np.maximum(log_bands, np.float32(1e-10)))
+    np.maximum(decibels, decibels.max() - np.float32(dynamic_range_db), out=decibels)
+    flux[1:] = np.maximum(np.diff(decibels, axis=0), 0.0).mean(axis=1)
     return flux
 
 
@@ -387,18 +449,31 @@ def frame_rms(mono: np.ndarray, clock: FrameClock) -> np.ndarray:
     return np.sqrt(np.maximum(np.diff(squares[bounds]), 0.0) / counts).astype(np.float32)
 
 
+def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: str = "improved") -> int:
+    """Frames :func:`compute_features` makes for ``num_samples`` of audio in ``band_mode``: the notebook's count
+    (:func:`seed_frame_count`) for "seed", else the exact clock's (video as long as the audio within half a frame)."""
+    if band_mode not in BAND_MODES:
+        raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
+    if band_mode == "seed":
+        return seed_frame_count(num_samples, sample_rate, fps)
+    return FrameClock.for_duration(num_samples, sample_rate, fps).frame_count
+
+
 def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
                      max_frequency_level: float = 11000.0, low_frequency_skip: float = 16.0,
                      frequency_band_growth_rate: float = 1.01, extra_detail: float = 0.9,
                      band_count: int = 48, on_progress=None) -> AudioFeatures:
     """Describe ``clip`` frame by frame at ``fps`` (rational; 29.97 -> 30000/1001).
 
-    Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode`` ("improved": ``band_count``
-    log bands from a centred Hann-window STFT, every bin in one band, each normalised by its 99th percentile;
-    "seed": SEED_ALGORITHM.md steps 2-5 with its five parameters, one-second look-ahead windows), ``rms``,
-    ``onset`` (spectral flux, frame max), ``beat`` (1 on beats, decaying), ``chroma`` [N, 12] (C..B, per-frame max 1),
-    ``harmonic`` and ``percussive`` energies. The clock's frame count makes video and audio lengths agree within
-    one frame. Silence gives zeros. ``on_progress(done, total)`` is called between stages.
+    Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode``:
+    "improved": ``band_count`` log bands from a centred Hann-window STFT, every bin in one band, each normalised by
+    its 99th percentile; "seed": the notebook exactly (docs/seed_algorithm.md steps 2-5, its four parameters,
+    one-second look-ahead windows, and its frame count, so the video ends about one second before the song);
+    "seed_full_length": the same band maths on the exact clock (windows past the end zero-padded).
+    Also ``rms``, ``onset`` (spectral flux, frame max), ``beat`` (1 on beats, decaying), ``chroma`` [N, 12] (C..B,
+    per-frame max 1), ``harmonic`` and ``percussive`` energies, all on the same clock. Except in "seed" mode the
+    frame count makes video and audio lengths agree within one frame. Silence gives zeros.
+    ``on_progress(done, total)`` is called between stages.
     """
     if band_mode not in BAND_MODES:
         raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
@@ -411,7 +486,14 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     report = on_progress or (lambda done, total: None)
     report(0, stages)
 
-    if band_mode == "seed":
+    if band_mode in ("seed", "seed_full_length"):
+        if band_mode == "seed":
+            clock = clock.with_frame_count(seed_frame_count(clip.num_samples, sample_rate, fps))
+            if clock.frame_count == 0:
+                raise AudioWalkInputError(
+                    "audio", f"{clip.num_samples} samples at {sample_rate} Hz are too short for band_mode seed "
+                    "(its frames need a whole one-second window)",
+                    f"at least {sample_rate + 2} samples, or band_mode seed_full_length / improved")
         bands, edges_pairs = seed_band_energies(mono, sample_rate, max_frequency_level, low_frequency_skip,
                                                 frequency_band_growth_rate, extra_detail, fps=fps,
                                                 frame_count=clock.frame_count)

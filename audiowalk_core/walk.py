@@ -1,9 +1,9 @@
 """Noise walks: per-frame BigGAN noise vectors [frames, 128] driven by audio features.
 
 Two modes:
-- ``seed``: SEED_ALGORITHM.md steps 6-7 exactly, but seeded: a bank of one vector per band (truncated normal in
-  [-2, 2] times ``truncation``), greedily chained by Pearson correlation, smoothed across the band index,
-  ``z_t = clip(sum_b w_tb v_b, -1, 1)``.
+- ``seed``: the notebook's steps 6-7 exactly (docs/seed_algorithm.md), but seeded: a bank of one vector per band
+  (truncated normal in [-2, 2] times ``truncation``, or a bank given as is), greedily chained by Pearson
+  correlation, smoothed across the band index, ``z_t = clip(sum_b w_tb v_b, -1, 1)``.
 - ``improved``: a still base latent that the music moves. Band energies push it along the (smoothed) band vectors,
   normalised by the square root of the band count so the sum stays in range; onsets kick it ("pulse": instant
   attack, exponential release) in a direction that changes on every beat; loudness makes it drift ("motion": the
@@ -50,25 +50,36 @@ def noise_bank(band_count: int, truncation: float, rng: np.random.Generator) -> 
 
 
 def chain_order(vectors: np.ndarray, order: str = "lowest_correlation") -> np.ndarray:
-    """Greedy chain through the vectors from row 0: each next row is the unused one with the lowest (the seed's
-    behaviour) or highest (what the seed meant) Pearson correlation with the previous. Returns row indices."""
+    """The notebook's greedy chain through the rows of ``vectors`` [B, D]; returns the B row indices in chain order.
+
+    The reference starts as row 0 and the pool holds every row, row 0 included. Each step takes the pooled row with
+    the lowest (the notebook's rule; ``order="highest_correlation"``: the highest, what its comment meant) Pearson
+    correlation with the reference, first index on ties, appends it, removes it from the pool and makes it the
+    reference. With "lowest" the chain does not start with row 0; with "highest" row 0 picks itself first.
+    ``order="none"`` keeps the rows as they are.
+    """
     if order not in CHAIN_ORDERS:
         raise AudioWalkInputError("chain_order", f"{order!r} is unknown", "one of " + ", ".join(CHAIN_ORDERS))
+    vectors = np.asarray(vectors)
+    if vectors.ndim != 2:
+        raise AudioWalkInputError("bank", f"vectors of shape {vectors.shape}", "a 2-D bank [bands, 128]")
     count = len(vectors)
-    if order == "none" or count < 3:
+    if order == "none" or count < 2:
         return np.arange(count)
     correlation = np.corrcoef(vectors)
-    used = np.zeros(count, bool)
-    chain = [0]
-    used[0] = True
+    if order == "highest_correlation":
+        np.fill_diagonal(correlation, np.inf)  # row 0 first even when another row correlates as well
+    pooled = np.ones(count, bool)
     pick = np.argmin if order == "lowest_correlation" else np.argmax
-    fill = np.inf if order == "lowest_correlation" else -np.inf
-    for _ in range(count - 1):
-        row = np.where(used, fill, correlation[chain[-1]])
-        nxt = int(pick(row))
-        chain.append(nxt)
-        used[nxt] = True
-    return np.asarray(chain)
+    excluded = np.inf if order == "lowest_correlation" else -np.inf
+    chain = []
+    reference = 0
+    for _ in range(count):
+        candidates = np.where(pooled, correlation[reference], excluded)
+        reference = int(pick(candidates))  # argmin/argmax return the first index on ties
+        chain.append(reference)
+        pooled[reference] = False
+    return np.asarray(chain, np.int64)
 
 
 def smooth_across_bands(vectors: np.ndarray, smoothing_factor: float, iterations: int) -> np.ndarray:
@@ -86,16 +97,28 @@ def smooth_across_bands(vectors: np.ndarray, smoothing_factor: float, iterations
     return out
 
 
-def seed_noise_walk(band_weights: np.ndarray, *, seed: int = 0, truncation: float = 0.7,
-                    smoothing_factor: float = 0.1, iterations: int = 1,
+def seed_noise_walk(band_weights: np.ndarray, *, bank: np.ndarray | None = None, seed: int = 0,
+                    truncation: float = 0.7, smoothing_factor: float = 0.1, iterations: int = 1,
                     chain: str = "lowest_correlation") -> np.ndarray:
-    """The seed's walk (steps 6-7) from band weights [frames, B]: float32 noise [frames, 128] in [-1, 1]."""
-    truncation = check_truncation(truncation)
+    """The notebook's walk (steps 6-7) from band weights [frames, B]: float32 noise [frames, 128] in [-1, 1].
+
+    ``bank`` [B, 128]: the noise vectors, used as given (already multiplied by the truncation, as the notebook's
+    draw returns them; not scaled again). None draws it from ``seed``: a normal truncated to [-2, 2], times
+    ``truncation``. The bank is put in :func:`chain_order`, smoothed across the band index in place
+    (:func:`smooth_across_bands`), and ``z_t = clip(sum_b w_tb v_b, -1, 1)``.
+    """
     weights = np.asarray(band_weights, dtype=np.float64)
-    if weights.ndim != 2 or weights.shape[1] == 0:
-        raise AudioWalkInputError("features", f"band weights of shape {weights.shape}", "bands [frames, B >= 1]")
-    rng = np.random.default_rng(int(seed))
-    bank = noise_bank(weights.shape[1], truncation, rng)
+    if weights.ndim != 2 or weights.shape[1] == 0 or not np.isfinite(weights).all():
+        raise AudioWalkInputError("features", f"band weights of shape {weights.shape} (or with non-finite values)",
+                                  "finite bands [frames, B >= 1]")
+    if bank is None:
+        truncation = check_truncation(truncation)
+        bank = noise_bank(weights.shape[1], truncation, np.random.default_rng(int(seed)))
+    else:
+        bank = np.asarray(bank, dtype=np.float64)
+        if bank.shape != (weights.shape[1], NOISE_DIM) or not np.isfinite(bank).all():
+            raise AudioWalkInputError("bank", f"a bank of shape {bank.shape} (or with non-finite values) for "
+                                      f"{weights.shape[1]} bands", f"finite vectors [{weights.shape[1]}, {NOISE_DIM}]")
     bank = smooth_across_bands(bank[chain_order(bank, chain)], smoothing_factor, iterations)
     return np.clip(weights @ bank, -1.0, 1.0).astype(np.float32)
 

@@ -1,20 +1,24 @@
-"""Audio features on synthetic signals with known answers (issue #2)."""
+"""Audio features on synthetic signals with known answers (issue #2), and the seed mode against the notebook's own
+figures (tests/data/seed_reference, issue #11)."""
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import audiowalk_core
 import audiowalk_core.biggan
 import pytest
-from scipy.special import logsumexp
+import soundfile
 
 from support import clicks, sine
 
-from audiowalk_core.analysis import (compute_features, seed_band_energies, seed_band_layout, seed_frame_count,
-                                     seed_frame_hop)
+from audiowalk_core.analysis import (compute_features, feature_frame_count, seed_band_energies, seed_band_layout,
+                                     seed_frame_count, seed_frame_hop)
 from audiowalk_core.audio import AudioClip
 from audiowalk_core.errors import AudioWalkInputError
 
 SR = 22050
+SEED_REFERENCE = Path(__file__).resolve().parent / "data" / "seed_reference"
 
 
 def clip_of(mono, sample_rate=SR):
@@ -24,17 +28,16 @@ def clip_of(mono, sample_rate=SR):
 # ------------------------------------------------------------------------------------------- seed-compatible bands
 
 def reference_seed_bands(mono, sr, max_frequency_level, low_frequency_skip, growth, extra_detail, fps=30):
-    """SEED_ALGORITHM.md steps 2-5, written from the text, float64, one frame at a time."""
+    """docs/seed_algorithm.md steps 2-5 as the notebook writes them: float64, one frame at a time, a literal softmax
+    of the dB values (-inf for silent bins, 0/0 = NaN for a silent window), NaN -> 0 at the very end."""
     hop = math.ceil(sr / fps)
     frames = []
-    start = 0
-    while start + sr <= len(mono):
+    for start in range(0, len(mono) - (sr + 1), hop):
         window = np.asarray(mono[start:start + sr], np.float64)
-        magnitude = np.abs(np.fft.rfft(window))
-        with np.errstate(divide="ignore"):
-            db = 20 * np.log10(magnitude)
-        db = np.nan_to_num(db, nan=0.0, posinf=50.0, neginf=-50.0)
-        weights = np.exp((1 - extra_detail) * (db - logsumexp(db)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            db = 20 * np.log10(np.abs(np.fft.rfft(window)))
+            exps = np.exp(db - np.max(db))
+            weights = (exps / exps.sum()) ** (1 - extra_detail)
         bands = []
         position, k = int(low_frequency_skip), 1
         limit = min(max_frequency_level, sr // 2)
@@ -47,20 +50,74 @@ def reference_seed_bands(mono, sr, max_frequency_level, low_frequency_skip, grow
             position += width
             k += 1
         frames.append(bands)
-        start += hop
-    return np.asarray(frames)
+    return np.nan_to_num(np.asarray(frames), nan=0.0, posinf=50.0, neginf=-50.0)
 
 
 @pytest.mark.parametrize("params", [(11000, 16, 1.01, 0.9), (4292, 16, 1.015, 0.6), (3000, 40, 1.05, 0.2)])
 def test_seed_bands_match_an_independent_reference(params):
     rng = np.random.default_rng(1)
-    mono = (0.3 * sine(220, 3.0, SR) + 0.2 * sine(3000, 3.0, SR)
-            + 0.05 * rng.standard_normal(3 * SR)).astype(np.float32)
-    mono[SR // 2:SR] = 0.0  # a digitally silent stretch exercises the -inf dB rule
+    seconds = 4.0
+    mono = (0.3 * sine(220, seconds, SR) + 0.2 * sine(3000, seconds, SR)
+            + 0.05 * rng.standard_normal(int(seconds * SR))).astype(np.float32)
+    mono[SR // 2:SR // 2 + SR + 3000] = 0.0  # digital silence: silent bins weigh 0, silent windows give 0
     ours, edges = seed_band_energies(mono, SR, *params)
     expected = reference_seed_bands(mono, SR, *params)
     assert ours.shape == expected.shape == (seed_frame_count(len(mono), SR), len(edges))
-    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(ours, expected, rtol=0, atol=1e-5)
+    silent = [i for i in range(len(ours)) if i * 735 >= SR // 2 and i * 735 + SR <= SR // 2 + SR + 3000]
+    assert len(silent) == 5 and np.all(ours[silent] == 0.0)
+
+
+def load_seed_reference():
+    info = json.loads((SEED_REFERENCE / "reference.json").read_text())
+    mono, sample_rate = soundfile.read(str(SEED_REFERENCE / "song.wav"), dtype="float32")
+    assert sample_rate == info["sample_rate"]
+    return info, mono, np.load(SEED_REFERENCE / "bands.npy")
+
+
+def test_seed_bands_reproduce_the_notebooks_figures():
+    info, mono, expected = load_seed_reference()
+    assert seed_frame_count(len(mono), info["sample_rate"]) == info["frames"] == len(expected) == 120
+    assert seed_frame_hop(info["sample_rate"], info["fps"]) == info["hop"]
+    bands, edges = seed_band_energies(mono, info["sample_rate"], info["max_frequency_level"],
+                                      info["low_frequency_skip"], info["frequency_band_growth_rate"],
+                                      info["extra_detail"])
+    assert bands.shape == expected.shape == (info["frames"], info["bands"])
+    assert edges[-1, 1] == info["last_band_stop_bin"]
+    np.testing.assert_allclose(bands, expected, rtol=0, atol=1e-4)
+    silent = info["silent_frames"]
+    assert len(silent) == 19 and np.all(bands[silent] == 0.0) and np.all(expected[silent] == 0.0)
+    assert np.all(np.delete(bands, silent, axis=0).max(axis=1) > 0.1)  # a window with any sound is not silent
+
+
+def test_audio_features_node_in_seed_mode_gives_the_notebooks_bands(pack):
+    import torch
+
+    info, mono, expected = load_seed_reference()
+    audio = {"waveform": torch.from_numpy(mono)[None, None], "sample_rate": info["sample_rate"]}
+    node = pack.NODE_CLASS_MAPPINGS["AudioWalkAudioFeatures"]()
+    features, frame_count, fps, _ = getattr(node, node.FUNCTION)(
+        audio=audio, fps=30.0, band_mode="seed", max_frequency_level=info["max_frequency_level"],
+        low_frequency_skip=info["low_frequency_skip"], frequency_band_growth_rate=info["frequency_band_growth_rate"],
+        extra_detail=info["extra_detail"], band_count=48)
+    assert frame_count == features.frame_count == info["frames"]  # the notebook's video ends ~1 s early
+    np.testing.assert_allclose(features.curves["bands"], expected, rtol=0, atol=1e-4)
+    for name, values in features.curves.items():
+        assert len(values) == info["frames"], name
+
+
+def test_seed_full_length_is_the_same_maths_on_the_exact_clock():
+    info, mono, expected = load_seed_reference()
+    clip = AudioClip(mono[None], info["sample_rate"])
+    params = {k: info[k] for k in ("max_frequency_level", "low_frequency_skip", "frequency_band_growth_rate",
+                                   "extra_detail")}
+    full = compute_features(clip, 30, band_mode="seed_full_length", **params)
+    assert full.frame_count == info["video_frame_count_ceil"] == feature_frame_count(len(mono), 22050, 30, "improved")
+    np.testing.assert_allclose(full.curves["bands"][:info["frames"]], expected, rtol=0, atol=1e-4)
+    assert np.isfinite(full.curves["bands"]).all() and full.curves["bands"][-1].max() > 0  # hears the last 1/30 s
+    assert feature_frame_count(len(mono), 22050, 30, "seed") == info["frames"]
+    seed = compute_features(clip, 30, band_mode="seed", **params)
+    assert seed.frame_count == info["frames"] and seed.band_mode == "seed"
 
 
 def test_seed_band_layout_drops_one_bin_bands_but_keeps_counting():
@@ -73,10 +130,17 @@ def test_seed_band_layout_drops_one_bin_bands_but_keeps_counting():
 
 def test_seed_framing_hop_and_count():
     assert seed_frame_hop(44100, 30) == 1470 and seed_frame_hop(22050, 24) == 919
-    assert seed_frame_count(44100 * 10, 44100, 30) == (44100 * 9) // 1470 + 1  # the video ends ~1 s early
+    # the notebook's loop: range(0, N - (sr + 1), hop); one frame fewer than "every whole window" when
+    # (N - sr) is 0 or 1 modulo hop
+    assert seed_frame_count(44100 * 10, 44100, 30) == 270  # (N - sr) = 270 * 1470: 0 modulo hop
+    for extra in range(0, 4):
+        samples = 44100 + 1470 * 7 + extra
+        assert seed_frame_count(samples, 44100) == len(range(0, samples - (44100 + 1), 1470)) == (7 if extra < 2 else 8)
+    assert seed_frame_count(22050 + 1, 22050) == 0 and seed_frame_count(22050 + 2, 22050) == 1
+    assert seed_frame_count(100, 22050) == 0
 
 
-@pytest.mark.parametrize("mode", ["seed", "improved"])
+@pytest.mark.parametrize("mode", ["seed", "seed_full_length", "improved"])
 @pytest.mark.parametrize("freq", [440.0, 1500.0, 5000.0])
 def test_a_sine_lands_in_the_band_that_contains_it(mode, freq):
     features = compute_features(clip_of(sine(freq, 3.0, SR)), 30, band_mode=mode)
@@ -205,3 +269,44 @@ def test_the_demo_song_is_deterministic_and_its_beats_are_found():
     truth = np.round(demo_beat_times() * 30).astype(int)
     hits = [np.min(np.abs(features.beat_frames - frame)) <= 1 for frame in truth]
     assert np.mean(hits) >= 0.95  # every kick within one frame (the very first may be missed)
+
+
+# ------------------------------------------------------------------------------------------- harmonic energy vs pitch
+
+def test_a_constant_level_sweep_gives_a_flat_harmonic_curve():
+    seconds, low, high = 8.0, 220.0, 1760.0
+    t = np.arange(int(seconds * SR)) / SR
+    rate = math.log(high / low) / seconds  # exponential sweep: three octaves at a constant level
+    sweep = (0.5 * np.sin(2 * np.pi * low * (np.exp(rate * t) - 1) / rate)).astype(np.float32)
+    harmonic = compute_features(clip_of(sweep), 10).curves["harmonic"]
+    start, end = harmonic[5:15].mean(), harmonic[-15:-5].mean()  # 0.5-1.5 s and the last 1.5-0.5 s
+    assert start > 0.5 and 0.7 <= end / start <= 1.4, (start, end)
+
+
+def test_equal_tones_give_equal_harmonic_energy_at_any_pitch():
+    freqs = (110.0, 220.0, 440.0, 880.0, 1760.0, 3520.0)
+    harmonic = compute_features(clip_of(np.concatenate([sine(f, 1.5, SR) for f in freqs])), 30).curves["harmonic"]
+    levels = [harmonic[45 * i + 10:45 * i + 35].mean() for i in range(len(freqs))]  # the middle of each tone
+    assert max(levels) / min(levels) <= 1.5, levels
+
+
+def test_seed_mode_refuses_audio_too_short_or_not_finite():
+    with pytest.raises(AudioWalkInputError) as error:
+        compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="seed")  # no whole one-second window
+    assert error.value.input_name == "audio" and "seed_full_length" in str(error.value)
+    assert compute_features(clip_of(sine(440, 1.0, SR)), 30, band_mode="seed_full_length").frame_count == 30
+    with pytest.raises(AudioWalkInputError, match="mono"):
+        seed_band_energies(np.array([0.1, np.nan] * SR, np.float32), SR)
+    with pytest.raises(AudioWalkInputError, match="frame_count"):
+        seed_band_energies(sine(440, 2.0, SR), SR, frame_count=-1)
+
+
+@pytest.mark.parametrize("shape, size, axis", [((500, 96), 27, 0), ((500, 96), 25, 1), ((5, 4), 27, 0), ((7, 3), 9, 1)])
+def test_running_median_equals_scipys_median_filter(shape, size, axis):
+    from scipy.ndimage import median_filter
+
+    from audiowalk_core.analysis import _running_median
+
+    values = np.random.default_rng(2).random(shape).astype(np.float32) ** 4
+    kernel = (size, 1) if axis == 0 else (1, size)
+    assert np.array_equal(_running_median(values, size, axis), median_filter(values, size=kernel, mode="nearest"))

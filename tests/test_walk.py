@@ -1,4 +1,8 @@
-"""Latent walk, class schedules and smoothing on synthetic features with known answers (issue #3)."""
+"""Latent walk, class schedules and smoothing on synthetic features with known answers (issue #3); the seed walk
+against the notebook's own figures (tests/data/seed_reference, issue #11)."""
+import json
+from pathlib import Path
+
 import numpy as np
 import audiowalk_core
 import audiowalk_core.biggan
@@ -11,9 +15,10 @@ from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.features import AudioFeatures
 from audiowalk_core.pipeline import DEFAULT_PIPELINE, make_walk_latents
 from audiowalk_core.smoothing import smooth_ema, smooth_gaussian
-from audiowalk_core.walk import band_noise_walk, seed_noise_walk
+from audiowalk_core.walk import band_noise_walk, chain_order, noise_bank, seed_noise_walk
 
 FPS = 30
+SEED_REFERENCE = Path(__file__).resolve().parent / "data" / "seed_reference"
 
 
 def synthetic_features(frames=120, bands=16, rng_seed=0, silent=False, clicks=(), chroma_class=None):
@@ -38,18 +43,21 @@ def synthetic_features(frames=120, bands=16, rng_seed=0, silent=False, clicks=()
 
 # ------------------------------------------------------------------------------------------- the seed's walk
 
-def reference_seed_walk(weights, seed, truncation, smoothing_factor, iterations, highest=False):
-    """SEED_ALGORITHM.md steps 6-7 from the text, with loops, float64, and the same seeded draw."""
-    rng = np.random.default_rng(seed)
-    bank = truncnorm.rvs(-2, 2, size=(weights.shape[1], 128), random_state=rng) * truncation
-    order, left = [0], list(range(1, len(bank)))
-    while left:
-        prev = bank[order[-1]]
-        scores = [np.corrcoef(prev, bank[j])[0, 1] for j in left]
-        pick = left[int(np.argmax(scores) if highest else np.argmin(scores))]
+def reference_chain(bank, highest=False):
+    """The notebook's chain from the text: reference = vector 0, the pool holds every vector (0 included)."""
+    reference, pool, order = bank[0], list(range(len(bank))), []
+    while pool:
+        scores = [np.corrcoef(reference, bank[j])[0, 1] for j in pool]
+        pick = pool[int(np.argmax(scores) if highest else np.argmin(scores))]
         order.append(pick)
-        left.remove(pick)
-    vectors = bank[order].copy()
+        pool.remove(pick)
+        reference = bank[pick]
+    return order
+
+
+def reference_seed_walk(weights, bank, smoothing_factor, iterations, highest=False):
+    """docs/seed_algorithm.md steps 6-7 from the text, with loops, float64, on a given bank."""
+    vectors = np.asarray(bank, np.float64)[reference_chain(bank, highest)].copy()
     for _ in range(iterations):
         for b in range(1, len(vectors)):
             vectors[b] = smoothing_factor * vectors[b - 1] + (1 - smoothing_factor) * vectors[b]
@@ -65,8 +73,66 @@ def test_seed_walk_matches_an_independent_reference(highest, smoothing_factor, i
     weights = synthetic_features(frames=20, bands=12).curves["bands"] * 0.3
     ours = seed_noise_walk(weights, seed=5, truncation=0.7, smoothing_factor=smoothing_factor,
                            iterations=iterations, chain="highest_correlation" if highest else "lowest_correlation")
-    expected = reference_seed_walk(weights, 5, 0.7, smoothing_factor, iterations, highest)
+    bank = truncnorm.rvs(-2, 2, size=(12, 128), random_state=np.random.default_rng(5)) * 0.7
+    expected = reference_seed_walk(weights, bank, smoothing_factor, iterations, highest)
     np.testing.assert_allclose(ours, expected, atol=1e-6)
+
+
+def test_the_chain_keeps_vector_zero_in_the_pool():
+    bank = truncnorm.rvs(-2, 2, size=(40, 128), random_state=np.random.default_rng(3)).astype(np.float32)
+    chain = chain_order(bank)
+    assert list(chain) == reference_chain(bank) and sorted(chain) == list(range(40))
+    assert chain[0] != 0  # vector 0 is the first reference, not the first link
+    assert chain_order(bank, "highest_correlation")[0] == 0 and list(chain_order(bank, "none")) == list(range(40))
+    ties = np.array([[1.0, 2.0, 3.0], [3.0, 2.0, 1.0], [3.0, 2.0, 1.0], [1.0, 2.0, 3.0]])  # rows 1 and 2 tie
+    assert list(chain_order(ties)) == [1, 0, 2, 3]  # first index on ties, then the reference changes
+
+
+def load_seed_reference():
+    info = json.loads((SEED_REFERENCE / "reference.json").read_text())
+    return info, {name: np.load(SEED_REFERENCE / f"{name}.npy") for name in ("bank", "bands", "chain_order", "noise")}
+
+
+def test_chain_reproduces_the_notebooks_order():
+    info, ref = load_seed_reference()
+    assert ref["bank"].shape == (info["bands"], 128)
+    assert np.array_equal(chain_order(ref["bank"]), ref["chain_order"])
+
+
+def test_seed_walk_reproduces_the_notebooks_noise():
+    info, ref = load_seed_reference()
+    noise = seed_noise_walk(ref["bands"], bank=ref["bank"], smoothing_factor=info["smoothing_factor"],
+                            iterations=info["iterations"])
+    assert noise.shape == ref["noise"].shape == (info["frames_with_noise"], 128)
+    np.testing.assert_allclose(noise, ref["noise"], rtol=0, atol=1e-4)
+    silent = info["silent_frames"]
+    assert np.all(noise[silent] == 0.0) and np.all(ref["noise"][silent] == 0.0)  # silence: a zero latent
+    # the bank is used as given: the truncation that scaled it is not applied a second time
+    again = seed_noise_walk(ref["bands"], bank=ref["bank"], truncation=0.2, smoothing_factor=info["smoothing_factor"],
+                            iterations=info["iterations"])
+    assert np.array_equal(again, noise)
+
+
+def test_band_noise_walk_seed_mode_is_the_notebooks_walk_on_a_seeded_bank():
+    info, ref = load_seed_reference()
+    features = AudioFeatures(FrameClock(FPS, 22050, len(ref["bands"])), {"bands": ref["bands"]}, band_mode="seed")
+    noise = band_noise_walk(features, seed=11, mode="seed", truncation=info["truncation"],
+                            smoothing_factor=info["smoothing_factor"], iterations=info["iterations"])
+    bank = noise_bank(info["bands"], info["truncation"], np.random.default_rng(11))
+    expected = reference_seed_walk(ref["bands"], bank, info["smoothing_factor"], info["iterations"])
+    np.testing.assert_allclose(noise, expected, rtol=0, atol=1e-5)
+    assert np.all(noise[info["silent_frames"]] == 0.0)
+
+
+@pytest.mark.parametrize("bank_shape", [(404, 128), (405, 127)])
+def test_a_bank_of_the_wrong_shape_is_refused(bank_shape):
+    info, ref = load_seed_reference()
+    with pytest.raises(AudioWalkInputError, match="bank"):
+        seed_noise_walk(ref["bands"], bank=np.zeros(bank_shape, np.float32))
+    bands = ref["bands"].copy()
+    bands[3, 7] = np.nan
+    with pytest.raises(AudioWalkInputError, match="features"):
+        seed_noise_walk(bands, bank=ref["bank"])
 
 
 def test_seed_walk_collapses_to_the_first_vector_at_smoothing_one():
