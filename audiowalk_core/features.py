@@ -20,7 +20,7 @@ class AudioFeatures:
     ``[frame_count, K]``). Standard names: ``bands`` [N, B] (the selected band mode), ``rms`` [N],
     ``onset`` [N], ``beat`` [N], ``chroma`` [N, 12], ``harmonic`` [N], ``percussive`` [N]; all in [0, 1].
     ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
-    ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` 'seed' or 'improved'.
+    ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` one of analysis.BAND_MODES.
     ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
     """
 

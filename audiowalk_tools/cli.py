@@ -137,7 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
                               description="Compute the per-frame audio features the walk uses and print a summary.")
     features.add_argument("song", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     features.add_argument("--fps", default="30", help="frames per second (default 30)")
-    features.add_argument("--band-mode", choices=("improved", "seed"), default="improved",
+    features.add_argument("--band-mode", choices=BAND_MODES, default="improved",
                           help="frequency bands: improved (default) or the seed project's FFT bands")
     features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
     features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")

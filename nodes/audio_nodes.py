@@ -110,7 +110,9 @@ class AudioWalkAudioFeatures:
                                                            "29.97, read as 30000/1001), 24000/1001 ..."}),
             "band_mode": (list(BAND_MODES), {"default": "improved", "tooltip":
                           "improved: centred windows, log bands over the whole spectrum, normalised. seed: the "
-                          "notebook's one-second look-ahead softmax bands (uses the four parameters below)."}),
+                          "notebook's one-second look-ahead softmax bands, exactly (uses the four parameters below; "
+                          "its frames end about a second before the song). seed_full_length: the same bands on "
+                          "the exact clock, as long as the song."}),
             "max_frequency_level": ("FLOAT", {"default": 11000.0, "min": 100.0, "max": 96000.0, "step": 1.0,
                                               "tooltip": "seed mode: highest frequency (Hz) that feeds a band."}),
             "low_frequency_skip": ("FLOAT", {"default": 16.0, "min": 0.0, "max": 20000.0, "step": 1.0,

@@ -237,7 +237,8 @@ class HeadlessFrontend:
         return result.get("result", {}).get("value")
 
     def errors(self) -> list[str]:
-        return [json.dumps(e)[:800] for e in self.events
+        return [(e["params"].get("exceptionDetails", {}).get("exception", {}).get("description", "")
+                 or json.dumps(e))[:800] for e in self.events
                 if e.get("method") == "Runtime.exceptionThrown"
                 or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
 
@@ -289,6 +290,7 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
     frontend = HeadlessFrontend(address, tmp_path / "chromium-profile")
     before = set(ComfyClient(address).get_json("/history"))
     try:
+        frontend.events.clear()  # the frontend's own start-up (a settings race of frontend 1.27) is not ours
         frontend.evaluate(f"(async () => {{ await window.app.loadGraphData({ui_path.read_text()}); }})()")
         frontend.screenshot(tmp_path / "template.png")
         frontend.evaluate("(async () => { await window.app.queuePrompt(0, 1); })()")
@@ -304,7 +306,7 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
                 break
             assert time.monotonic() < deadline, "the template did not finish in 600 s"
             time.sleep(1)
-        assert frontend.errors() == []
+        assert frontend.errors() == [], "\n".join(frontend.errors())
         [output] = [o for o in finished[0]["outputs"].values() if o.get("animated")]
         # drop the rendered mp4 on the canvas (the frontend's file handler): the graph comes back from its tags
         image = output["images"][0]
@@ -314,6 +316,7 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
             "(async () => { window.app.graph.clear(); "
             f"const blob = await (await fetch('/view?{query}')).blob(); "
             "await window.app.handleFile(new File([blob], 'song.mp4', {type: 'video/mp4'})); "
+            "await new Promise(done => setTimeout(done, 2000)); "  # handleFile does not await loadGraphData
             "return window.app.graph._nodes.map(node => node.type).sort(); })()")
         assert restored == sorted(node["type"] for node in json.loads(ui_path.read_text())["nodes"])
     finally:
