@@ -84,7 +84,8 @@ class RenderChunk:
     Video queues the next chunk and joins at the end) or "one chunk" (Save Video writes this chunk alone, for
     renders spread over several servers). ``origin``: id of the first chunk's prompt (ids of the next prompts
     derive from it); ``node_id``: the Render Chunks node in the prompt; ``prompt``: the prompt this chunk runs in
-    (to queue the next one), None outside ComfyUI."""
+    (to queue the next one), None outside ComfyUI; ``audio``: the song to mux into the joined video (a ComfyUI
+    AUDIO value or an AudioClip, held by reference), or None."""
 
     index: int
     count: int
@@ -97,6 +98,7 @@ class RenderChunk:
     origin: str = ""
     node_id: str = ""
     prompt: dict | None = None
+    audio: object = None
 
     @property
     def end_frame(self) -> int:

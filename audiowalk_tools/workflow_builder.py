@@ -45,72 +45,89 @@ SD_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 POSITIVE_PROMPT = ("a surreal dreamlike painting of teapots, soap bubbles and mushrooms, vivid colours, "
                    "highly detailed")
 NEGATIVE_PROMPT = "blurry, low quality, text, watermark, frame"
-COLUMN = 340  # horizontal spacing of the layout, in canvas pixels (nodes are 300 wide)
-WIDE = 300
-LANE_Y = 700  # the song's link to Save Video runs along this free lane, under every other node
+COLUMN = 310  # horizontal spacing of the layout, in canvas pixels (nodes are 280 wide)
+WIDE = 280
 STAGE_COLORS = {"song": "#3f789e", "walk": "#8a6f3f", "biggan": "#3f8a5c", "sd": "#7a3f8a", "video": "#8a3f4a"}
+# Layout rules (checked in the real frontend): links run left to right between columns, never behind a node. The two
+# long links run in free lanes along the bottom, as straight lines: the song from Load Audio to Render in Chunks
+# (which hands it to Save Music Video with the chunk), and the chunk from Render in Chunks to Save Music Video.
+# A socket's centre sits 14 px below its node's top plus 20 px per socket above it.
+SLOT = 20
 
 # node ids shared by both graphs
 (LOAD_AUDIO, FEATURES, NOISE, CLASSES, MAKE_LATENTS, SMOOTH, CHUNKS, LOAD_BIGGAN, GENERATE, SAVE) = range(1, 11)
 
 
+def _x(column: int) -> int:
+    return column * COLUMN
+
+
 def _group(title: str, stage: str, left: float, top: float, right: float, bottom: float) -> GraphGroup:
     """A stage box from canvas corners, with room for its title bar."""
-    return GraphGroup(title, (left - 20, top - 70, right - left + 40, bottom - top + 90), STAGE_COLORS[stage])
+    return GraphGroup(title, (left - 15, top - 75, right - left + 30, bottom - top + 95), STAGE_COLORS[stage])
 
 
-def _walk_part(latents_for_generate: tuple) -> list[GraphNode]:
-    """Song -> features -> walk -> Render in Chunks, Load BigGAN and BigGAN Generate (columns 0 to 5)."""
+def _walk_part(chunks_y: int) -> list[GraphNode]:
+    """Song -> features -> walk -> Render in Chunks (columns 0 to 4); Render in Chunks sits at the bottom at
+    ``chunks_y``, with Load Audio one socket lower so the song's link is a straight line under the walk."""
     return [
-        GraphNode(LOAD_AUDIO, "AudioWalkLoadAudio", (0, LANE_Y - 120), (WIDE, 160), title="Load Audio",
+        GraphNode(LOAD_AUDIO, "AudioWalkLoadAudio", (0, chunks_y + SLOT), (WIDE, 160), title="Load Song",
                   values={"audio": SONG, "start_seconds": 0.0, "duration_seconds": 0.0}),
-        GraphNode(FEATURES, "AudioWalkAudioFeatures", (COLUMN, 0), (WIDE, 280), title="Audio Features",
+        GraphNode(FEATURES, "AudioWalkAudioFeatures", (_x(1), 0), (WIDE, 280), title="Audio Features",
                   values=dict(PIPELINE_VALUES["AudioWalkAudioFeatures"]), links={"audio": (LOAD_AUDIO, 0)}),
-        GraphNode(NOISE, "AudioWalkBandNoiseWalk", (2 * COLUMN, 0), (WIDE, 280), title="Band Noise Walk",
+        GraphNode(NOISE, "AudioWalkBandNoiseWalk", (_x(2), 0), (WIDE, 280), title="Band Noise Walk",
                   values=dict(PIPELINE_VALUES["AudioWalkBandNoiseWalk"]), links={"features": (FEATURES, 0)}),
-        GraphNode(CLASSES, "AudioWalkClassSchedule", (2 * COLUMN, 340), (WIDE, 170), title="Class Schedule",
+        GraphNode(CLASSES, "AudioWalkClassSchedule", (_x(2), 330), (WIDE, 170), title="Class Schedule",
                   values=dict(PIPELINE_VALUES["AudioWalkClassSchedule"]), links={"features": (FEATURES, 0)}),
-        GraphNode(MAKE_LATENTS, "AudioWalkMakeLatents", (3 * COLUMN, 0), (WIDE, 100), title="Make Latents",
+        GraphNode(MAKE_LATENTS, "AudioWalkMakeLatents", (_x(3), 0), (WIDE, 100), title="Make Latents",
                   links={"noise": (NOISE, 0), "classes": (CLASSES, 0)}),
-        GraphNode(SMOOTH, "AudioWalkSmoothLatents", (3 * COLUMN, 160), (WIDE, 200), title="Smooth Latents",
+        GraphNode(SMOOTH, "AudioWalkSmoothLatents", (_x(4), 0), (WIDE, 200), title="Smooth Latents",
                   values=dict(PIPELINE_VALUES["AudioWalkSmoothLatents"]), links={"latents": (MAKE_LATENTS, 0)}),
-        GraphNode(CHUNKS, "AudioWalkRenderChunks", (4 * COLUMN, 0), (WIDE, 170), title="Render in Chunks",
+        GraphNode(CHUNKS, "AudioWalkRenderChunks", (_x(5), chunks_y), (WIDE, 170), title="Render in Chunks",
                   values={"chunk_frames": DEFAULT_CHUNK_FRAMES, "render": RENDER_WHOLE_SONG, "chunk_index": 0},
-                  links={"latents": (SMOOTH, 0)}),
-        GraphNode(LOAD_BIGGAN, "AudioWalkLoadBigGAN", (4 * COLUMN, 480), (WIDE, 150), title="Load BigGAN",
+                  links={"latents": (SMOOTH, 0), "audio": (LOAD_AUDIO, 0)}),
+        GraphNode(LOAD_BIGGAN, "AudioWalkLoadBigGAN", (_x(5), 300), (WIDE, 150), title="Load BigGAN",
                   values={"model_name": "biggan-deep-128"}),
-        GraphNode(GENERATE, "AudioWalkBigGANGenerate", (5 * COLUMN, 240), (WIDE, 190), title="BigGAN Generate",
-                  values={"start_frame": 0, "frame_count": 0, "batch_size": 8},
-                  links={"model": (LOAD_BIGGAN, 0), "latents": latents_for_generate}),
     ]
 
 
-def _save_video(x: float, images: tuple, prefix: str) -> GraphNode:
-    return GraphNode(SAVE, "AudioWalkSaveVideo", (x, 0), (340, 380), title="Save Video",
+def _generate(column: int, y: int, latents: tuple) -> GraphNode:
+    return GraphNode(GENERATE, "AudioWalkBigGANGenerate", (_x(column), y), (WIDE, 190), title="BigGAN Generate",
+                     values={"start_frame": 0, "frame_count": 0, "batch_size": 8},
+                     links={"model": (LOAD_BIGGAN, 0), "latents": latents})
+
+
+def _save_video(column: int, chunks_y: int, images: tuple, prefix: str) -> GraphNode:
+    """Save Music Video on the chunk's lane: its chunk socket (the second) level with Render in Chunks' chunk
+    output (the second)."""
+    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (300, 330), title="Save Music Video",
                      values={"filename_prefix": prefix, "crf": 18},
-                     links={"images": images, "audio": (LOAD_AUDIO, 0), "chunk": (CHUNKS, 1)})
+                     links={"images": images, "chunk": (CHUNKS, 1)})
 
 
-def _walk_groups() -> list[GraphGroup]:
-    return [_group("1  Song and its features", "song", 0, 0, COLUMN + WIDE, LANE_Y + 40),
-            _group("2  Latent walk", "walk", 2 * COLUMN, 0, 3 * COLUMN + WIDE, 510),
-            _group("3  BigGAN, one chunk at a time", "biggan", 4 * COLUMN, 0, 5 * COLUMN + WIDE, 630)]
+def _walk_groups(chunks_y: int, biggan_right: int) -> list[GraphGroup]:
+    return [_group("1  Song and its features", "song", 0, 0, _x(1) + WIDE, chunks_y + 200),
+            _group("2  Latent walk", "walk", _x(2), 0, _x(4) + WIDE, 510),
+            _group("3  BigGAN, one chunk at a time", "biggan", _x(5), 0, biggan_right, chunks_y + 180)]
 
 
-def _note(text: str) -> GraphNote:
-    return GraphNote(30, text, (0, 0), (WIDE, 500), title="Read me")
+def _note(text: str, height: int = 470) -> GraphNote:
+    return GraphNote(30, text, (0, 0), (WIDE, height), title="Read me")
 
 
 def biggan_workflow():
     """Song -> features -> band noise walk + class schedule -> latents -> chunks -> BigGAN -> mp4 with the song."""
-    nodes = _walk_part((CHUNKS, 0)) + [_save_video(6 * COLUMN, (GENERATE, 0), "AudioWalk/biggan")]
-    groups = _walk_groups() + [_group("4  Video with the music", "video", 6 * COLUMN, 0, 6 * COLUMN + 340, 380)]
+    chunks_y = 560
+    nodes = _walk_part(chunks_y) + [_generate(6, 0, (CHUNKS, 0)),
+                                    _save_video(7, chunks_y, (GENERATE, 0), "AudioWalk/biggan")]
+    groups = _walk_groups(chunks_y, _x(6) + WIDE) + [
+        _group("4  Video with the music", "video", _x(7), chunks_y, _x(7) + 300, chunks_y + 400)]
     note = _note("## AudioWalk: BigGAN music video\n"
                  "Press **Run**: the bundled 20 s demo song becomes an mp4 in `output/AudioWalk/`. For your song, "
-                 "upload it in **Load Audio**.\n\n"
+                 "upload it in **Load Song**.\n\n"
                  "One Run renders the whole song in chunks of **chunk_frames** (Render in Chunks); each chunk is "
-                 "encoded and dropped, and Save Video joins them with the music at the end. Memory follows the "
-                 "chunk, not the song.\n\n"
+                 "encoded and dropped, and Save Music Video joins them with the music at the end. Memory follows "
+                 "the chunk, not the song.\n\n"
                  "BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
                  "Headless: `audiowalk comfy-run audiowalk_biggan --audio song.mp3 -o out.mp4`.")
     return nodes, [note], groups
@@ -123,53 +140,54 @@ def biggan_workflow():
 
 def diffused_biggan_workflow():
     """The BigGAN walk on the keyframes only, SD img2img on them with frame-keyed noise, crossfaded back."""
-    x = 6 * COLUMN
-    nodes = _walk_part((KEYFRAMES, 0))
-    nodes[[n.id for n in nodes].index(GENERATE)].values["batch_size"] = 8
+    chunks_y = 800
+    nodes = _walk_part(chunks_y)
     nodes += [
-        GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (5 * COLUMN, 0), (WIDE, 170), title="Keyframe Latents",
+        GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (_x(6), 0), (WIDE, 170), title="Keyframe Latents",
                   values={"interpolation_steps": 3, "mode": "every_n"},
                   links={"latents": (SMOOTH, 0), "chunk": (CHUNKS, 1)}),
-        GraphNode(SCALE, "ImageScale", (x, 240), (WIDE, 170), title="Upscale for SD",
+        _generate(7, 300, (KEYFRAMES, 0)),
+        GraphNode(KEY_NOISE, "AudioWalkKeyframeNoise", (_x(7), 110), (WIDE, 130), title="Keyframe Noise",
+                  values={"noise_seed": 42, "coherence": 0.8}, links={"keyframe_info": (KEYFRAMES, 1)}),
+        # the Stable Diffusion stage: the checkpoint first, its outputs reach down and right
+        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (_x(8), 520), (WIDE, 110), title="Load Checkpoint",
+                  values={"ckpt_name": SD_CHECKPOINT}),
+        GraphNode(SCALE, "ImageScale", (_x(8), 300), (WIDE, 170), title="Upscale for SD",
                   values={"upscale_method": "bilinear", "width": 512, "height": 512, "crop": "disabled"},
                   links={"image": (GENERATE, 0)}),
-        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (x, 480), (WIDE, 110), title="Load Checkpoint",
-                  values={"ckpt_name": SD_CHECKPOINT}),
-        GraphNode(ENCODE, "VAEEncode", (x + COLUMN, 240), (WIDE, 60), title="VAE Encode",
+        GraphNode(ENCODE, "VAEEncode", (_x(9), 300), (WIDE, 60), title="VAE Encode",
                   links={"pixels": (SCALE, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(POSITIVE, "CLIPTextEncode", (x + COLUMN, 360), (WIDE, 150), title="Positive Prompt",
+        GraphNode(POSITIVE, "CLIPTextEncode", (_x(9), 400), (WIDE, 140), title="Positive Prompt",
                   values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(NEGATIVE, "CLIPTextEncode", (x + COLUMN, 570), (WIDE, 110), title="Negative Prompt",
+        GraphNode(NEGATIVE, "CLIPTextEncode", (_x(9), 620), (WIDE, 100), title="Negative Prompt",
                   values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(KEY_NOISE, "AudioWalkKeyframeNoise", (x + 2 * COLUMN, 0), (WIDE, 130), title="Keyframe Noise",
-                  values={"noise_seed": 42, "coherence": 0.8}, links={"keyframe_info": (KEYFRAMES, 1)}),
-        GraphNode(GUIDER, "CFGGuider", (x + 2 * COLUMN, 190), (WIDE, 100), title="CFG Guider",
+        GraphNode(GUIDER, "CFGGuider", (_x(10), 410), (WIDE, 100), title="CFG Guider",
                   values={"cfg": 7.5}, links={"model": (CHECKPOINT, 0), "positive": (POSITIVE, 0),
                                               "negative": (NEGATIVE, 0)}),
-        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (x + 2 * COLUMN, 350), (WIDE, 60), title="Sampler",
-                  values={"sampler_name": "euler"}),
-        GraphNode(SCHEDULER, "BasicScheduler", (x + 2 * COLUMN, 470), (WIDE, 110), title="Scheduler (img2img)",
+        GraphNode(SCHEDULER, "BasicScheduler", (_x(10), 620), (WIDE, 110), title="Scheduler (img2img)",
                   values={"scheduler": "normal", "steps": 10, "denoise": 0.5}, links={"model": (CHECKPOINT, 0)}),
-        GraphNode(SAMPLER, "SamplerCustomAdvanced", (x + 3 * COLUMN, 190), (WIDE, 110), title="Sample Keyframes",
+        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (_x(10), 300), (WIDE, 60), title="Sampler",
+                  values={"sampler_name": "euler"}),
+        GraphNode(SAMPLER, "SamplerCustomAdvanced", (_x(11), 110), (WIDE, 130), title="Sample Keyframes",
                   links={"noise": (KEY_NOISE, 0), "guider": (GUIDER, 0), "sampler": (SAMPLER_SELECT, 0),
                          "sigmas": (SCHEDULER, 0), "latent_image": (ENCODE, 0)}),
-        GraphNode(DECODE, "VAEDecode", (x + 4 * COLUMN, 190), (WIDE, 60), title="VAE Decode",
+        GraphNode(DECODE, "VAEDecode", (_x(12), 540), (WIDE, 60), title="VAE Decode",
                   links={"samples": (SAMPLER, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (x + 4 * COLUMN, 310), (WIDE, 80),
+        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (_x(13), 0), (WIDE, 80),
                   title="Interpolate Frames", links={"keyframes": (DECODE, 0), "keyframe_info": (KEYFRAMES, 1)}),
+        _save_video(14, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan"),
     ]
-    nodes.append(_save_video(x + 5 * COLUMN, (INTERPOLATE, 0), "AudioWalk/diffused_biggan"))
-    groups = _walk_groups() + [
-        _group("4  Stable Diffusion img2img on the keyframes", "sd", x, 0, x + 4 * COLUMN + WIDE, 680),
-        _group("5  Video with the music", "video", x + 5 * COLUMN, 0, x + 5 * COLUMN + 340, 380)]
+    groups = _walk_groups(chunks_y, _x(7) + WIDE) + [
+        _group("4  Stable Diffusion img2img on the keyframes", "sd", _x(8), 110, _x(12) + WIDE, 750),
+        _group("5  Crossfade and video with the music", "video", _x(13), 0, _x(14) + 300, chunks_y + 400)]
     note = _note("## AudioWalk: BigGAN + Stable Diffusion\n"
                  "Press **Run** once an SD 1.5 checkpoint is in `models/checkpoints` (pick it in **Load "
                  "Checkpoint**): the bundled demo song becomes an mp4 in `output/AudioWalk/`.\n\n"
                  "Every (interpolation_steps + 1)-th frame is a keyframe: BigGAN renders only those, img2img "
                  "re-imagines them (denoise 0.5 = the seed's strength) and Interpolate Frames crossfades back. "
-                 "**Keyframe Noise** keys the img2img noise to each keyframe's frame index, so the chunks of one Run "
-                 "equal a whole render and neighbouring keyframes share noise (coherence).\n\n"
-                 "Headless: `audiowalk comfy-run audiowalk_diffused_biggan --audio song.mp3 -o out.mp4`.")
+                 "**Keyframe Noise** keys the img2img noise to each keyframe's frame index, so the chunks of one "
+                 "Run equal a whole render and neighbouring keyframes share noise (coherence).\n\n"
+                 "Headless: `audiowalk comfy-run audiowalk_diffused_biggan --audio song.mp3 -o out.mp4`.", 640)
     return nodes, [note], groups
 
 
@@ -187,7 +205,7 @@ WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_big
              ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
                              diffused_biggan_workflow))
 # How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
-OPENING_VIEW = {"ds": {"scale": 0.75, "offset": [60, 140]}}
+OPENING_VIEW = {"ds": {"scale": 0.62, "offset": [30, 170]}}
 
 # ------------------------------------------------------------------------------------------------ building
 

@@ -36,16 +36,20 @@ class AudioWalkRenderChunks:
                                             "cancelled render of the same graph). The render moves it on by "
                                             "itself."}),
             },
+            "optional": {
+                "audio": ("AUDIO", {"tooltip": "The song: Save Music Video muxes it into the joined video (then "
+                                    "the song needs no second link to Save Music Video)."}),
+            },
             "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"},
         }
 
-    def plan(self, latents, chunk_frames, render, chunk_index, prompt=None, unique_id=None):
+    def plan(self, latents, chunk_frames, render, chunk_index, audio=None, prompt=None, unique_id=None):
         node_id = str(unique_id) if unique_id is not None else ""
         origin = origin_of_prompt(prompt, node_id, current_prompt_id())
         render_id = render_id_of_prompt(prompt or {"latents_seed": latents.seed, "frames": latents.frame_count},
                                         node_id)
         chunk = plan_chunk(latents.frame_count, chunk_frames, chunk_index, latents.clock, render_id, render,
-                           origin=origin, node_id=node_id, prompt=prompt)
+                           origin=origin, node_id=node_id, prompt=prompt, audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())
         part = latents.slice_frames(chunk.start_frame, chunk.frame_count)
         return (part, chunk, chunk.start_frame, chunk.frame_count)

@@ -42,9 +42,10 @@ class AudioWalkSaveVideo:
                                 "tooltip": "x264 quality: lower is better and larger (18 is visually lossless)."}),
             },
             "optional": {
-                "audio": ("AUDIO", {"tooltip": "The music; trimmed or padded to the video's length."}),
                 "chunk": ("AUDIOWALK_CHUNK", {"tooltip": "The chunk these frames are (Render in Chunks): its exact "
-                                              "frame rate, and the parts to join."}),
+                                              "frame rate, the parts to join, and the song it carries."}),
+                "audio": ("AUDIO", {"tooltip": "The music (else the chunk's song); trimmed or padded to the "
+                                    "video's length."}),
                 "features": ("AUDIOWALK_FEATURES", {"tooltip": "The song's features: their exact frame rate "
                                                     "(e.g. 30000/1001) and frame count, when no chunk is given."}),
                 "fps": ("STRING", {"default": "30", "tooltip": "Frame rate when neither chunk nor features is "
@@ -61,9 +62,10 @@ class AudioWalkSaveVideo:
             return str(exc)
         return True
 
-    def save(self, images, filename_prefix, crf, audio=None, chunk=None, features=None, fps="30", prompt=None,
+    def save(self, images, filename_prefix, crf, chunk=None, audio=None, features=None, fps="30", prompt=None,
              extra_pnginfo=None, unique_id=None):
-        clip = audio_from_comfy(audio) if audio is not None else None
+        music = audio if audio is not None else (chunk.audio if chunk is not None else None)
+        clip = audio_from_comfy(music) if music is not None else None
         metadata = None if metadata_disabled() else comfy_metadata(prompt, extra_pnginfo)
         output_dir = output_directory()
         height, width = int(images.shape[1]), int(images.shape[2])
