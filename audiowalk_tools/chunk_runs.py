@@ -35,7 +35,7 @@ from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, ChunkPlan,
                                    chunk_prompt_id, prompt_for_chunk)
 
 from .comfy_client import (ComfyClient, ComfyError, ComfyExecutionError, ComfyInterrupted,
-                           ComfyPromptLost, ComfyPromptRejected, FollowStopped, ProgressEvent)
+                           ComfyPromptLost, ComfyPromptRejected, FollowStopped)
 
 RENDER_CHUNKS_TYPE = "AudioWalkRenderChunks"
 SAVE_VIDEO_TYPE = "AudioWalkSaveVideo"
@@ -199,9 +199,14 @@ def render_whole_song(client: ComfyClient, prompt: dict, chunk_node: str, *, pla
             socket.close()
 
 
+CANCEL_TIMEOUT_S = 5.0  # a hung server must not hold up a cancel for long
+
+
 def _cancel_prompts(client: ComfyClient, queued_ids, running_id) -> None:
     """Best effort: delete ``queued_ids`` from the server's queue and interrupt ``running_id`` (errors ignored:
     the server may be gone)."""
+    client = ComfyClient(client.base_url, timeout=CANCEL_TIMEOUT_S, client_id=client.client_id,
+                         use_websocket=False)
     try:
         client.delete_queued(queued_ids)
         if running_id:
@@ -346,15 +351,16 @@ class SpreadRender:
     def _show(self, kind: str, slot: ServerSlot, payload) -> None:
         """Apply a worker's report to the status and pass it on (on this thread)."""
         if kind == "event":
-            event: ProgressEvent = payload
-            status = slot.status
-            if event.kind in ("start", "executing", "progress") and status.chunk is not None:
-                node = status.node
-                if event.node_id is not None:
-                    node_info = slot.prompt.get(event.node_id) or {}
-                    node = (node_info.get("_meta") or {}).get("title") or node_info.get("class_type", node)
-                value, maximum = (event.value, event.maximum) if event.kind == "progress" else (0, 0)
-                slot.status = replace(status, started=True, node=node, value=value, maximum=maximum)
+            job, event = payload
+            with self.lock:  # the workers change the status too: only the chunk still running takes the event
+                status = slot.status
+                if event.kind in ("start", "executing", "progress") and status.chunk is job:
+                    node = status.node
+                    if event.node_id is not None:
+                        node_info = slot.prompt.get(event.node_id) or {}
+                        node = (node_info.get("_meta") or {}).get("title") or node_info.get("class_type", node)
+                    value, maximum = (event.value, event.maximum) if event.kind == "progress" else (0, 0)
+                    slot.status = replace(status, started=True, node=node, value=value, maximum=maximum)
         elif self.on_message is not None:
             self.on_message(f"[{slot.name}] {payload}")
         if self.on_progress is not None:
@@ -432,7 +438,7 @@ class SpreadRender:
         with self.lock:
             self.prompt_ids[slot.name] = prompt_id
         try:
-            entry = self._render(slot, prompt, prompt_id)
+            entry = self._render(slot, job, prompt, prompt_id)
             part = self._download(slot, job, entry)
         except FollowStopped:
             return
@@ -446,7 +452,7 @@ class SpreadRender:
         else:
             self._chunk_done(slot, job, part)
 
-    def _render(self, slot: ServerSlot, prompt: dict, prompt_id: str) -> dict:
+    def _render(self, slot: ServerSlot, job: ChunkJob, prompt: dict, prompt_id: str) -> dict:
         client = slot.client
         socket = client.open_event_socket()
         try:
@@ -457,7 +463,7 @@ class SpreadRender:
             if self.stop.is_set():  # cancelled while the prompt was on its way
                 _cancel_prompts(client, [prompt_id], prompt_id)
                 raise FollowStopped(prompt_id)
-            return client.follow_prompt(prompt_id, prompt, lambda event: self._report("event", slot, event),
+            return client.follow_prompt(prompt_id, prompt, lambda event: self._report("event", slot, (job, event)),
                                         self.timeout, socket=socket, stop=self.stop)
         finally:
             if socket is not None:

@@ -357,9 +357,10 @@ def total_frames_for(api: dict, song: Path) -> int:
 class PromptProgress:
     """Prints what the server reports for one prompt: which node runs, and its steps."""
 
-    def __init__(self, prompt: dict, prefix: str = "", stream=None):
+    def __init__(self, prompt: dict, prefix: str = "", stream=None, show_cached: bool = True):
         self.prompt = prompt
         self.prefix = prefix
+        self.show_cached = show_cached
         self.stream = stream or sys.stderr
         self.bar = TerminalProgress("", self.stream)
         self.current = None
@@ -371,7 +372,7 @@ class PromptProgress:
     def __call__(self, event) -> None:
         if event.kind == "queued":
             print(f"{self.prefix}queued: {event.value} prompt(s) ahead", file=self.stream, flush=True)
-        elif event.kind == "cached" and event.nodes:
+        elif event.kind == "cached" and event.nodes and self.show_cached:
             titles = ", ".join(self._title(n) for n in event.nodes)
             print(f"{self.prefix}cached: {titles}", file=self.stream, flush=True)
         elif event.kind == "executing" and event.node_id != self.current:
@@ -507,7 +508,7 @@ def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
             plan = ChunkPlan(total_frames_for(prompt, args.audio), int(prompt[chunk_node]["inputs"]["chunk_frames"]))
             print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames",
                   file=sys.stderr)
-        progress = {"printer": PromptProgress(prompt)}
+        progress = {"printer": PromptProgress(prompt), "chunks": 0}  # later chunks' cached nodes go unsaid
 
         def on_chunk(index: int) -> None:
             progress["printer"].bar.finish()
@@ -515,7 +516,8 @@ def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
             if plan is not None:
                 start, count = plan.frame_range(index)
                 label += f", frames {start}-{start + count - 1} of {plan.total_frames:,}"
-            progress["printer"] = PromptProgress(prompt, f"[{label}] ")
+            progress["printer"] = PromptProgress(prompt, f"[{label}] ", show_cached=not progress["chunks"])
+            progress["chunks"] += 1
 
         entry = render_whole_song(client, prompt, chunk_node, plan=plan, on_chunk=on_chunk,
                                   on_event=lambda event: progress["printer"](event), timeout=args.timeout)
