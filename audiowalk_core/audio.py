@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import os
+from pathlib import Path
 from dataclasses import dataclass
 
 import numpy as np
@@ -36,6 +37,11 @@ class AudioClip:
         if self.channels == 1:
             return self.samples[0]
         return self.samples.mean(axis=0, dtype=np.float32)
+
+
+# The demo song the node pack ships (written by ``python -m audiowalk_tools.demo``; a test checks it is that song):
+# Load Audio offers it when the input folder has no file of that name, so the shipped templates run as opened.
+BUNDLED_DEMO_SONG = Path(__file__).resolve().parent / "data" / "audiowalk_demo.flac"
 
 
 def validate_clip(clip: AudioClip, input_name: str = "audio") -> AudioClip:

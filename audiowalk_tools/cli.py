@@ -88,7 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with several --server, the chunks are spread over all of them (each renders "
                                      "one chunk at a time) and joined here into one mp4 with the music.")
     run.add_argument("workflow", help="workflow .json (API or UI format), or the name of a shipped workflow "
-                                      "(" + ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json")))
+                                      "(" + ", ".join(p.stem for p in sorted((SHIPPED_WORKFLOWS / "api").glob("*.json")))
                                       + ")")
     run.add_argument("--server", action="append", default=None, metavar="HOST:PORT",
                      help="ComfyUI address (default 127.0.0.1:8188); repeat it to spread the chunks over several "
@@ -279,7 +279,7 @@ def resolve_workflow_path(text: str) -> Path:
     for candidate in (SHIPPED_WORKFLOWS / "api" / f"{text}.json", SHIPPED_WORKFLOWS / "api" / text):
         if candidate.is_file():
             return candidate
-    shipped = ", ".join(p.stem for p in sorted(SHIPPED_WORKFLOWS.glob("*.json"))) or "none"
+    shipped = ", ".join(p.stem for p in sorted((SHIPPED_WORKFLOWS / "api").glob("*.json"))) or "none"
     raise AudioWalkInputError("workflow", f"{text!r} is neither a file nor a shipped workflow",
                               f"a workflow .json file or one of: {shipped}")
 

@@ -84,7 +84,8 @@ def synthesize_demo_song(sample_rate: int = 44100, duration_seconds: float = DEM
 
 
 def write_demo_song(path, sample_rate: int = 44100, duration_seconds: float = DEMO_SECONDS) -> Path:
-    """Write the demo song as a 16-bit stereo wav at ``path`` (atomically) and return the path."""
+    """Write the demo song as a 16-bit stereo file at ``path`` (atomically; wav, or flac for a .flac name) and
+    return the path."""
     import soundfile
 
     from audiowalk_core.paths import atomic_output
@@ -92,6 +93,13 @@ def write_demo_song(path, sample_rate: int = 44100, duration_seconds: float = DE
     clip = synthesize_demo_song(sample_rate, duration_seconds)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    kind = "FLAC" if path.suffix.lower() == ".flac" else "WAV"
     with atomic_output(path) as temporary:
-        soundfile.write(str(temporary), clip.samples.T, clip.sample_rate, subtype="PCM_16", format="WAV")
+        soundfile.write(str(temporary), clip.samples.T, clip.sample_rate, subtype="PCM_16", format=kind)
     return path
+
+
+if __name__ == "__main__":  # python -m audiowalk_tools.demo: (re)write the copy the node pack ships
+    from audiowalk_core.audio import BUNDLED_DEMO_SONG
+
+    print(write_demo_song(BUNDLED_DEMO_SONG))

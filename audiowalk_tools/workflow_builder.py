@@ -19,113 +19,175 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .workflow_tools import (GraphNode, import_node_pack, GraphNote, WorkflowError, build_ui_workflow, dump_json,
-                                           pack_object_info, ui_to_api, validate_api_workflow,
-                                           validate_ui_workflow)
+from dataclasses import dataclass
+
+from audiowalk_core.audio import BUNDLED_DEMO_SONG
+from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
+from audiowalk_core.pipeline import DEFAULT_PIPELINE
+
+from .workflow_tools import (GraphGroup, GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
+                             import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
+                             validate_ui_workflow)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CORE_INFO_PATH = REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-core-object_info.json"
 WORKFLOW_DIR = REPO_ROOT / "workflows"
 
 # ------------------------------------------------------------------------------------------------ the graphs
-# The seed project's README values (SEED_ALGORITHM.md): truncation 0.7, extra_detail 0.9, max_frequency_level
-# 11000 Hz, low_frequency_skip 16 Hz, frequency_band_growth_rate 1.01, smoothing_factor 0.1, iterations 1,
-# labels teapot | bubble | mushroom; SD img2img: steps 10, guidance 7.5, strength 0.5, seed 42, interpolation_steps 3.
-SONG = "audiowalk_demo.wav"
-LABELS = "teapot | bubble | mushroom"
-FEATURE_VALUES = {"fps": 30.0, "max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
-                  "frequency_band_growth_rate": 1.01, "extra_detail": 0.9}
-WALK_VALUES = {"seed": 0, "truncation": 0.7, "smoothing_factor": 0.1, "iterations": 1}
+# The walk's widget values come from the one pipeline definition (audiowalk_core.pipeline.DEFAULT_PIPELINE, what
+# `audiowalk render` runs): the seed project's README values (truncation 0.7, extra_detail 0.9, max_frequency_level
+# 11000 Hz, low_frequency_skip 16 Hz, frequency_band_growth_rate 1.01, smoothing_factor 0.1, iterations 1, labels
+# teapot | bubble | mushroom). SD img2img: the seed's steps 10, guidance 7.5, strength 0.5, seed 42,
+# interpolation_steps 3.
+PIPELINE_VALUES = DEFAULT_PIPELINE.node_values()
+SONG = BUNDLED_DEMO_SONG.name
 SD_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
 POSITIVE_PROMPT = ("a surreal dreamlike painting of teapots, soap bubbles and mushrooms, vivid colours, "
                    "highly detailed")
 NEGATIVE_PROMPT = "blurry, low quality, text, watermark, frame"
-COLUMN = 360  # horizontal spacing of the layout, in canvas pixels
+COLUMN = 340  # horizontal spacing of the layout, in canvas pixels (nodes are 300 wide)
+WIDE = 300
+LANE_Y = 700  # the song's link to Save Video runs along this free lane, under every other node
+STAGE_COLORS = {"song": "#3f789e", "walk": "#8a6f3f", "biggan": "#3f8a5c", "sd": "#7a3f8a", "video": "#8a3f4a"}
 
 # node ids shared by both graphs
-LOAD_AUDIO, FEATURES, NOISE, CLASSES, MAKE_LATENTS, SMOOTH, LOAD_BIGGAN, GENERATE, SAVE = 1, 2, 3, 4, 5, 6, 7, 8, 9
+(LOAD_AUDIO, FEATURES, NOISE, CLASSES, MAKE_LATENTS, SMOOTH, CHUNKS, LOAD_BIGGAN, GENERATE, SAVE) = range(1, 11)
 
 
-def _biggan_part(save_images_from: tuple, save_title: str, prefix: str) -> list[GraphNode]:
+def _group(title: str, stage: str, left: float, top: float, right: float, bottom: float) -> GraphGroup:
+    """A stage box from canvas corners, with room for its title bar."""
+    return GraphGroup(title, (left - 20, top - 70, right - left + 40, bottom - top + 90), STAGE_COLORS[stage])
+
+
+def _walk_part(latents_for_generate: tuple) -> list[GraphNode]:
+    """Song -> features -> walk -> Render in Chunks, Load BigGAN and BigGAN Generate (columns 0 to 5)."""
     return [
-        GraphNode(LOAD_AUDIO, "AudioWalkLoadAudio", (0, 0), (320, 160), title="Load Audio",
+        GraphNode(LOAD_AUDIO, "AudioWalkLoadAudio", (0, LANE_Y - 120), (WIDE, 160), title="Load Audio",
                   values={"audio": SONG, "start_seconds": 0.0, "duration_seconds": 0.0}),
-        GraphNode(FEATURES, "AudioWalkAudioFeatures", (COLUMN, 0), (320, 260), title="Audio Features",
-                  values=dict(FEATURE_VALUES), links={"audio": (LOAD_AUDIO, 0)}),
-        GraphNode(NOISE, "AudioWalkBandNoiseWalk", (2 * COLUMN, 0), (320, 220), title="Band Noise Walk",
-                  values=dict(WALK_VALUES), links={"features": (FEATURES, 0)}),
-        GraphNode(CLASSES, "AudioWalkClassSchedule", (2 * COLUMN, 360), (320, 160), title="Class Schedule",
-                  values={"labels": LABELS}, links={"features": (FEATURES, 0)}),
-        GraphNode(MAKE_LATENTS, "AudioWalkMakeLatents", (3 * COLUMN, 0), (320, 120), title="Make Latents",
-                  values={"truncation": 0.7}, links={"noise": (NOISE, 0), "classes": (CLASSES, 0)}),
-        GraphNode(SMOOTH, "AudioWalkSmoothLatents", (3 * COLUMN, 180), (320, 160), title="Smooth Latents",
-                  links={"latents": (MAKE_LATENTS, 0)}),
-        GraphNode(LOAD_BIGGAN, "AudioWalkLoadBigGAN", (3 * COLUMN, 420), (320, 130), title="Load BigGAN",
+        GraphNode(FEATURES, "AudioWalkAudioFeatures", (COLUMN, 0), (WIDE, 280), title="Audio Features",
+                  values=dict(PIPELINE_VALUES["AudioWalkAudioFeatures"]), links={"audio": (LOAD_AUDIO, 0)}),
+        GraphNode(NOISE, "AudioWalkBandNoiseWalk", (2 * COLUMN, 0), (WIDE, 280), title="Band Noise Walk",
+                  values=dict(PIPELINE_VALUES["AudioWalkBandNoiseWalk"]), links={"features": (FEATURES, 0)}),
+        GraphNode(CLASSES, "AudioWalkClassSchedule", (2 * COLUMN, 340), (WIDE, 170), title="Class Schedule",
+                  values=dict(PIPELINE_VALUES["AudioWalkClassSchedule"]), links={"features": (FEATURES, 0)}),
+        GraphNode(MAKE_LATENTS, "AudioWalkMakeLatents", (3 * COLUMN, 0), (WIDE, 100), title="Make Latents",
+                  links={"noise": (NOISE, 0), "classes": (CLASSES, 0)}),
+        GraphNode(SMOOTH, "AudioWalkSmoothLatents", (3 * COLUMN, 160), (WIDE, 200), title="Smooth Latents",
+                  values=dict(PIPELINE_VALUES["AudioWalkSmoothLatents"]), links={"latents": (MAKE_LATENTS, 0)}),
+        GraphNode(CHUNKS, "AudioWalkRenderChunks", (4 * COLUMN, 0), (WIDE, 170), title="Render in Chunks",
+                  values={"chunk_frames": DEFAULT_CHUNK_FRAMES, "render": RENDER_WHOLE_SONG, "chunk_index": 0},
+                  links={"latents": (SMOOTH, 0)}),
+        GraphNode(LOAD_BIGGAN, "AudioWalkLoadBigGAN", (4 * COLUMN, 480), (WIDE, 150), title="Load BigGAN",
                   values={"model_name": "biggan-deep-128"}),
-        GraphNode(GENERATE, "AudioWalkBigGANGenerate", (4 * COLUMN, 0), (320, 200), title="BigGAN Generate",
+        GraphNode(GENERATE, "AudioWalkBigGANGenerate", (5 * COLUMN, 240), (WIDE, 190), title="BigGAN Generate",
                   values={"start_frame": 0, "frame_count": 0, "batch_size": 8},
-                  links={"model": (LOAD_BIGGAN, 0), "latents": (SMOOTH, 0)}),
-        GraphNode(SAVE, "AudioWalkSaveVideo", (save_images_from[2], 0), (360, 320), title=save_title,
-                  values={"filename_prefix": prefix, "crf": 18},
-                  links={"images": save_images_from[:2], "fps": (FEATURES, 2), "audio": (LOAD_AUDIO, 0)}),
+                  links={"model": (LOAD_BIGGAN, 0), "latents": latents_for_generate}),
     ]
 
 
-def biggan_workflow() -> tuple[list[GraphNode], list[GraphNote]]:
-    """Song -> features -> band noise walk + class schedule -> latents -> BigGAN -> mp4 with the song."""
-    nodes = _biggan_part((GENERATE, 0, 5 * COLUMN), "Save Video", "AudioWalk/biggan")
-    notes = [GraphNote(20, "## AudioWalk: BigGAN\nUpload a song in **Load Audio** and press Queue. The frame count "
-                           "follows the song's length at the **fps** of Audio Features (Save Video takes the same "
-                           "fps). BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
-                           "Headless: `audiowalk comfy-run audiowalk_biggan --audio song.mp3 -o out.mp4`; "
-                           "`--chunk-frames 900` renders long songs in parts joined into one file.",
-                       (0, 240), (320, 300), title="About this workflow")]
-    return nodes, notes
+def _save_video(x: float, images: tuple, prefix: str) -> GraphNode:
+    return GraphNode(SAVE, "AudioWalkSaveVideo", (x, 0), (340, 380), title="Save Video",
+                     values={"filename_prefix": prefix, "crf": 18},
+                     links={"images": images, "audio": (LOAD_AUDIO, 0), "chunk": (CHUNKS, 1)})
+
+
+def _walk_groups() -> list[GraphGroup]:
+    return [_group("1  Song and its features", "song", 0, 0, COLUMN + WIDE, LANE_Y + 40),
+            _group("2  Latent walk", "walk", 2 * COLUMN, 0, 3 * COLUMN + WIDE, 510),
+            _group("3  BigGAN, one chunk at a time", "biggan", 4 * COLUMN, 0, 5 * COLUMN + WIDE, 630)]
+
+
+def _note(text: str) -> GraphNote:
+    return GraphNote(30, text, (0, 0), (WIDE, 500), title="Read me")
+
+
+def biggan_workflow():
+    """Song -> features -> band noise walk + class schedule -> latents -> chunks -> BigGAN -> mp4 with the song."""
+    nodes = _walk_part((CHUNKS, 0)) + [_save_video(6 * COLUMN, (GENERATE, 0), "AudioWalk/biggan")]
+    groups = _walk_groups() + [_group("4  Video with the music", "video", 6 * COLUMN, 0, 6 * COLUMN + 340, 380)]
+    note = _note("## AudioWalk: BigGAN music video\n"
+                 "Press **Run**: the bundled 20 s demo song becomes an mp4 in `output/AudioWalk/`. For your song, "
+                 "upload it in **Load Audio**.\n\n"
+                 "One Run renders the whole song in chunks of **chunk_frames** (Render in Chunks); each chunk is "
+                 "encoded and dropped, and Save Video joins them with the music at the end. Memory follows the "
+                 "chunk, not the song.\n\n"
+                 "BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
+                 "Headless: `audiowalk comfy-run audiowalk_biggan --audio song.mp3 -o out.mp4`.")
+    return nodes, [note], groups
 
 
 # ids of the img2img part
-KEYFRAMES, SCALE, CHECKPOINT, POSITIVE, NEGATIVE, ENCODE, SAMPLER, DECODE, INTERPOLATE = range(10, 19)
+(KEYFRAMES, SCALE, CHECKPOINT, POSITIVE, NEGATIVE, ENCODE, KEY_NOISE, GUIDER, SAMPLER_SELECT, SCHEDULER, SAMPLER,
+ DECODE, INTERPOLATE) = range(11, 24)
 
 
-def diffused_biggan_workflow() -> tuple[list[GraphNode], list[GraphNote]]:
-    """The BigGAN workflow, then every (interpolation_steps+1)-th frame through SD img2img, crossfaded back."""
-    x = 5 * COLUMN
-    nodes = _biggan_part((INTERPOLATE, 0, x + 4 * COLUMN), "Save Video", "AudioWalk/diffused_biggan")
+def diffused_biggan_workflow():
+    """The BigGAN walk on the keyframes only, SD img2img on them with frame-keyed noise, crossfaded back."""
+    x = 6 * COLUMN
+    nodes = _walk_part((KEYFRAMES, 0))
+    nodes[[n.id for n in nodes].index(GENERATE)].values["batch_size"] = 8
     nodes += [
-        GraphNode(KEYFRAMES, "AudioWalkSelectKeyframes", (x, 0), (320, 160), title="Select Keyframes",
-                  values={"interpolation_steps": 3}, links={"images": (GENERATE, 0)}),
-        GraphNode(SCALE, "ImageScale", (x, 220), (320, 160), title="Upscale for SD",
+        GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (5 * COLUMN, 0), (WIDE, 170), title="Keyframe Latents",
+                  values={"interpolation_steps": 3, "mode": "every_n"},
+                  links={"latents": (SMOOTH, 0), "chunk": (CHUNKS, 1)}),
+        GraphNode(SCALE, "ImageScale", (x, 240), (WIDE, 170), title="Upscale for SD",
                   values={"upscale_method": "bilinear", "width": 512, "height": 512, "crop": "disabled"},
-                  links={"image": (KEYFRAMES, 0)}),
-        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (x, 440), (320, 100), title="Load Checkpoint",
+                  links={"image": (GENERATE, 0)}),
+        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (x, 480), (WIDE, 110), title="Load Checkpoint",
                   values={"ckpt_name": SD_CHECKPOINT}),
-        GraphNode(POSITIVE, "CLIPTextEncode", (x + COLUMN, 220), (360, 160), title="Positive Prompt",
-                  values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(NEGATIVE, "CLIPTextEncode", (x + COLUMN, 420), (360, 130), title="Negative Prompt",
-                  values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(ENCODE, "VAEEncode", (x + COLUMN, 0), (220, 50), title="VAE Encode",
+        GraphNode(ENCODE, "VAEEncode", (x + COLUMN, 240), (WIDE, 60), title="VAE Encode",
                   links={"pixels": (SCALE, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(SAMPLER, "KSampler", (x + 2 * COLUMN, 0), (320, 270), title="KSampler (img2img)",
-                  values={"seed": 42, "steps": 10, "cfg": 7.5, "sampler_name": "euler", "scheduler": "normal",
-                          "denoise": 0.5},
-                  links={"model": (CHECKPOINT, 0), "positive": (POSITIVE, 0), "negative": (NEGATIVE, 0),
-                         "latent_image": (ENCODE, 0)}),
-        GraphNode(DECODE, "VAEDecode", (x + 3 * COLUMN, 0), (220, 50), title="VAE Decode",
+        GraphNode(POSITIVE, "CLIPTextEncode", (x + COLUMN, 360), (WIDE, 150), title="Positive Prompt",
+                  values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
+        GraphNode(NEGATIVE, "CLIPTextEncode", (x + COLUMN, 570), (WIDE, 110), title="Negative Prompt",
+                  values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
+        GraphNode(KEY_NOISE, "AudioWalkKeyframeNoise", (x + 2 * COLUMN, 0), (WIDE, 130), title="Keyframe Noise",
+                  values={"noise_seed": 42, "coherence": 0.8}, links={"keyframe_info": (KEYFRAMES, 1)}),
+        GraphNode(GUIDER, "CFGGuider", (x + 2 * COLUMN, 190), (WIDE, 100), title="CFG Guider",
+                  values={"cfg": 7.5}, links={"model": (CHECKPOINT, 0), "positive": (POSITIVE, 0),
+                                              "negative": (NEGATIVE, 0)}),
+        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (x + 2 * COLUMN, 350), (WIDE, 60), title="Sampler",
+                  values={"sampler_name": "euler"}),
+        GraphNode(SCHEDULER, "BasicScheduler", (x + 2 * COLUMN, 470), (WIDE, 110), title="Scheduler (img2img)",
+                  values={"scheduler": "normal", "steps": 10, "denoise": 0.5}, links={"model": (CHECKPOINT, 0)}),
+        GraphNode(SAMPLER, "SamplerCustomAdvanced", (x + 3 * COLUMN, 190), (WIDE, 110), title="Sample Keyframes",
+                  links={"noise": (KEY_NOISE, 0), "guider": (GUIDER, 0), "sampler": (SAMPLER_SELECT, 0),
+                         "sigmas": (SCHEDULER, 0), "latent_image": (ENCODE, 0)}),
+        GraphNode(DECODE, "VAEDecode", (x + 4 * COLUMN, 190), (WIDE, 60), title="VAE Decode",
                   links={"samples": (SAMPLER, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (x + 3 * COLUMN, 120), (320, 80),
+        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (x + 4 * COLUMN, 310), (WIDE, 80),
                   title="Interpolate Frames", links={"keyframes": (DECODE, 0), "keyframe_info": (KEYFRAMES, 1)}),
     ]
-    notes = [GraphNote(20, "## AudioWalk: diffused BigGAN\nThe BigGAN walk, then every "
-                           "(interpolation_steps + 1)-th frame goes through Stable Diffusion img2img (KSampler "
-                           "denoise = the seed's strength 0.5, fixed seed 42) and the frames in between are "
-                           "crossfades. Put an SD 1.5 checkpoint in `models/checkpoints` and pick it in "
-                           "**Load Checkpoint**.\n\nHeadless: `audiowalk comfy-run audiowalk_diffused_biggan "
-                           "--audio song.mp3 --set \"Positive Prompt.text=...\" -o out.mp4`.",
-                       (0, 240), (320, 300), title="About this workflow")]
-    return nodes, notes
+    nodes.append(_save_video(x + 5 * COLUMN, (INTERPOLATE, 0), "AudioWalk/diffused_biggan"))
+    groups = _walk_groups() + [
+        _group("4  Stable Diffusion img2img on the keyframes", "sd", x, 0, x + 4 * COLUMN + WIDE, 680),
+        _group("5  Video with the music", "video", x + 5 * COLUMN, 0, x + 5 * COLUMN + 340, 380)]
+    note = _note("## AudioWalk: BigGAN + Stable Diffusion\n"
+                 "Press **Run** once an SD 1.5 checkpoint is in `models/checkpoints` (pick it in **Load "
+                 "Checkpoint**): the bundled demo song becomes an mp4 in `output/AudioWalk/`.\n\n"
+                 "Every (interpolation_steps + 1)-th frame is a keyframe: BigGAN renders only those, img2img "
+                 "re-imagines them (denoise 0.5 = the seed's strength) and Interpolate Frames crossfades back. "
+                 "**Keyframe Noise** keys the img2img noise to each keyframe's frame index, so the chunks of one Run "
+                 "equal a whole render and neighbouring keyframes share noise (coherence).\n\n"
+                 "Headless: `audiowalk comfy-run audiowalk_diffused_biggan --audio song.mp3 -o out.mp4`.")
+    return nodes, [note], groups
 
 
-WORKFLOWS = {"audiowalk_biggan.json": biggan_workflow, "audiowalk_diffused_biggan.json": diffused_biggan_workflow}
+@dataclass(frozen=True)
+class ShippedWorkflow:
+    """A shipped workflow: the UI file's name is the template browser's title; the API file keeps a short name
+    for ``audiowalk comfy-run NAME``."""
+
+    ui_name: str
+    api_name: str
+    graph: object
+
+
+WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow),
+             ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
+                             diffused_biggan_workflow))
+# How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
+OPENING_VIEW = {"ds": {"scale": 0.75, "offset": [60, 140]}}
 
 # ------------------------------------------------------------------------------------------------ building
 
@@ -153,23 +215,25 @@ def build_object_info(pack=None) -> dict:
     return {**core, **ours}
 
 
-def build_workflow(name: str, object_info: dict) -> tuple[dict, dict]:
+def build_workflow(shipped: ShippedWorkflow, object_info: dict) -> tuple[dict, dict]:
     """``(ui, api)`` of one shipped workflow; raises WorkflowError when it does not validate."""
-    nodes, notes = WORKFLOWS[name]()
-    ui = build_ui_workflow(nodes, object_info, notes, workflow_id=name.removesuffix(".json"))
+    nodes, notes, groups = shipped.graph()
+    ui = build_ui_workflow(nodes, object_info, notes, workflow_id=shipped.api_name.removesuffix(".json"),
+                           extra=json.loads(json.dumps(OPENING_VIEW)), groups=groups)
     api = ui_to_api(ui, object_info)
     problems = validate_ui_workflow(ui, object_info) + validate_api_workflow(api, object_info)
     if problems:
-        raise WorkflowError(f"{name} does not validate:\n  " + "\n  ".join(problems))
+        raise WorkflowError(f"{shipped.ui_name} does not validate:\n  " + "\n  ".join(problems))
     return ui, api
 
 
-def build_all(object_info: dict) -> dict[str, tuple[str, str]]:
-    """File name -> ``(UI-format text, API-format text)`` of every shipped workflow."""
+def build_all(object_info: dict) -> dict[Path, str]:
+    """Path -> text of every shipped workflow file (UI format in workflows/, API format in workflows/api/)."""
     result = {}
-    for name in WORKFLOWS:
-        ui, api = build_workflow(name, object_info)
-        result[name] = (dump_json(ui), dump_json(api))
+    for shipped in WORKFLOWS:
+        ui, api = build_workflow(shipped, object_info)
+        result[WORKFLOW_DIR / shipped.ui_name] = dump_json(ui)
+        result[WORKFLOW_DIR / "api" / shipped.api_name] = dump_json(api)
     return result
 
 
@@ -191,14 +255,20 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     stale = []
-    for name, (ui_text, api_text) in generated.items():
-        for path, text in ((WORKFLOW_DIR / name, ui_text), (WORKFLOW_DIR / "api" / name, api_text)):
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
-                stale.append(path)
-                if not args.check:
-                    _write(path, text)
+    for path, text in generated.items():
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            stale.append(path)
+            if not args.check:
+                _write(path, text)
+    known = set(generated)
+    for path in sorted(WORKFLOW_DIR.glob("*.json")) + sorted((WORKFLOW_DIR / "api").glob("*.json")):
+        if path not in known:  # a workflow no longer shipped (renamed)
+            stale.append(path)
+            if not args.check:
+                path.unlink()
     for path in stale:
-        print(("differs: " if args.check else "wrote ") + str(path.relative_to(REPO_ROOT)))
+        done = "wrote " if path in known else "removed "
+        print(("differs: " if args.check else done) + str(path.relative_to(REPO_ROOT)))
     return 1 if args.check and stale else 0
 
 

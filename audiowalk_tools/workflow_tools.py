@@ -320,6 +320,15 @@ class GraphNote:
     title: str | None = None
 
 
+@dataclass
+class GraphGroup:
+    """A titled box around nodes in the UI (a stage of the pipeline); ``bounding`` = (x, y, width, height)."""
+
+    title: str
+    bounding: tuple
+    color: str = "#3f789e"
+
+
 def _topological_order(nodes: list[GraphNode]) -> dict[int, int]:
     by_id = {n.id: n for n in nodes}
     order, state = {}, {}
@@ -343,7 +352,7 @@ def _topological_order(nodes: list[GraphNode]) -> dict[int, int]:
 
 
 def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = (), workflow_id: str = "",
-                      extra: dict | None = None) -> dict:
+                      extra: dict | None = None, groups: tuple = ()) -> dict:
     """The UI-format (litegraph 0.4) workflow of a graph, laid out as the frontend saves it."""
     ids = [n.id for n in nodes] + [n.id for n in notes]
     if len(set(ids)) != len(ids):
@@ -440,7 +449,8 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
         "last_link_id": len(links),
         "nodes": ui_nodes,
         "links": links,
-        "groups": [],
+        "groups": [{"id": index + 1, "title": group.title, "bounding": list(group.bounding), "color": group.color,
+                    "font_size": 24, "flags": {}} for index, group in enumerate(groups)],
         "config": {},
         "extra": extra if extra is not None else {"ds": {"scale": 0.8, "offset": [0, 0]}},
         "version": 0.4,

@@ -6,7 +6,7 @@ import os
 
 from audiowalk_core.analysis import BAND_MODES
 from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features
-from audiowalk_core.audio import AUDIO_EXTENSIONS, audio_from_comfy, audio_to_comfy, load_audio
+from audiowalk_core.audio import AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy, load_audio
 from audiowalk_core.paths import resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from .comfy_adapter import input_directory, progress_callback
@@ -15,16 +15,23 @@ _ANNOTATION = " [input]"
 
 
 def _audio_files() -> list[str]:
+    """The songs in ComfyUI's input folder, then the bundled demo song (when no input file has its name)."""
     folder = input_directory()
-    if not folder.is_dir():
-        return []
-    return sorted(name for name in os.listdir(folder) if name.lower().endswith(AUDIO_EXTENSIONS))
+    names = sorted(name for name in os.listdir(folder) if name.lower().endswith(AUDIO_EXTENSIONS)) \
+        if folder.is_dir() else []
+    if BUNDLED_DEMO_SONG.name not in names:
+        names.append(BUNDLED_DEMO_SONG.name)
+    return names
 
 
 def _audio_path(name: str):
+    """The file of a Load Audio choice: the input folder's, else the bundled demo song for its name."""
     if name.endswith(_ANNOTATION):
         name = name[:-len(_ANNOTATION)]
-    return resolve_inside(input_directory(), name, "audio")
+    path = resolve_inside(input_directory(), name, "audio")
+    if not path.exists() and name == BUNDLED_DEMO_SONG.name:
+        return BUNDLED_DEMO_SONG
+    return path
 
 
 class AudioWalkLoadAudio:
@@ -39,8 +46,9 @@ class AudioWalkLoadAudio:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "audio": (_audio_files(), {"audio_upload": True,
-                                           "tooltip": "Song in ComfyUI's input folder (upload one with the button)."}),
+                "audio": (_audio_files(), {"audio_upload": True, "tooltip":
+                                           "Song in ComfyUI's input folder (upload one with the button); "
+                                           f"{BUNDLED_DEMO_SONG.name} is the pack's 20 s demo song."}),
                 "start_seconds": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 86400.0, "step": 0.1,
                                             "tooltip": "Skip this many seconds at the start of the song."}),
                 "duration_seconds": ("FLOAT", {"default": 0.0, "min": 0.0, "max": 86400.0, "step": 0.1,
@@ -68,12 +76,18 @@ class AudioWalkLoadAudio:
             return float("nan")
 
     @classmethod
-    def VALIDATE_INPUTS(cls, audio, **_):
+    def VALIDATE_INPUTS(cls, audio):
+        """Only ``audio`` is checked here, so a missing song gives ONE message (ComfyUI blames every input a
+        validator takes)."""
         try:
             path = _audio_path(audio)
         except Exception as exc:  # noqa: BLE001
             return str(exc)
-        return True if path.is_file() else f"audio: {audio!r} is not in the input folder"
+        if path.is_file():
+            return True
+        return (f"audio: the song {audio!r} is not in ComfyUI's input folder; upload one with Load Audio's "
+                f"'choose file to upload' button, or pick one from its list (the bundled "
+                f"{BUNDLED_DEMO_SONG.name} is always there)")
 
 
 class AudioWalkAudioFeatures:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/ (never the repo root: our nodes/ would shadow ComfyUI's)
+sys.path.insert(0, str(Path(__file__).resolve().parent / "integration"))  # the real-ComfyUI harness
 
 from support import load_pack  # noqa: E402
 

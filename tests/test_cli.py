@@ -107,14 +107,6 @@ def test_sample_count_matches_load_audio(tmp_path, start, duration):
     assert frames == round((1.3 - start if not duration else duration) * 30)
 
 
-@pytest.fixture(scope="module")
-def workflow_server_info(pack):
-    """What a ComfyUI with our pack installed would list: core nodes + ours."""
-    from audiowalk_tools import workflow_builder
-
-    return workflow_builder.build_object_info(pack)
-
-
 def test_chunk_frames_needs_a_render_in_chunks_node(server, song, tmp_path, capsys):
     workflow = tmp_path / "wf.json"
     workflow.write_text(json.dumps(API))

@@ -135,3 +135,24 @@ def test_keyframe_nodes_on_beats(pack, song):
     assert len(plan.indices) >= 5 and keyframes.shape[0] == len(plan.indices)
     (frames,) = run(pack, "AudioWalkInterpolateFrames", keyframes=keyframes, keyframe_info=plan)
     assert torch.allclose(frames, images, atol=1e-6)  # a linear ramp is reproduced exactly from any keyframes
+
+
+def test_the_bundled_demo_song_is_the_synthesised_one_and_load_audio_offers_it(pack, comfy_home):
+    """The shipped templates run as opened: Load Audio lists and loads the pack's own copy of the demo song."""
+    from audiowalk_core.audio import BUNDLED_DEMO_SONG, load_audio
+
+    shipped = load_audio(BUNDLED_DEMO_SONG)
+    expected = synthesize_demo_song()
+    assert shipped.sample_rate == expected.sample_rate and shipped.samples.shape == expected.samples.shape
+    assert np.abs(shipped.samples - expected.samples).max() <= 1.0 / 32767  # 16-bit FLAC of the same song
+    node = nodes(pack)["AudioWalkLoadAudio"]
+    assert BUNDLED_DEMO_SONG.name in node.INPUT_TYPES()["required"]["audio"][0]
+    assert node.VALIDATE_INPUTS(audio=BUNDLED_DEMO_SONG.name) is True
+    (audio,) = run(pack, "AudioWalkLoadAudio", audio=BUNDLED_DEMO_SONG.name, start_seconds=0.0, duration_seconds=1.0)
+    assert tuple(audio["waveform"].shape) == (1, 2, 44100)
+    # a missing song: ONE message that says to upload or pick a song
+    verdict = node.VALIDATE_INPUTS(audio="my song.mp3")
+    assert "upload" in verdict and "pick one" in verdict and "'my song.mp3'" in verdict
+    import inspect
+
+    assert list(inspect.signature(node.VALIDATE_INPUTS).parameters) == ["audio"]  # ComfyUI blames only `audio`

@@ -59,16 +59,24 @@ def test_workflow_nodes_are_registered_by_the_pack(pack):
             assert kind in pack.NODE_CLASS_MAPPINGS or kind in core, f"{path.name}: {kind} is neither ours nor core"
 
 
+def api_path_of(ui_path: Path) -> Path:
+    """The API file of a shipped UI workflow (the UI file's name is the template browser's title)."""
+    return WORKFLOW_DIR / "api" / next(w.api_name for w in load_builder().WORKFLOWS if w.ui_name == ui_path.name)
+
+
 def test_workflows_are_shipped_in_both_formats():
     names = [p.name for p in UI_FILES]
     assert len(names) >= 2, names
-    assert sorted(p.name for p in (WORKFLOW_DIR / "api").glob("*.json")) == names
+    assert sorted(p.name for p in (WORKFLOW_DIR / "api").glob("*.json")) == sorted(
+        api_path_of(p).name for p in UI_FILES)
+    # human titles in the template browser (it shows the file name, and '-'/'_' become spaces in descriptions)
+    assert all(" " in name and "_" not in name for name in names), names
 
 
 @pytest.mark.parametrize("ui_path", UI_FILES, ids=lambda p: p.stem)
 def test_shipped_workflow_is_valid_and_both_formats_agree(ui_path, object_info):
     ui = load_workflow(ui_path)
-    api = load_workflow(WORKFLOW_DIR / "api" / ui_path.name)
+    api = load_workflow(api_path_of(ui_path))
     assert validate_ui_workflow(ui, object_info) == []
     assert validate_api_workflow(api, object_info) == []
     assert ui_to_api(ui, object_info) == api
@@ -78,10 +86,10 @@ def test_shipped_workflow_is_valid_and_both_formats_agree(ui_path, object_info):
 def test_committed_workflows_equal_the_generator_output(object_info):
     builder = load_builder()
     generated = builder.build_all(object_info)
-    assert sorted(generated) == sorted(p.name for p in UI_FILES)
-    for name, (ui_text, api_text) in generated.items():
-        assert (WORKFLOW_DIR / name).read_text() == ui_text, f"run python -m audiowalk_tools.workflow_builder ({name})"
-        assert (WORKFLOW_DIR / "api" / name).read_text() == api_text, f"run python -m audiowalk_tools.workflow_builder ({name})"
+    shipped = sorted(UI_FILES + sorted((WORKFLOW_DIR / "api").glob("*.json")))
+    assert sorted(generated) == shipped
+    for path, text in generated.items():
+        assert path.read_text() == text, f"run python -m audiowalk_tools.workflow_builder ({path.name})"
 
 
 @pytest.mark.parametrize("ui_path", UI_FILES, ids=lambda p: p.stem)
@@ -89,7 +97,7 @@ def test_comfy_cli_validates_api_workflow(ui_path, object_info, tmp_path):
     comfy = shutil.which("comfy", path=str(Path(sys.executable).parent))
     if comfy is None:
         pytest.skip("comfy-cli not installed (dev extra)")
-    api = load_workflow(WORKFLOW_DIR / "api" / ui_path.name)
+    api = load_workflow(api_path_of(ui_path))
     info = json.loads(json.dumps(object_info))
     # A real server lists the files in its folders; offline, offer the file names the workflow uses.
     for node in api.values():
@@ -100,7 +108,7 @@ def test_comfy_cli_validates_api_workflow(ui_path, object_info, tmp_path):
     info_path = tmp_path / "object_info.json"
     info_path.write_text(json.dumps(info))
     result = subprocess.run([comfy, "--json", "workflow", "validate", "--workflow",
-                             str(WORKFLOW_DIR / "api" / ui_path.name), "--input", str(info_path)],
+                             str(api_path_of(ui_path)), "--input", str(info_path)],
                             capture_output=True, text=True, timeout=120, cwd=tmp_path)
     envelope = json.loads(result.stdout.strip().splitlines()[-1])
     assert envelope["ok"] is True, result.stdout + result.stderr

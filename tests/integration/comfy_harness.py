@@ -1,0 +1,188 @@
+"""A real ComfyUI for the integration tests: start one on a free loopback port with this pack linked into a
+temporary base folder, random-weight models, and helpers to run a whole song from one POST.
+
+Needs COMFYUI_DIR (a ComfyUI checkout; tests skip without it) and a Python with ComfyUI's requirements and the
+pack's requirements.txt: COMFYUI_PYTHON, else ``COMFYUI_DIR/../venv/bin/python``, else this Python.
+"""
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+COMFYUI_DIR = os.environ.get("COMFYUI_DIR")
+
+# A small BigGAN-deep of the real architecture: 4x4 -> 64x64 in four up-sampling blocks, channels halving 16 -> 1.
+TINY_BIGGAN = {"output_dim": 64, "z_dim": 128, "class_embed_dim": 128, "channel_width": 4, "num_classes": 1000,
+               "layers": [[False, 16, 8], [True, 8, 4], [False, 4, 4], [True, 4, 2], [False, 2, 2], [True, 2, 1],
+                          [False, 1, 1], [True, 1, 1]],
+               "attention_layer_position": 4, "eps": 1e-4, "n_stats": 51}
+
+
+def comfy_python() -> str:
+    explicit = os.environ.get("COMFYUI_PYTHON")
+    if explicit:
+        return explicit
+    beside = Path(COMFYUI_DIR).resolve().parent / "venv" / "bin" / "python"
+    return str(beside) if beside.is_file() else sys.executable
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_biggan(base: Path, config=None, name: str = "biggan-deep-128") -> Path:
+    """A random-weight BigGAN saved as ``models/biggan/<name>.safetensors`` (the tiny config by default)."""
+    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors
+
+    model = build_random_biggan(config or TINY_BIGGAN, 0)
+    path = base / "models" / "biggan" / f"{name}.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_biggan_safetensors(model, model.config, path)
+    return path
+
+
+def sd15_checkpoint(base: Path, cache_dir: Path) -> Path:
+    """``models/checkpoints/random-sd15.safetensors`` in ``base``: AUDIOWALK_SD15_CHECKPOINT if set, else made once
+    in ``cache_dir`` with ComfyUI's own classes (about 2 GB, a minute or two) and linked."""
+    target = base / "models" / "checkpoints" / "random-sd15.safetensors"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = os.environ.get("AUDIOWALK_SD15_CHECKPOINT")
+    if not source:
+        source = cache_dir / "random-sd15.safetensors"
+        if not source.is_file():
+            subprocess.run([comfy_python(), str(REPO_ROOT / "scripts" / "make_random_sd15_checkpoint.py"),
+                            str(source), "--comfyui-dir", COMFYUI_DIR], check=True, timeout=1200)
+    if not target.exists():
+        target.symlink_to(Path(source).resolve())
+    return target
+
+
+class ComfyServer:
+    """``with ComfyServer(base) as server:`` a ComfyUI process (``--cpu`` unless ``cpu=False``) on ``base``."""
+
+    def __init__(self, base: Path, extra_args=(), cpu: bool = True):
+        self.base = Path(base)
+        for folder in ("custom_nodes", "input", "output", "models/biggan", "models/checkpoints"):
+            (self.base / folder).mkdir(parents=True, exist_ok=True)
+        link = self.base / "custom_nodes" / "ComfyUI-AudioWalk"
+        if not link.exists():
+            link.symlink_to(REPO_ROOT, target_is_directory=True)
+        self.extra_args = list(extra_args) + (["--cpu"] if cpu else [])
+        self.log_path = self.base / "comfyui.log"
+        self.process = None
+        self.address = None
+
+    def __enter__(self) -> "ComfyServer":
+        port = free_port()
+        with open(self.log_path, "wb") as log:
+            self.process = subprocess.Popen([comfy_python(), "main.py", "--listen", "127.0.0.1", "--port", str(port),
+                                             "--disable-auto-launch", "--base-directory", str(self.base),
+                                             *self.extra_args], cwd=COMFYUI_DIR, stdout=log,
+                                            stderr=subprocess.STDOUT)
+        self.address = f"127.0.0.1:{port}"
+        deadline = time.monotonic() + 300
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError("ComfyUI exited:\n" + self.log_tail())
+            try:
+                with urllib.request.urlopen(f"http://{self.address}/system_stats", timeout=2):
+                    return self
+            except OSError:
+                if time.monotonic() > deadline:
+                    self.__exit__(None, None, None)
+                    raise RuntimeError("ComfyUI did not start in 300 s:\n" + self.log_tail())
+                time.sleep(1)
+
+    def __exit__(self, *exc):
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def memory_kib(self) -> dict:
+        """The process's resident memory now (VmRSS) and at its peak so far (VmHWM), in KiB."""
+        fields = {}
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                fields[key] = int(value.split()[0])
+        return fields
+
+
+def shipped_prompt(name: str, settings: dict | None = None) -> dict:
+    """A shipped API workflow with widgets set by ``{"Node title.widget": value}``."""
+    prompt = json.loads((REPO_ROOT / "workflows" / "api" / f"{name}.json").read_text())
+    for key, value in (settings or {}).items():
+        title, widget = key.rsplit(".", 1)
+        matches = [node for node in prompt.values() if node.get("_meta", {}).get("title") == title]
+        assert len(matches) == 1, f"{name}: no single node titled {title!r}"
+        assert widget in matches[0]["inputs"], f"{title} has no input {widget!r}"
+        matches[0]["inputs"][widget] = value
+    return prompt
+
+
+def wait_for_entry(client, prompt_id: str, timeout: float) -> dict:
+    """The history entry of ``prompt_id`` once it finished (success or error)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        entry = client.history(prompt_id)
+        if entry and (entry.get("status") or {}).get("status_str") in ("success", "error"):
+            return entry
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"prompt {prompt_id} did not finish in {timeout} s")
+        time.sleep(0.25)
+
+
+def run_whole_song(client, prompt: dict, timeout: float = 900) -> tuple[dict, list[dict]]:
+    """POST ``prompt`` once and follow the chunk prompts the server queues itself, until Save Video reports the
+    finished mp4. Returns ``(the last chunk's Save Video output, every chunk's history entry)``."""
+    from audiowalk_core.chunks import chunk_prompt_id
+
+    origin = client.queue_prompt(prompt)
+    entries = []
+    for index in range(100_000):
+        entry = wait_for_entry(client, chunk_prompt_id(origin, index), timeout)
+        entries.append(entry)
+        assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
+        finished = [output for output in entry["outputs"].values() if output.get("animated")]
+        if finished:
+            return finished[0], entries
+    raise AssertionError("no chunk finished the render")
+
+
+def output_path(base: Path, output: dict) -> Path:
+    image = output["images"][0]
+    return base / "output" / image["subfolder"] / image["filename"]
+
+
+def probe(path: Path) -> dict:
+    """Decoded frames (uint8 RGB), fps, stream durations and embedded tags of an mp4."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        frames = np.stack([f.to_ndarray(format="rgb24") for f in container.decode(video)])
+        fps = Fraction(video.average_rate)
+        tags = dict(container.metadata)
+    audio_seconds = None
+    with av.open(str(path)) as container:
+        if container.streams.audio:
+            audio = container.streams.audio[0]
+            audio_seconds = sum(f.samples for f in container.decode(audio)) / audio.rate
+    return {"frames": frames, "fps": fps, "audio_seconds": audio_seconds, "tags": tags}
