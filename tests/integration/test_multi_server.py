@@ -2,108 +2,76 @@
 
     COMFYUI_DIR=/path/to/ComfyUI [COMFYUI_PYTHON=...] .venv/bin/pytest -q -s tests/integration/test_multi_server.py
 
-Two ComfyUI processes (``--cpu``), each on its own temporary base folder with this pack linked into custom_nodes
-and the same tiny random BigGAN (tests/integration/test_comfyui_server.py's helpers), render the demo song with the
-chunked BigGAN workflow: once on one server (one POST, the server renders every chunk and joins them), once spread
-over both ("one chunk" prompts, parts joined here), and once spread over both while one server is killed (SIGKILL)
-in the middle of a chunk. The videos must be the same frames (within H.264 noise) and the same length as the music.
-Each run uploads the song under a new name, so no server reuses cached features or latents from an earlier run;
-the wall times are printed (-s).
+Two ComfyUI processes (comfy_harness.ComfyServer: ``--cpu``, this pack linked, the same seeded tiny random BigGAN)
+render the shipped BigGAN workflow on the demo song (20 s at 8 fps: 160 frames in 8 chunks of 64 px): once on one
+server (one POST; the server renders every chunk and joins them), once spread over both ("one chunk" prompts, the
+parts joined here), and once spread over both while one server is killed (SIGKILL) in the middle of a chunk. The
+videos must be the same frames (within H.264 noise) and as long as the music. Each run uploads the song under a new
+name, so no server reuses features or latents cached by an earlier run; the wall times are printed (-s).
 """
 from __future__ import annotations
 
-import contextlib
-import json
+import os
 import shutil
-import subprocess
 import threading
 import time
-import urllib.request
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 from audiowalk_tools import cli
 from audiowalk_tools.comfy_client import ComfyClient, ComfyError
-from integration.test_comfyui_server import COMFYUI_DIR, REPO_ROOT, comfy_python, free_port, make_biggan, probe
-from support import chunked_biggan_workflow
+from comfy_harness import COMFYUI_DIR, REPO_ROOT, ComfyServer, make_biggan, probe
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
 
-FPS, CHUNK_FRAMES, SIZE = 8, 20, 64  # the 20 s demo song: 160 frames in 8 chunks of 64 px
-
-
-@contextlib.contextmanager
-def comfyui_servers(bases: list[Path]):
-    """Start one ComfyUI per base folder at once; yields ``[(address, process, log_path)]``."""
-    processes = []
-    try:
-        for base in bases:
-            (base / "custom_nodes").mkdir(parents=True)
-            (base / "custom_nodes" / "ComfyUI-AudioWalk").symlink_to(REPO_ROOT, target_is_directory=True)
-            (base / "models" / "biggan").mkdir(parents=True)
-            make_biggan(base)  # seeded: every server has the same random weights
-            port, log_path = free_port(), base / "comfyui.log"
-            with open(log_path, "wb") as log:
-                process = subprocess.Popen([comfy_python(), "main.py", "--cpu", "--listen", "127.0.0.1", "--port",
-                                            str(port), "--disable-auto-launch", "--base-directory", str(base)],
-                                           cwd=COMFYUI_DIR, stdout=log, stderr=subprocess.STDOUT)
-            processes.append((f"127.0.0.1:{port}", process, log_path))
-        deadline = time.monotonic() + 300
-        for address, process, log_path in processes:
-            while True:
-                if process.poll() is not None:
-                    pytest.fail("ComfyUI exited:\n" + log_path.read_text(errors="replace")[-4000:])
-                try:
-                    with urllib.request.urlopen(f"http://{address}/system_stats", timeout=2):
-                        break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        pytest.fail("ComfyUI did not start:\n" + log_path.read_text(errors="replace")[-4000:])
-                    time.sleep(1)
-        yield processes
-    finally:
-        for _, process, _ in processes:
-            process.terminate()
-        for _, process, _ in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+FPS, CHUNK_FRAMES, SIZE = 8, 20, 64
+SETTINGS = ["--set", f"Audio Features.fps={FPS}", "--set", f"Render in Chunks.chunk_frames={CHUNK_FRAMES}",
+            "--set", "Save Video.filename_prefix=AudioWalk/multi"]
 
 
 @pytest.fixture(scope="module")
 def servers(tmp_path_factory):
-    with comfyui_servers([tmp_path_factory.mktemp("comfy_a"), tmp_path_factory.mktemp("comfy_b")]) as started:
-        yield started
+    """Two ComfyUI servers, started at once: ``[(address, process)]``."""
+    bases = [tmp_path_factory.mktemp(f"comfy_{name}") for name in "ab"]
+    for base in bases:
+        make_biggan(base)  # seeded: both servers get the same random weights
+    started = [ComfyServer(base) for base in bases]
+    threads = [threading.Thread(target=server.__enter__) for server in started]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    try:
+        for server in started:
+            assert server.process.poll() is None and server.address, server.log_tail()
+            ComfyClient(server.address).system_stats()
+        yield [(server.address, server.process) for server in started]
+    finally:
+        for server in started:
+            server.__exit__(None, None, None)
 
 
 @pytest.fixture(scope="module")
-def workflow(servers, tmp_path_factory):
-    live = ComfyClient(servers[0][0]).object_info()
-    path = tmp_path_factory.mktemp("workflow") / "chunked_biggan.json"
-    path.write_text(json.dumps(chunked_biggan_workflow(live, fps=str(FPS), chunk_frames=CHUNK_FRAMES,
-                                                       prefix="AudioWalk/multi")))
-    return path
+def song():
+    return REPO_ROOT / "audiowalk_core" / "data" / "audiowalk_demo.flac"
+
+
+def comfy_run(song, out, addresses, *extra) -> int:
+    argv = ["comfy-run", "audiowalk_biggan", "--audio", str(song), "-o", str(out), *SETTINGS, *extra]
+    for address in addresses:
+        argv += ["--server", address]
+    return cli.main(argv)
 
 
 @pytest.fixture(scope="module")
-def song(tmp_path_factory):
-    from audiowalk_tools.demo import write_demo_song
-
-    return write_demo_song(tmp_path_factory.mktemp("song") / "demo_song.wav")
-
-
-@pytest.fixture(scope="module")
-def one_server_video(servers, workflow, song, tmp_path_factory):
+def one_server_video(servers, song, tmp_path_factory):
     """The song rendered on the first server alone, and the wall time."""
     folder = tmp_path_factory.mktemp("one")
-    renamed = shutil.copy(song, folder / "song_one.wav")
+    renamed = shutil.copy(song, folder / "song_one.flac")
     started = time.perf_counter()
-    assert cli.main(["comfy-run", str(workflow), "--server", servers[0][0], "--audio", str(renamed),
-                     "-o", str(folder / "one.mp4")]) == 0
+    assert comfy_run(renamed, folder / "one.mp4", [servers[0][0]]) == 0
     return probe(folder / "one.mp4"), time.perf_counter() - started
 
 
@@ -115,42 +83,43 @@ def check_whole_song(video, seconds=20.0):
 
 
 def assert_same_frames(video, reference):
-    """The same frames up to H.264 noise: both runs hand x264 bit-identical frames in the same chunks."""
-    difference = np.abs(video["frames"].astype(np.int16) - reference["frames"].astype(np.int16))
-    print(f"frame difference to the one-server video: mean {difference.mean():.4f}, max {difference.max()}, "
-          f"{int((difference.reshape(len(difference), -1).max(axis=1) == 0).sum())} of {len(difference)} frames "
-          "identical")
-    assert difference.mean() < 0.5 and np.percentile(difference, 99.9) <= 8
+    """The same frames up to H.264 noise: both runs hand x264 bit-identical frames in the same chunks, and x264
+    (PyAV 18 / FFmpeg 8.1) still varies its bitstream a little from run to run. A frame out of place differs from
+    its neighbour by far more (printed as the scale)."""
+    def per_frame(a, b):
+        return np.abs(a.astype(np.int16) - b.astype(np.int16)).reshape(len(a), -1).mean(axis=1)
+
+    difference = per_frame(video["frames"], reference["frames"])
+    neighbours = per_frame(reference["frames"][1:], reference["frames"][:-1])
+    print(f"mean difference per frame to the one-server video: {difference.mean():.4f} (largest "
+          f"{difference.max():.3f}; {int((difference == 0).sum())} of {len(difference)} frames identical); "
+          f"between neighbouring frames: {neighbours.mean():.2f} (smallest {neighbours.min():.2f})")
+    assert difference.max() < min(1.0, neighbours.min() / 2)
 
 
-def test_two_servers_make_the_one_server_video(servers, workflow, song, one_server_video, tmp_path, capsys):
+def test_two_servers_make_the_one_server_video(servers, song, one_server_video, tmp_path, capsys):
     reference, one_seconds = one_server_video
     check_whole_song(reference)
-    renamed = shutil.copy(song, tmp_path / "song_two.wav")
+    renamed = shutil.copy(song, tmp_path / "song_two.flac")
     started = time.perf_counter()
-    argv = ["comfy-run", str(workflow), "--audio", str(renamed), "--chunk-frames", str(CHUNK_FRAMES),
-            "-o", str(tmp_path / "two.mp4")]
-    for address, _, _ in servers:
-        argv += ["--server", address]
-    assert cli.main(argv) == 0
+    assert comfy_run(renamed, tmp_path / "two.mp4", [address for address, _ in servers]) == 0
     two_seconds = time.perf_counter() - started
     err = capsys.readouterr().err
-    for address, _, _ in servers:
-        assert f"[http://{address}] chunk" in err and "done" in err
+    for address, _ in servers:
+        assert f"[http://{address}] chunk" in err
     video = probe(tmp_path / "two.mp4")
     check_whole_song(video)
     with capsys.disabled():
         print(f"\n160 frames (20 s at {FPS} fps, {SIZE} px, 8 chunks): one server {one_seconds:.1f} s, "
-              f"two servers {two_seconds:.1f} s")
+              f"two servers {two_seconds:.1f} s (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
         assert_same_frames(video, reference)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["song_two.wav", "two.mp4"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["song_two.flac", "two.mp4"]
 
 
-def test_killing_a_server_mid_chunk_still_gives_the_whole_video(servers, workflow, song, one_server_video, tmp_path,
-                                                                capsys):
+def test_killing_a_server_mid_chunk_still_gives_the_whole_video(servers, song, one_server_video, tmp_path, capsys):
     """Runs last: the second server is killed (SIGKILL) while it renders a chunk."""
     reference, _ = one_server_video
-    victim_address, victim, _ = servers[1]
+    victim_address, victim = servers[1]
     watcher = ComfyClient(victim_address, timeout=5)
     killed = threading.Event()
 
@@ -169,11 +138,8 @@ def test_killing_a_server_mid_chunk_still_gives_the_whole_video(servers, workflo
 
     killer = threading.Thread(target=kill_when_busy, daemon=True)
     killer.start()
-    renamed = shutil.copy(song, tmp_path / "song_kill.wav")
-    argv = ["comfy-run", str(workflow), "--audio", str(renamed), "-o", str(tmp_path / "survivor.mp4")]
-    for address, _, _ in servers:
-        argv += ["--server", address]
-    code = cli.main(argv)
+    renamed = shutil.copy(song, tmp_path / "song_kill.flac")
+    code = comfy_run(renamed, tmp_path / "survivor.mp4", [address for address, _ in servers])
     killed.set()
     killer.join(timeout=10)
     err = capsys.readouterr().err
