@@ -190,9 +190,9 @@ def render_whole_song(client: ComfyClient, prompt: dict, chunk_node: str, *, pla
     except (ComfyExecutionError, ComfyInterrupted, ComfyPromptRejected):
         raise  # the server stopped by itself: nothing of ours is queued
     except BaseException:
-        if origin is not None:
-            ids = [origin if i == first else chunk_prompt_id(origin, i) for i in (index, index + 1)]
-            _cancel_prompts(client, ids, ids[0])
+        if origin is not None:  # the chunk followed may have just finished and its successor started
+            ids = [origin if i == first else chunk_prompt_id(origin, i) for i in (index, index + 1, index + 2)]
+            _cancel_prompts(client, ids, ids[:2])
         raise
     finally:
         if socket is not None:
@@ -202,15 +202,15 @@ def render_whole_song(client: ComfyClient, prompt: dict, chunk_node: str, *, pla
 CANCEL_TIMEOUT_S = 5.0  # a hung server must not hold up a cancel for long
 
 
-def _cancel_prompts(client: ComfyClient, queued_ids, running_id) -> None:
-    """Best effort: delete ``queued_ids`` from the server's queue and interrupt ``running_id`` (errors ignored:
-    the server may be gone)."""
+def _cancel_prompts(client: ComfyClient, queued_ids, running_ids) -> None:
+    """Best effort: delete ``queued_ids`` from the server's queue and interrupt whichever of ``running_ids`` runs
+    (errors ignored: the server may be gone)."""
     client = ComfyClient(client.base_url, timeout=CANCEL_TIMEOUT_S, client_id=client.client_id,
                          use_websocket=False)
     try:
         client.delete_queued(queued_ids)
-        if running_id:
-            client.interrupt(running_id)
+        for prompt_id in running_ids:
+            client.interrupt(prompt_id)
         client.delete_queued(queued_ids)  # a chunk that finished meanwhile may have queued the next one
     except ComfyError:
         pass
@@ -390,7 +390,7 @@ class SpreadRender:
             busy = [(slot, self.prompt_ids.get(slot.name)) for slot in self.slots if slot.status.chunk is not None]
         for slot, prompt_id in busy:
             if prompt_id:
-                _cancel_prompts(slot.client, [prompt_id], prompt_id)
+                _cancel_prompts(slot.client, [prompt_id], [prompt_id])
 
     # ------------------------------------------------------------------------------------------ worker threads
     def _report(self, kind: str, slot: ServerSlot, payload) -> None:
@@ -447,7 +447,7 @@ class SpreadRender:
         except (ComfyExecutionError, _WrongPart) as exc:
             self._chunk_failed(slot, job, str(exc))
         except ComfyError as exc:  # unreachable, 5xx, connection lost, prompt lost, interrupted there, timeout
-            _cancel_prompts(slot.client, [prompt_id], prompt_id)
+            _cancel_prompts(slot.client, [prompt_id], [prompt_id])
             self._server_out(slot, job, str(exc))
         else:
             self._chunk_done(slot, job, part)
@@ -461,7 +461,7 @@ class SpreadRender:
                 with self.lock:
                     self.prompt_ids[slot.name] = prompt_id = queued_id
             if self.stop.is_set():  # cancelled while the prompt was on its way
-                _cancel_prompts(client, [prompt_id], prompt_id)
+                _cancel_prompts(client, [prompt_id], [prompt_id])
                 raise FollowStopped(prompt_id)
             return client.follow_prompt(prompt_id, prompt, lambda event: self._report("event", slot, (job, event)),
                                         self.timeout, socket=socket, stop=self.stop)
