@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .audio import AudioClip, validate_clip
+from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError
 from .features import AudioFeatures
@@ -460,4 +460,5 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
         np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     report(stages, stages)
     return AudioFeatures(clock=clock, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(tempo),
-                         band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode)
+                         band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
+                         warnings=tuple(filter(None, [silence_warning(clip)])))

@@ -59,47 +59,126 @@ def validate_clip(clip: AudioClip, input_name: str = "audio") -> AudioClip:
     return clip
 
 
+AUDIO_FILE_EXPECTED = "an audio file (" + ", ".join(AUDIO_EXTENSIONS) + ")"
+
+# First bytes of common files that are not audio, and what to call them in an error.
+_NON_AUDIO_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"),
+                         (b"GIF87a", "a GIF image"), (b"GIF89a", "a GIF image"), (b"%PDF-", "a PDF document"),
+                         (b"PK\x03\x04", "a zip archive"), (b"\x1f\x8b", "a gzip archive"),
+                         (b"\x7fELF", "a program"))
+
+
+def check_audio_file(path, input_name: str = "audio") -> str:
+    """``path`` as a string when it names a non-empty file that is not obviously something else; else an
+    AudioWalkInputError that says what it is: missing, a folder, empty (0 bytes), text, or an image/document/archive
+    (from its first bytes). Text is refused before any decoder sees it (FFmpeg reads playlists as media)."""
+    path = os.fspath(path)
+    name = os.path.basename(path.rstrip("/\\")) or path
+    if os.path.isdir(path):
+        raise AudioWalkInputError(input_name, f"{name!r} is a folder, not a file", AUDIO_FILE_EXPECTED)
+    if not os.path.exists(path):
+        raise AudioWalkInputError(input_name, f"{path!r} does not exist", AUDIO_FILE_EXPECTED)
+    if not os.path.isfile(path):
+        raise AudioWalkInputError(input_name, f"{name!r} is not a regular file", AUDIO_FILE_EXPECTED)
+    if os.path.getsize(path) == 0:
+        raise AudioWalkInputError(input_name, f"{name!r} is an empty file (0 bytes)", AUDIO_FILE_EXPECTED)
+    with open(path, "rb") as handle:
+        head = handle.read(1024)
+    kind = _non_audio_kind(head)
+    if kind is not None:
+        raise AudioWalkInputError(input_name, f"{name!r} is not an audio file (looks like {kind})", AUDIO_FILE_EXPECTED)
+    return path
+
+
+def _non_audio_kind(head: bytes) -> str | None:
+    """"text", "a PNG image", ... when the first bytes of a file show it is no audio file; None otherwise."""
+    for signature, kind in _NON_AUDIO_SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if b"\x00" in head:
+        return None  # every audio container has binary headers; text has no NUL bytes
+    text = head.decode("utf-8", errors="ignore")
+    if len(text.encode("utf-8")) < len(head) - 3:  # more than a multi-byte character cut at the end is not UTF-8
+        return None
+    printable = sum(char.isprintable() or char in "\t\n\r\f" for char in text)
+    return "text" if text and printable >= 0.95 * len(text) else None
+
+
+def silence_warning(clip: AudioClip, input_name: str = "audio") -> str | None:
+    """A warning when every sample is 0 (digital silence): valid, but the noise walk then stands still, so only the
+    class schedule changes the picture (with a chroma or beats schedule: one still picture). None otherwise (even
+    -140 dBFS of noise moves the walk: the feature curves are normalised)."""
+    if np.any(clip.samples):
+        return None
+    return (f"{input_name}: all {clip.duration_seconds:.2f} s are digital silence (every sample is 0): the noise "
+            "walk stands still, only the class schedule changes the picture")
+
+
 def load_audio(path, start_seconds: float = 0.0, duration_seconds: float | None = None,
                input_name: str = "audio file") -> AudioClip:
     """Decode an audio file (wav, flac, ogg, mp3, m4a, ...) at its native sample rate and channel count.
 
     ``start_seconds`` skips the beginning; ``duration_seconds`` (None or <= 0: to the end) limits the length.
-    Raises AudioWalkInputError for a missing, unreadable or empty file, or a start past its end.
+    Raises AudioWalkInputError naming ``input_name`` for a missing, empty, non-audio (see :func:`check_audio_file`)
+    or undecodable file, or a start past its end. PyAV decodes; soundfile is the fallback, and the judge when PyAV
+    stops short of the length the file's header declares (a corrupt FLAC, say).
     """
-    path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise AudioWalkInputError(input_name, f"{path!r} does not exist or is not a file",
-                                  "an existing audio file (" + ", ".join(AUDIO_EXTENSIONS) + ")")
+    path = check_audio_file(path, input_name)
+    name = os.path.basename(path)
     if not math.isfinite(start_seconds) or start_seconds < 0:
         raise AudioWalkInputError("start_seconds", f"{start_seconds!r} is negative or not finite", "a time >= 0 s")
     if duration_seconds is not None and (not math.isfinite(duration_seconds) or duration_seconds <= 0):
         duration_seconds = None
-    errors = []
+    reasons = []
     samples = sample_rate = None
+    short_note = None
     try:
-        samples, sample_rate = _decode_with_pyav(path, start_seconds, duration_seconds)
+        samples, sample_rate, short_note = _decode_with_pyav(path, start_seconds, duration_seconds)
     except Exception as exc:  # noqa: BLE001 - any decoder failure falls back to soundfile
-        errors.append(f"PyAV: {exc}")
-    if samples is None:
+        reasons.append(f"PyAV: {_short_reason(exc)}")
+    if samples is None or short_note is not None:
+        if short_note is not None:
+            reasons.append(f"PyAV: {short_note}")
         try:
-            samples, sample_rate = _decode_with_soundfile(path, start_seconds, duration_seconds)
-        except Exception as exc:  # noqa: BLE001
-            errors.append(f"soundfile: {exc}")
+            fallback = _decode_with_soundfile(path, start_seconds, duration_seconds)
+        except _FormatNotReadable as exc:  # soundfile does not know the format: PyAV's result stands
+            fallback = None
+            if exc.reason:
+                reasons.append(f"soundfile: {exc.reason}")
+        except Exception as exc:  # noqa: BLE001 - opened but could not be read: corrupt
+            samples = fallback = None
+            reasons.append(f"soundfile: {_short_reason(exc)}")
+        if fallback is not None and (samples is None or fallback[0].shape[1] >= samples.shape[1]):
+            samples, sample_rate = fallback
     if samples is None:
-        raise AudioWalkInputError(input_name, f"{os.path.basename(path)!r} could not be decoded as audio ("
-                                  + "; ".join(errors) + ")", "a valid " + "/".join(e[1:] for e in AUDIO_EXTENSIONS)
-                                  + " file")
+        raise AudioWalkInputError(input_name, f"{name!r} could not be decoded as audio (" + "; ".join(reasons)
+                                  + ")", "a valid, complete " + "/".join(e[1:] for e in AUDIO_EXTENSIONS) + " file")
     if samples.shape[1] == 0:
         if start_seconds > 0:
             raise AudioWalkInputError("start_seconds", f"{start_seconds} s is at or past the end of "
-                                      f"{os.path.basename(path)!r}", "a start time inside the audio")
-        raise AudioWalkInputError(input_name, f"{os.path.basename(path)!r} contains no audio samples",
-                                  "a non-empty audio file")
+                                      f"{name!r}", "a start time inside the audio")
+        raise AudioWalkInputError(input_name, f"{name!r} contains no audio samples", "a non-empty audio file")
     clip = AudioClip(np.ascontiguousarray(samples, dtype=np.float32), int(sample_rate))
     return validate_clip(clip, input_name)
 
 
+class _FormatNotReadable(Exception):
+    """soundfile cannot open the file (unknown format); ``reason`` is its short message, '' when misleading."""
+
+    def __init__(self, reason: str):
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _short_reason(exc: BaseException) -> str:
+    """A decoder's message without the file name it repeats (PyAV's strerror, libsndfile's error string)."""
+    text = getattr(exc, "error_string", None) or getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).strip().removeprefix("Error : ").rstrip(".")
+
+
 def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float | None):
+    """``(samples, sample_rate, short)``; ``short`` is None, or says how far decoding got when the stream ended well
+    before the length its header declares (PyAV stops quietly at garbage in some formats, e.g. FLAC)."""
     import av
 
     with av.open(path) as container:
@@ -141,22 +220,35 @@ def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float |
                 hi = array.shape[1] if stop is None else min(stop - begin, array.shape[1])
                 if hi > lo:
                     chunks.append(array[:, lo:hi])
+        declared = None if stream.duration is None else int(stream.duration * stream.time_base * sample_rate)
     if position == 0:
         raise ValueError("no audio frames decoded")
+    expected = declared if declared is None or stop is None else min(stop, declared)
+    short = not done and expected is not None and position + max(sample_rate // 10, expected // 50) < expected
     samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
-    return samples.astype(np.float32, copy=False), sample_rate
+    short_note = (f"decoding stopped after {position / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its "
+                  "header declares") if short else None
+    return samples.astype(np.float32, copy=False), sample_rate, short_note
 
 
 def _decode_with_soundfile(path: str, start_seconds: float, duration_seconds: float | None):
+    """``(samples, sample_rate)``; _FormatNotReadable when soundfile cannot open the file."""
     import soundfile
 
-    with soundfile.SoundFile(path) as handle:
+    try:
+        handle = soundfile.SoundFile(path)
+    except Exception as exc:  # noqa: BLE001
+        reason = _short_reason(exc)
+        # libsndfile says "File does not exist" of files it cannot parse (mp3 data, images): not worth quoting
+        raise _FormatNotReadable("" if "does not exist" in reason else reason) from exc
+    with handle:
         sample_rate = handle.samplerate
         first = int(round(start_seconds * sample_rate))
         frames = -1 if duration_seconds is None else int(round(duration_seconds * sample_rate))
         if first >= handle.frames:
             return np.zeros((handle.channels, 0), np.float32), sample_rate
-        handle.seek(first)
+        if first:
+            handle.seek(first)
         data = handle.read(frames=frames, dtype="float32", always_2d=True)
     return data.T, sample_rate
 

@@ -284,17 +284,25 @@ def download_model(model_name: str, target_dir, *, url_base: str | None = None, 
 def _missing_model_message(model_name: str, search_dirs) -> str:
     urls = published_urls(model_name)
     first = Path(search_dirs[0]) if search_dirs else Path("models/biggan")
-    return (f"put {model_name}.safetensors in {first}, or the original files {first / model_name / CONFIG_FILE} "
+    return (f"{model_name}.safetensors in {first}, or the original files {first / model_name / CONFIG_FILE} "
             f"(from {urls[CONFIG_FILE]}) and {first / model_name / WEIGHTS_FILE} (from {urls[WEIGHTS_FILE]})")
 
 
-def resolve_device(device: str = "auto"):
-    """A torch.device for "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps"; error if unavailable."""
+def resolve_device(device="auto", host_device=None):
+    """The one device policy: a torch.device for "auto", "cpu", "cuda" or "mps" (a torch.device is kept as given).
+
+    "auto" is ``host_device`` when an application that manages models gives one (inside ComfyUI: its model
+    management's device, which follows ``--cpu``; see nodes/comfy_adapter.model_devices), otherwise CUDA, then MPS,
+    then CPU. An explicit choice that this machine lacks is an error."""
     import torch
 
+    if isinstance(device, torch.device):
+        return device
     if device not in DEVICES:
         raise AudioWalkInputError("device", f"{device!r} is unknown", "one of " + ", ".join(DEVICES))
     if device == "auto":
+        if host_device is not None:
+            return torch.device(host_device)
         if torch.cuda.is_available():
             return torch.device("cuda")
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
@@ -319,11 +327,13 @@ def cpu_has_fast_bfloat16() -> bool:
         return False
 
 
-def resolve_dtype(dtype: str, device):
+def resolve_dtype(dtype, device):
     """torch dtype for "auto": bfloat16 on CUDA with bf16 support, float16 on other CUDA and MPS, bfloat16 on CPUs
-    with AMX, float32 on other CPUs."""
+    with AMX, float32 on other CPUs (a torch.dtype is kept as given)."""
     import torch
 
+    if isinstance(dtype, torch.dtype):
+        return dtype
     if dtype not in DTYPES:
         raise AudioWalkInputError("dtype", f"{dtype!r} is unknown", "one of " + ", ".join(DTYPES))
     if dtype == "auto":
@@ -343,8 +353,18 @@ def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: st
     allowed: AudioWalkInputError saying which files to put where. Wrong or truncated files are refused.
     The spectral norms are folded into plain weights after the strict load (same outputs, faster forward).
     """
-    import torch
+    torch_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, torch_device)
+    model_name, layout, path = locate_biggan(model_name, search_dirs, allow_download=allow_download,
+                                             on_progress=on_progress, url_base=url_base)
+    return load_biggan_files(layout, path, model_name=model_name, dtype=torch_dtype, device=torch_device)
 
+
+def locate_biggan(model_name: str, search_dirs, *, allow_download: bool = True, on_progress=None,
+                  url_base: str | None = None) -> tuple[str, str, Path]:
+    """``(model_name, layout, path)`` of ``model_name`` (a name, or a file name ending in .safetensors) on disk, as
+    ``find_model_files`` gives it; a missing published model is downloaded first when ``allow_download``.
+    AudioWalkInputError for a bad name, or saying which files to put where."""
     search_dirs = [Path(d) for d in search_dirs]
     model_name = str(model_name)
     if model_name.endswith(".safetensors"):  # a file name picked from the folder listing
@@ -352,8 +372,6 @@ def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: st
     if not model_name or Path(model_name).name != model_name or model_name.startswith("."):
         raise AudioWalkInputError("model_name", f"{model_name!r} is not a model name",
                                   "one of " + ", ".join(BIGGAN_MODELS) + " or a .safetensors file in models/biggan")
-    torch_device = resolve_device(device)
-    torch_dtype = resolve_dtype(dtype, torch_device)
     found = find_model_files(model_name, search_dirs)
     if found is None and model_name in BIGGAN_MODELS and allow_download and search_dirs:
         try:
@@ -368,7 +386,12 @@ def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: st
     if found is None:
         raise AudioWalkInputError("model_name", f"{model_name} is not in {', '.join(map(str, search_dirs))}",
                                   _missing_model_message(model_name, search_dirs))
-    layout, path = found
+    return (model_name,) + tuple(found)
+
+
+def load_biggan_files(layout: str, path, *, model_name: str = "", dtype="auto", device="auto") -> BigGANHandle:
+    """A ready ``BigGANHandle`` from files ``locate_biggan`` found (``layout`` "safetensors" or "original")."""
+    path = Path(path)
     if layout == "safetensors":
         state, config = _read_safetensors(path)
         source = path
@@ -382,7 +405,7 @@ def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: st
     return handle_from_model(model, config, model_name=model_name, dtype=dtype, device=device, source=str(source))
 
 
-def handle_from_model(model, config: dict, *, model_name: str = "", dtype: str = "auto", device: str = "auto",
+def handle_from_model(model, config: dict, *, model_name: str = "", dtype="auto", device="auto",
                       source: str = "", channels_last: bool = True) -> BigGANHandle:
     """A ready ``BigGANHandle`` from a BigGAN module (loaded or ``build_random_biggan``): spectral norms folded
     into plain weights, eval mode, no autograd, moved to ``device`` in ``dtype``. ``model`` is modified in place.
@@ -517,7 +540,7 @@ def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: st
         for first in range(0, total, int(batch_size)):
             last = min(first + int(batch_size), total)
             noise = torch.from_numpy(np.ascontiguousarray(latents.noise[first:last])).to(device, dtype)
-            classes = torch.from_numpy(np.ascontiguousarray(latents.class_weights[first:last])).to(device, dtype)
+            classes = torch.from_numpy(latents.dense_class_weights(first, last)).to(device, dtype)
             images = model(noise, classes, truncation).float()
             if output_mapping == "fixed":
                 images = ((images + 1.0) * 0.5).clamp_(0.0, 1.0)

@@ -66,46 +66,44 @@ def parse_labels(text, input_name: str = "labels") -> list[int]:
     return [label_index(part, input_name) for part in parts]
 
 
-def _one_hots(indices: list[int]) -> np.ndarray:
-    table = np.zeros((len(indices), NUM_CLASSES), np.float64)
-    table[np.arange(len(indices)), indices] = 1.0
-    return table
+def _label_indices(labels) -> list[int]:
+    if isinstance(labels, (list, tuple)) and labels and all(isinstance(i, (int, np.integer)) for i in labels):
+        return [int(i) for i in labels]
+    return parse_labels(labels)
 
 
-def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
-                   crossfade_frames: int = 8) -> np.ndarray:
-    """Class weights per frame, float32 ``[frames, 1000]``, each row summing to 1.
+def label_weights(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
+                  crossfade_frames: int = 8) -> np.ndarray:
+    """Weight of each label position per frame, float32 ``[frames, len(labels)]``, rows summing to 1.
 
-    ``labels``: indices or a label string. Modes: "interpolate" (the seed: label to label linearly over the song),
-    "chroma" (label j follows pitch class j mod len(labels), C=0; up to 12 labels; silence holds equal weights),
-    "beats" (move to the next label every ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade).
-    One label gives that class on every frame (nothing to move between).
-    """
+    Modes: "interpolate" (the seed: label to label linearly over the song), "chroma" (label j follows pitch class j
+    mod len(labels), C=0; up to 12 labels; silence holds equal weights), "beats" (move to the next label every
+    ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade). One label is held on every frame."""
     require_choice("mode", mode, SCHEDULE_MODES)
-    indices = parse_labels(labels) if not (isinstance(labels, (list, tuple)) and labels
-                                           and all(isinstance(i, (int, np.integer)) for i in labels)) \
-        else [int(i) for i in labels]
+    count = len(_label_indices(labels))
     frames = features.frame_count
-    hots = _one_hots(indices)
-    if len(indices) == 1:
-        return np.repeat(hots, frames, axis=0).astype(np.float32)
+    weights = np.zeros((frames, count), np.float32)
+    if count == 1:
+        weights[:] = 1.0
+        return weights
+    rows = np.arange(frames)
     if mode == "interpolate":
-        position = np.linspace(0.0, len(indices) - 1, frames) if frames > 1 else np.zeros(frames)
-        low = np.minimum(np.floor(position).astype(np.int64), len(indices) - 2)
-        fraction = (position - low)[:, None]
-        weights = (1.0 - fraction) * hots[low] + fraction * hots[low + 1]
+        position = np.linspace(0.0, count - 1, frames) if frames > 1 else np.zeros(frames)
+        low = np.minimum(np.floor(position).astype(np.int64), count - 2)
+        fraction = (position - low).astype(np.float32)
+        weights[rows, low] = 1.0 - fraction
+        weights[rows, low + 1] += fraction
     elif mode == "chroma":
-        if len(indices) > 12:
-            raise AudioWalkInputError("labels", f"{len(indices)} labels for chroma mode", "at most 12 labels")
+        if count > 12:
+            raise AudioWalkInputError("labels", f"{count} labels for chroma mode", "at most 12 labels")
         chroma = np.asarray(features.curve("chroma", "features"), np.float64)
         if not np.isfinite(chroma).all():
             raise AudioWalkInputError("features", "chroma contains NaN or infinite values", "finite features")
-        per_label = np.zeros((frames, len(indices)))
+        per_label = np.zeros((frames, count))
         for pitch in range(12):
-            per_label[:, pitch % len(indices)] += chroma[:, pitch]
+            per_label[:, pitch % count] += chroma[:, pitch]
         total = per_label.sum(axis=1, keepdims=True)
-        share = np.where(total > 1e-9, per_label / np.where(total > 1e-9, total, 1.0), 1.0 / len(indices))
-        weights = share @ hots
+        weights[:] = np.where(total > 1e-9, per_label / np.where(total > 1e-9, total, 1.0), 1.0 / count)
     else:
         if int(beats_per_switch) < 1:
             raise AudioWalkInputError("beats_per_switch", f"{beats_per_switch!r} is below 1", "1 or more beats")
@@ -114,9 +112,39 @@ def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate"
         switches = np.asarray(features.beat_frames, np.int64)[int(beats_per_switch)::int(beats_per_switch)]
         label_of_frame = np.zeros(frames, np.float64)  # fractional label position
         for number, start in enumerate(switches, start=1):
-            ramp = np.clip((np.arange(frames) - start + 1) / max(int(crossfade_frames), 1), 0.0, 1.0)
-            label_of_frame = np.where(np.arange(frames) >= start, number - 1 + ramp, label_of_frame)
+            ramp = np.clip((rows - start + 1) / max(int(crossfade_frames), 1), 0.0, 1.0)
+            label_of_frame = np.where(rows >= start, number - 1 + ramp, label_of_frame)
         low = np.floor(label_of_frame).astype(np.int64)
-        fraction = (label_of_frame - low)[:, None]
-        weights = (1.0 - fraction) * hots[low % len(indices)] + fraction * hots[(low + 1) % len(indices)]
-    return weights.astype(np.float32)
+        fraction = (label_of_frame - low).astype(np.float32)
+        weights[rows, low % count] = 1.0 - fraction
+        weights[rows, (low + 1) % count] += fraction
+    return weights
+
+
+def class_schedule_columns(features: AudioFeatures, labels, **schedule) -> tuple[tuple, np.ndarray]:
+    """The class schedule in compact form: ``(classes, weights)`` with the sorted distinct ImageNet indices of the
+    labels and float32 ``[frames, len(classes)]`` weights (a label given twice adds up in its class). Memory is
+    frames x labels, not frames x 1000."""
+    indices = _label_indices(labels)
+    per_label = label_weights(features, indices, **schedule)
+    classes = tuple(sorted(set(indices)))
+    weights = np.zeros((per_label.shape[0], len(classes)), np.float32)
+    for position, index in enumerate(indices):
+        weights[:, classes.index(index)] += per_label[:, position]
+    return classes, weights
+
+
+def expand_class_columns(classes, weights: np.ndarray) -> np.ndarray:
+    """Compact class weights ``[frames, len(classes)]`` -> float32 ``[frames, 1000]``."""
+    dense = np.zeros((weights.shape[0], NUM_CLASSES), np.float32)
+    dense[:, list(classes)] = weights
+    return dense
+
+
+def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
+                   crossfade_frames: int = 8) -> np.ndarray:
+    """Class weights per frame, float32 ``[frames, 1000]``, each row summing to 1 (see :func:`label_weights` for
+    the modes; :func:`class_schedule_columns` is the same without the 1000 columns)."""
+    return expand_class_columns(*class_schedule_columns(features, labels, mode=mode,
+                                                        beats_per_switch=beats_per_switch,
+                                                        crossfade_frames=crossfade_frames))

@@ -5,9 +5,15 @@ Every message names the input that was wrong and what was expected, so a ComfyUI
 """
 from __future__ import annotations
 
+# ComfyUI shows an error's type as ``<class __module__>.<class name>``; the pack may load this file under a longer
+# module name (its folder path), so the classes carry the public name explicitly.
+PUBLIC_MODULE = "audiowalk_core.errors"
+
 
 class AudioWalkInputError(ValueError):
     """A user-facing input was wrong. ``input_name`` is the widget/argument name."""
+
+    __module__ = PUBLIC_MODULE
 
     def __init__(self, input_name: str, problem: str, expected: str | None = None):
         self.input_name = input_name
@@ -21,6 +27,8 @@ class AudioWalkInputError(ValueError):
 
 class AudioWalkCancelled(RuntimeError):
     """The user cancelled a long-running operation (raised from a progress callback)."""
+
+    __module__ = PUBLIC_MODULE
 
 
 def require_choice(input_name: str, value, choices, what: str = "is unknown"):

@@ -21,6 +21,7 @@ class AudioFeatures:
     ``onset`` [N], ``beat`` [N], ``chroma`` [N, 12], ``harmonic`` [N], ``percussive`` [N]; all in [0, 1].
     ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
     ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` 'seed' or 'improved'.
+    ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
     """
 
     clock: FrameClock
@@ -29,6 +30,7 @@ class AudioFeatures:
     tempo_bpm: float = 0.0
     band_edges_hz: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     band_mode: str = "improved"
+    warnings: tuple = ()
 
     @property
     def frame_count(self) -> int:
@@ -47,4 +49,4 @@ class AudioFeatures:
         beats = self.beat_frames[(self.beat_frames >= start) & (self.beat_frames < stop)] - start
         return AudioFeatures(self.clock.with_frame_count(stop - start),
                              {k: v[start:stop] for k, v in self.curves.items()},
-                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode)
+                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode, self.warnings)

@@ -16,9 +16,11 @@ NUM_CLASSES = 1000
 class WalkLatents:
     """Per-frame BigGAN inputs.
 
-    ``noise`` float32 ``[N, 128]``, ``class_weights`` float32 ``[N, 1000]``, ``truncation`` in (0, 1],
-    ``seed`` the user seed they were drawn from, ``clock`` the frame clock of the whole song and
-    ``first_frame`` the index (on that clock) of row 0, so a slice knows where it sits in the song.
+    ``noise`` float32 ``[N, 128]``; ``class_weights`` float32 ``[N, 1000]``, or, when ``class_indices`` names the
+    ImageNet classes of its columns, the compact ``[N, len(class_indices)]`` (the other classes weigh 0: a long
+    song then holds N x labels weights, not N x 1000); ``truncation`` in (0, 1], ``seed`` the user seed they were
+    drawn from, ``clock`` the frame clock of the whole song and ``first_frame`` the index (on that clock) of row 0,
+    so a slice knows where it sits in the song. BigGAN gets :meth:`dense_class_weights`.
     """
 
     noise: np.ndarray
@@ -27,12 +29,17 @@ class WalkLatents:
     seed: int
     clock: FrameClock
     first_frame: int = 0
+    class_indices: tuple | None = None
 
     def __post_init__(self):
         if self.noise.ndim != 2 or self.class_weights.ndim != 2 or len(self.noise) != len(self.class_weights):
             raise AudioWalkInputError("latents", f"noise {self.noise.shape} and class weights "
                                       f"{self.class_weights.shape} do not match",
                                       "noise [N, dim] and class weights [N, classes] with the same N")
+        columns = NUM_CLASSES if self.class_indices is None else len(self.class_indices)
+        if self.class_weights.shape[1] != columns:
+            raise AudioWalkInputError("latents", f"class weights with {self.class_weights.shape[1]} columns",
+                                      f"{columns} columns (one per class)")
         if not (0.0 < float(self.truncation) <= 1.0):
             raise AudioWalkInputError("truncation", f"{self.truncation!r} is outside (0, 1]",
                                       "a truncation in (0, 1], e.g. 0.4")
@@ -48,7 +55,22 @@ class WalkLatents:
                                       f"a frame index below the frame count {self.frame_count}")
         stop = self.frame_count if count is None or count <= 0 else min(start + count, self.frame_count)
         return WalkLatents(self.noise[start:stop], self.class_weights[start:stop], self.truncation,
-                           self.seed, self.clock, self.first_frame + start)
+                           self.seed, self.clock, self.first_frame + start, self.class_indices)
+
+    def dense_class_weights(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """float32 ``[rows, 1000]`` class weights of rows ``[start, stop)`` (what BigGAN takes)."""
+        rows = self.class_weights[start:stop]
+        if self.class_indices is None:
+            return rows
+        dense = np.zeros((rows.shape[0], NUM_CLASSES), np.float32)
+        dense[:, list(self.class_indices)] = rows
+        return dense
+
+    def class_columns(self) -> tuple[tuple, np.ndarray]:
+        """``(ImageNet indices, weights [N, len(indices)])`` of the classes that have a column."""
+        if self.class_indices is not None:
+            return tuple(self.class_indices), self.class_weights
+        return tuple(range(NUM_CLASSES)), self.class_weights
 
 
     def take_frames(self, frame_indices) -> "WalkLatents":
@@ -60,7 +82,7 @@ class WalkLatents:
                                       f"{self.first_frame}-{self.first_frame + self.frame_count - 1}",
                                       "the whole song's latents (Smooth Latents or Make Latents)")
         return WalkLatents(self.noise[rows], self.class_weights[rows], self.truncation, self.seed, self.clock,
-                           int(frame_indices[0]))
+                           int(frame_indices[0]), self.class_indices)
 
 
 @dataclass(frozen=True)
@@ -75,11 +97,13 @@ class NoiseCurves:
 
 @dataclass(frozen=True)
 class ClassCurves:
-    """The AUDIOWALK_CLASSES value: class weights per frame ``[N, 1000]`` float32 on ``clock``, and the labels."""
+    """The AUDIOWALK_CLASSES value: class weights per frame on ``clock`` and the labels; ``weights`` float32
+    ``[N, 1000]``, or ``[N, len(class_indices)]`` over the ImageNet classes ``class_indices``."""
 
     weights: np.ndarray
     clock: FrameClock
     labels: tuple
+    class_indices: tuple | None = None
 
 
 def combine_latents(noise: NoiseCurves, classes: ClassCurves, truncation: float | None = None) -> WalkLatents:
@@ -89,4 +113,4 @@ def combine_latents(noise: NoiseCurves, classes: ClassCurves, truncation: float 
                                   f"{len(noise.noise)} frames of noise",
                                   "noise and classes computed from the same features")
     return WalkLatents(noise.noise, classes.weights, noise.truncation if truncation is None else float(truncation),
-                       noise.seed, noise.clock)
+                       noise.seed, noise.clock, class_indices=classes.class_indices)

@@ -100,15 +100,16 @@ def make_noise_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE):
 
 
 def make_class_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE):
-    """The Class Schedule step -> ClassCurves (weights [N, 1000] float32, rows summing to 1)."""
-    from .classes import class_schedule, load_imagenet_labels, parse_labels
+    """The Class Schedule step -> ClassCurves (compact weights [N, distinct labels] float32, rows summing to 1)."""
+    from .classes import class_schedule_columns, load_imagenet_labels, parse_labels
     from .latents import ClassCurves
 
     indices = parse_labels(settings.labels)
-    weights = class_schedule(features, indices, mode=settings.class_mode,
-                             beats_per_switch=settings.beats_per_switch, crossfade_frames=settings.crossfade_frames)
+    columns, weights = class_schedule_columns(features, indices, mode=settings.class_mode,
+                                              beats_per_switch=settings.beats_per_switch,
+                                              crossfade_frames=settings.crossfade_frames)
     names = load_imagenet_labels()
-    return ClassCurves(weights, features.clock, tuple(names[i] for i in indices))
+    return ClassCurves(weights, features.clock, tuple(names[i] for i in indices), columns)
 
 
 def smooth_walk(latents: WalkLatents, settings: PipelineSettings = DEFAULT_PIPELINE) -> WalkLatents:

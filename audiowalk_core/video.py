@@ -21,7 +21,7 @@ import numpy as np
 from .audio import AudioClip
 from .clock import parse_fps
 from .errors import AudioWalkInputError
-from .paths import atomic_output, resolve_inside
+from .paths import atomic_output, check_filename_prefix, resolve_inside
 
 AUDIO_RATE = 48000
 AUDIO_CHUNK_SECONDS = 1
@@ -216,8 +216,9 @@ class VideoWriter:
 
 
 def _metadata_options(metadata: dict | None) -> dict:
-    """Container options that make the mp4 muxer write arbitrary tags (ComfyUI's "prompt", "workflow")."""
-    return {"movflags": "use_metadata_tags"} if metadata else {}
+    """Container options that make the mp4 muxer write arbitrary tags (ComfyUI's "prompt", "workflow") and put
+    them (the moov box) at the start of the file: the frontend reads only the first 64 MiB of a dropped video."""
+    return {"movflags": "use_metadata_tags+faststart"} if metadata else {}
 
 
 def _set_metadata(container, metadata: dict | None) -> None:
@@ -256,15 +257,11 @@ def next_numbered_path(output_dir, filename_prefix: str, extension: str = "mp4")
 
 
 def check_output_prefix(output_dir, filename_prefix: str) -> str:
-    """Refuse a ``filename_prefix`` that is empty, absolute, leaves ``output_dir`` or has a backslash; return it.
-    Cheap: Save Video calls it when the prompt is validated, before anything renders."""
-    prefix = str(filename_prefix)
-    if "\\" in prefix:
-        raise AudioWalkInputError("filename_prefix", f"{prefix!r} has a backslash",
-                                  "subfolders separated by '/', e.g. 'AudioWalk/video'")
-    target = resolve_inside(Path(output_dir).resolve(), prefix, "filename_prefix")
-    if target == Path(output_dir).resolve():
-        raise AudioWalkInputError("filename_prefix", "is empty", "a name such as 'AudioWalk/video'")
+    """Refuse a ``filename_prefix`` that is empty, absolute, leaves ``output_dir``, has a backslash or a character
+    no file system takes (:func:`~audiowalk_core.paths.check_filename_prefix`); return it normalised. Cheap: Save
+    Video calls it when the prompt is validated, before anything renders."""
+    prefix = check_filename_prefix(filename_prefix)
+    resolve_inside(Path(output_dir).resolve(), prefix, "filename_prefix")  # a link leading outside
     return prefix
 
 

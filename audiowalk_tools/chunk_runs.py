@@ -39,7 +39,6 @@ from .comfy_client import (ComfyClient, ComfyError, ComfyExecutionError, ComfyIn
 
 RENDER_CHUNKS_TYPE = "AudioWalkRenderChunks"
 SAVE_VIDEO_TYPE = "AudioWalkSaveVideo"
-LOAD_BIGGAN_TYPE = "AudioWalkLoadBigGAN"
 CHUNK_OUTPUT = 1  # Render in Chunks' output slot "chunk"
 UPLOAD_FLAGS = ("audio_upload", "image_upload", "video_upload")  # combos of uploaded files, not of models
 
@@ -113,20 +112,12 @@ def _combo_choices(spec) -> list | None:
     return None
 
 
-def _biggan_present(model_name: str, files: list[str]) -> bool:
-    """True when ComfyUI's ``models/biggan`` listing holds ``model_name`` in one of the layouts Load BigGAN reads
-    (``<name>.safetensors`` or ``<name>/config.json`` + ``<name>/pytorch_model.bin``)."""
-    from audiowalk_core.biggan import CONFIG_FILE, WEIGHTS_FILE
-
-    name = model_name[:-len(".safetensors")] if model_name.endswith(".safetensors") else model_name
-    listed = {item.replace("\\", "/") for item in files}
-    return f"{name}.safetensors" in listed or {f"{name}/{CONFIG_FILE}", f"{name}/{WEIGHTS_FILE}"} <= listed
-
-
 def server_problems(api: dict, client: ComfyClient, object_info: dict) -> tuple[list[str], list[str]]:
-    """``(problems, notes)`` of running ``api`` on this server: node types it lacks, combo values (models, samplers)
-    it does not offer, a BigGAN model that is not in its models/biggan and may not be downloaded (a note when it
-    will be downloaded on first use). Each line names the server."""
+    """``(problems, notes)`` of running ``api`` on this server: node types it lacks, combo values (models,
+    samplers) it does not offer. A model the server lists only for download (Load BigGAN's "<name> (download,
+    N MB)") is a problem when the node's allow_download is off, else a note. Each line names the server."""
+    from audiowalk_core.biggan_store import model_name_from_choice
+
     where = client.base_url
     missing_types = sorted({node["class_type"] for node in api.values()} - set(object_info))
     if missing_types:
@@ -137,20 +128,21 @@ def server_problems(api: dict, client: ComfyClient, object_info: dict) -> tuple[
         specs = {**inputs_spec.get("optional", {}), **inputs_spec.get("required", {})}
         for name, value in node["inputs"].items():
             choices = _combo_choices(specs.get(name))
-            if choices is None or isinstance(value, list) or value in choices:
+            if choices is None or isinstance(value, list):
+                continue
+            wanted = model_name_from_choice(value)
+            if wanted in choices:
+                continue
+            if wanted in {model_name_from_choice(choice) for choice in choices}:  # listed, not on disk
+                if node["inputs"].get("allow_download", True) is False:
+                    problems.append(f"{where}: {node_label(api, node_id)}: {name} {wanted!r} is not on this "
+                                    "server and allow_download is off")
+                else:
+                    notes.append(f"{where} does not have {wanted!r} yet: it downloads it first")
                 continue
             offered = ", ".join(map(repr, choices[:6])) + (", ..." if len(choices) > 6 else "") or "none"
             problems.append(f"{where}: {node_label(api, node_id)}: {name} {value!r} is not on this server "
                             f"(missing model?); it offers {offered}")
-        if node["class_type"] == LOAD_BIGGAN_TYPE and isinstance(node["inputs"].get("model_name"), str):
-            files = client.model_files("biggan")
-            model_name = node["inputs"]["model_name"]
-            if files is not None and not _biggan_present(model_name, files):
-                if node["inputs"].get("allow_download") is False:
-                    problems.append(f"{where}: {node_label(api, node_id)}: model {model_name!r} is not in its "
-                                    "models/biggan folder and allow_download is off")
-                else:
-                    notes.append(f"{where} has no {model_name} in models/biggan: it downloads it first")
     return problems, notes
 
 

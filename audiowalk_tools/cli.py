@@ -13,8 +13,11 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import signal
 import sys
+import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from audiowalk_core.analysis import BAND_MODES
@@ -34,6 +37,39 @@ FEATURES_TYPE = "AudioWalkAudioFeatures"
 
 class CommandError(Exception):
     """A problem to print as one clear line (exit status 2)."""
+
+
+class StopSignal(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived: unwinds like Ctrl-C (temporary files removed), then exits with 128 + signal."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextmanager
+def stop_signals_unwind():
+    """While inside, SIGTERM and SIGHUP raise StopSignal in the main thread (once: a repeat during the unwinding is
+    ignored, so the clean-up finishes); the previous handlers are restored on leaving."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    stopping = []
+
+    def handle(signum, frame):
+        if not stopping:
+            stopping.append(signum)
+            raise StopSignal(signum)
+
+    previous = {signum: signal.signal(signum, handle) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 # ---------------------------------------------------------------------------------------------------- parser
@@ -140,16 +176,19 @@ def main(argv=None) -> int:
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
                 "features": cmd_features, "convert-biggan": cmd_convert_biggan}
     try:
-        return handlers[args.command](args) or 0
+        with stop_signals_unwind():
+            return handlers[args.command](args) or 0
     except (AudioWalkInputError, CommandError) as exc:
         print(f"audiowalk {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except AudioWalkCancelled as exc:
         print(f"audiowalk {args.command}: cancelled: {exc}", file=sys.stderr)
         return 130
-    except KeyboardInterrupt as exc:
-        print(f"audiowalk {args.command}: {'terminated' if isinstance(exc, _Terminated) else 'interrupted'}",
-              file=sys.stderr)
+    except StopSignal as stop:
+        print(f"audiowalk {args.command}: stopped by {signal.Signals(stop.signum).name}", file=sys.stderr)
+        return 128 + stop.signum
+    except KeyboardInterrupt:
+        print(f"audiowalk {args.command}: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - the comfy client's errors are meant to be shown as they are
         from .comfy_client import ComfyError
@@ -177,10 +216,10 @@ def cmd_features(args) -> int:
     from audiowalk_core.audio import load_audio
     from audiowalk_core.clock import parse_fps
 
-    if not args.song.is_file():
-        raise AudioWalkInputError("song", f"{str(args.song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
-    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None)
+    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
     features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    for warning in features.warnings:
+        print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
     print(f"{args.song.name}: {clip.num_samples / clip.sample_rate:.3f} s at {clip.sample_rate} Hz -> "
           f"{features.frame_count} frames at {clock.fps} fps")
@@ -220,8 +259,6 @@ def cmd_render(args) -> int:
             from . import demo
 
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
-        elif not Path(song).is_file():
-            raise AudioWalkInputError("song", f"{str(song)!r} does not exist", "an audio file (wav, mp3, flac, ...)")
         settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, labels=args.labels,
                                             truncation=args.truncation, band_mode=args.band_mode,
                                             walk_mode=args.walk_mode, class_mode=args.class_mode,
@@ -387,14 +424,6 @@ class PromptProgress:
             self.bar.finish()
 
 
-class _Terminated(KeyboardInterrupt):
-    """SIGTERM, handled as Ctrl-C: running chunks are cancelled and nothing partial is left."""
-
-
-def _raise_terminated(signum, frame):
-    raise _Terminated()
-
-
 def _servers_from(args) -> list[str]:
     """The --server addresses, checked (format, duplicates) before any work."""
     from .comfy_client import ComfyConnectionError, server_url
@@ -413,8 +442,8 @@ def _servers_from(args) -> list[str]:
 
 
 def cmd_comfy_run(args) -> int:
-    import signal
-    import threading
+    """SIGTERM/SIGHUP (StopSignal) unwind like Ctrl-C: running chunks are cancelled, nothing partial is left."""
+    from audiowalk_core.audio import check_audio_file
 
     from .workflow_tools import load_workflow
 
@@ -422,8 +451,8 @@ def cmd_comfy_run(args) -> int:
     if args.chunk_frames is not None and args.chunk_frames < 0:
         raise CommandError(f"--chunk-frames {args.chunk_frames} is negative: give frames per chunk (0 = the whole "
                            "song in one chunk)")
-    if args.audio is not None and not args.audio.is_file():
-        raise AudioWalkInputError("--audio", f"{str(args.audio)!r} does not exist", "an audio file")
+    if args.audio is not None:
+        check_audio_file(args.audio, "--audio")
     if len(servers) > 1:
         if args.chunk_frames == 0:
             raise CommandError("--chunk-frames 0 renders the song as one chunk, which one server does; give "
@@ -434,15 +463,9 @@ def cmd_comfy_run(args) -> int:
             raise CommandError("several --server need --audio: the song is uploaded to each and its chunks are "
                                "joined here with the music")
     workflow = load_workflow(resolve_workflow_path(args.workflow))
-    main_thread = threading.current_thread() is threading.main_thread()
-    previous = signal.signal(signal.SIGTERM, _raise_terminated) if main_thread else None
-    try:
-        if len(servers) > 1:
-            return _comfy_run_on_servers(args, servers, workflow)
-        return _comfy_run_on_server(args, servers[0], workflow)
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    if len(servers) > 1:
+        return _comfy_run_on_servers(args, servers, workflow)
+    return _comfy_run_on_server(args, servers[0], workflow)
 
 
 def _api_workflow(workflow: dict, object_info: dict, where: str) -> dict:

@@ -4,7 +4,7 @@ Standard library only (urllib). When the ``websocket-client`` package is install
 ComfyUI's ``/ws`` messages; otherwise the client polls ``/queue`` and ``/history``. The endpoints used are the ones
 ComfyUI's own frontend and ``script_examples`` use: ``POST /upload/image`` (any file type, ``type=input``),
 ``POST /prompt``, ``GET /history/{prompt_id}``, ``GET /queue``, ``POST /queue`` (delete), ``GET /view``,
-``GET /object_info``, ``GET /models/{folder}``, ``POST /interrupt``.
+``GET /object_info``, ``POST /interrupt``.
 """
 from __future__ import annotations
 
@@ -159,16 +159,6 @@ class ComfyClient:
 
     def system_stats(self) -> dict:
         return self.get_json("/system_stats")
-
-    def model_files(self, folder: str) -> list[str] | None:
-        """``/models/{folder}``: the files ComfyUI finds in that model folder; None when it has no such folder."""
-        try:
-            with self._open("GET", "/models/" + urllib.parse.quote(folder)) as response:
-                return json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise ComfyConnectionError(f"GET /models/{folder} failed: HTTP {exc.code} {exc.reason}") from None
 
     def interrupt(self, prompt_id: str | None = None) -> None:
         """Interrupt the running prompt; with ``prompt_id`` only if that prompt is the one running (ComfyUI

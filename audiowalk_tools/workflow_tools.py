@@ -565,7 +565,7 @@ def check_widget_value(spec: InputSpec, value) -> str | None:
         if spec.is_file_combo:
             if not isinstance(value, str) or not value.strip():
                 return f"input {name!r} must be a file name, got {value!r}"
-        elif value not in spec.combo_values:
+        elif value not in spec.combo_values and not _names_a_marked_choice(value, spec.combo_values):
             return f"input {name!r}: {value!r} is not one of {list(spec.combo_values)}"
         return None
     if spec.kind in ("INT", "FLOAT"):
@@ -574,6 +574,14 @@ def check_widget_value(spec: InputSpec, value) -> str | None:
         if "max" in spec.options and value > spec.options["max"]:
             return f"input {name!r}: {value} is above the maximum {spec.options['max']}"
     return None
+
+
+def _names_a_marked_choice(value, choices) -> bool:
+    """Load BigGAN lists a model that is not on disk as "<name> (download, N MB)" and accepts the plain name (its
+    VALIDATE_INPUTS replaces ComfyUI's list check), so workflows can name the model whether or not it is there."""
+    from audiowalk_core.biggan_store import model_name_from_choice
+
+    return isinstance(value, str) and value in {model_name_from_choice(choice) for choice in choices}
 
 
 def workflow_uuid(name: str) -> str:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 
 from audiowalk_core.analysis import BAND_MODES
+from audiowalk_core.audio import (AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy,
+                                  check_audio_file, load_audio)
 from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features
-from audiowalk_core.audio import AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy, load_audio
 from audiowalk_core.paths import resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from .comfy_adapter import input_directory, progress_callback
@@ -81,13 +83,14 @@ class AudioWalkLoadAudio:
         validator takes)."""
         try:
             path = _audio_path(audio)
+            if not path.exists():
+                return (f"audio: the song {audio!r} is not in ComfyUI's input folder; upload one with Load "
+                        f"Audio's 'choose file to upload' button, or pick one from its list (the bundled "
+                        f"{BUNDLED_DEMO_SONG.name} is always there)")
+            check_audio_file(path, "audio")  # a folder, an empty file, text, an image ...
         except Exception as exc:  # noqa: BLE001
             return str(exc)
-        if path.is_file():
-            return True
-        return (f"audio: the song {audio!r} is not in ComfyUI's input folder; upload one with Load Audio's "
-                f"'choose file to upload' button, or pick one from its list (the bundled "
-                f"{BUNDLED_DEMO_SONG.name} is always there)")
+        return True
 
 
 class AudioWalkAudioFeatures:
@@ -130,10 +133,13 @@ class AudioWalkAudioFeatures:
                                             frequency_band_growth_rate=frequency_band_growth_rate,
                                             extra_detail=extra_detail, band_count=band_count)
         features = compute_song_features(clip, settings, on_progress=progress_callback(4))
+        for warning in features.warnings:  # to ComfyUI's console
+            logging.getLogger("audiowalk").warning("Audio Features: %s", warning)
         plot = rgb_to_comfy_image(plot_features(features))
         return (features, features.frame_count, float(features.clock.fps), plot)
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadAudio": AudioWalkLoadAudio, "AudioWalkAudioFeatures": AudioWalkAudioFeatures}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadAudio": "Load Audio (AudioWalk)",
-                              "AudioWalkAudioFeatures": "Audio Features (AudioWalk)"}
+# "Load Audio" is ComfyUI's own LoadAudio node: ours is "Load Song".
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadAudio": "Load Song",
+                              "AudioWalkAudioFeatures": "Audio Features"}

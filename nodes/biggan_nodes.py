@@ -3,26 +3,21 @@ from __future__ import annotations
 
 import torch
 
-from audiowalk_core.biggan import BIGGAN_MODELS, DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames, load_biggan
-from .comfy_adapter import free_device_memory, model_directories, progress_callback, register_model_folder
+from audiowalk_core.biggan import DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames
+from audiowalk_core.biggan_store import check_choice, generation_bytes, load_shared_biggan, model_choices
+from audiowalk_core.errors import AudioWalkInputError
+from .comfy_adapter import (free_device_memory, manage_model, model_devices, model_directories, progress_callback,
+                            ready_model, register_model_folder)
 
 MODEL_KIND = "biggan"
 register_model_folder(MODEL_KIND, {".safetensors", ".bin", ".json"})
 
 
-def _model_choices() -> list[str]:
-    """The three published models, then any other <name>.safetensors found in models/biggan."""
-    names = list(BIGGAN_MODELS)
-    for folder in model_directories(MODEL_KIND):
-        if folder.is_dir():
-            names += sorted(p.stem for p in folder.glob("*.safetensors") if p.stem not in names)
-    return names
-
-
 class AudioWalkLoadBigGAN:
-    DESCRIPTION = ("Loads BigGAN-deep (128, 256 or 512 px) from ComfyUI's models/biggan folder: "
-                   "<name>.safetensors or the original <name>/config.json + pytorch_model.bin. Downloads the "
-                   "original files when missing and allowed. Wrong or incomplete files are refused.")
+    DESCRIPTION = ("Loads a BigGAN-deep generator (128, 256 or 512 px) from ComfyUI's models/biggan folder, or "
+                   "downloads the published weights first (entries marked 'download'). ComfyUI's model manager "
+                   "places it like its own models: it follows --cpu and low-VRAM modes, gives way to other "
+                   "models and is released by 'Unload models'. Loaders of the same model share one copy.")
     CATEGORY = "AudioWalk/biggan"
     RETURN_TYPES = ("BIGGAN_MODEL",)
     RETURN_NAMES = ("model",)
@@ -30,20 +25,34 @@ class AudioWalkLoadBigGAN:
 
     @classmethod
     def INPUT_TYPES(cls):
+        choices = model_choices(model_directories(MODEL_KIND))
         return {"required": {
-            "model_name": (_model_choices(), {"default": "biggan-deep-512",
-                                              "tooltip": "Which BigGAN-deep (output size in px)."}),
+            "model_name": (choices, {"default": choices[0], "tooltip":
+                           "Which BigGAN-deep (output size in px; 128 is the lightest). Entries marked 'download' "
+                           "are not in models/biggan yet: they are downloaded when first run."}),
             "dtype": (list(DTYPES), {"default": "auto", "tooltip":
                       "auto: bfloat16 on recent NVIDIA GPUs and AMX CPUs, float16 on other GPUs, float32 on other CPUs."}),
-            "device": (list(DEVICES), {"default": "auto", "tooltip": "auto: CUDA, then MPS, then CPU."}),
+            "device": (list(DEVICES), {"default": "auto", "tooltip":
+                       "auto: where ComfyUI puts its models (the CPU with --cpu or --novram); outside ComfyUI CUDA, "
+                       "then MPS, then CPU."}),
             "allow_download": ("BOOLEAN", {"default": True, "tooltip":
                                "Download the published weights into models/biggan when they are missing."}),
         }}
 
     def load(self, model_name, dtype, device, allow_download=True):
-        handle = load_biggan(model_name, model_directories(MODEL_KIND), dtype=dtype, device=device,
-                             allow_download=allow_download, on_progress=progress_callback(1))
+        handle = load_shared_biggan(model_name, model_directories(MODEL_KIND), dtype=dtype, device=device,
+                                    host_devices=model_devices(), manage=manage_model,
+                                    allow_download=allow_download, on_progress=progress_callback(1))
         return (handle,)
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, model_name):
+        # replaces ComfyUI's "value in list" check: saved plain names and marked entries both name a model
+        try:
+            check_choice(model_name, model_directories(MODEL_KIND))
+        except AudioWalkInputError as exc:
+            return str(exc)
+        return True
 
 
 class AudioWalkBigGANGenerate:
@@ -75,6 +84,7 @@ class AudioWalkBigGANGenerate:
         on_progress = progress_callback(part.frame_count)
         images = None
         try:
+            model = ready_model(model, generation_bytes(model, min(int(batch_size), max(part.frame_count, 1))))
             position = 0
             for batch in generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
                                          on_progress=on_progress):
@@ -88,5 +98,5 @@ class AudioWalkBigGANGenerate:
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadBigGAN": AudioWalkLoadBigGAN, "AudioWalkBigGANGenerate": AudioWalkBigGANGenerate}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadBigGAN": "Load BigGAN (AudioWalk)",
-                              "AudioWalkBigGANGenerate": "BigGAN Generate (AudioWalk)"}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadBigGAN": "Load BigGAN",
+                              "AudioWalkBigGANGenerate": "BigGAN Generate"}

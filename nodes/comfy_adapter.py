@@ -1,14 +1,25 @@
-"""The one place that touches ComfyUI's modules (folder_paths, comfy.utils, comfy.model_management).
+"""The one place that touches ComfyUI's modules (folder_paths, comfy.utils, comfy.model_management,
+comfy.model_patcher).
 
-Inside ComfyUI these calls use ComfyUI's folders, progress bar, cancel flag and device.
+Inside ComfyUI these calls use ComfyUI's folders, progress bar, cancel flag and model management: BigGAN is
+wrapped in ComfyUI's ModelPatcher and loaded with ``load_models_gpu`` before each use, so ComfyUI places it
+(``--cpu``, ``--lowvram``, ``--novram``), offloads it when another model needs the room, and releases it on
+"Unload models" / ``POST /free``.
 When ComfyUI is absent (tests, plain Python), this module says so and falls back to:
 folders under ``$AUDIOWALK_HOME`` (default: the current directory) named ``input``, ``output``, ``temp`` and
-``models/<kind>``; no progress bar; no cancel; the best torch device available (CUDA, MPS, CPU).
+``models/<kind>``; no progress bar; no cancel; no model manager: the core's own device choice
+(``audiowalk_core.biggan.resolve_device``: CUDA, then MPS, then CPU) and the model stays where it was loaded.
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
 import os
 from pathlib import Path
+
+from audiowalk_core.biggan import BigGANHandle
+
+log = logging.getLogger("AudioWalk")
 
 
 def _folder_paths():
@@ -83,21 +94,70 @@ def progress_callback(total: int):
     return on_progress
 
 
-def torch_device():
-    """ComfyUI's chosen device inside ComfyUI; otherwise CUDA, then MPS, then CPU."""
+def _model_management():
     try:
-        import comfy.model_management as mm
+        import comfy.model_management as mm  # ComfyUI's module, present only inside ComfyUI
 
-        return mm.get_torch_device()
+        return mm
     except ImportError:
-        pass
+        return None
+
+
+def model_devices():
+    """``(load_device, offload_device)`` for BigGAN from ComfyUI's model management, or None outside ComfyUI.
+
+    load: ``get_torch_device()`` (the CPU under ``--cpu``), except under ``--novram``, where BigGAN runs on the
+    CPU as ComfyUI's own text encoders do in that mode (ComfyUI streams weights from RAM only for layers built with
+    comfy.ops, which BigGAN's are not). offload: ``unet_offload_device()`` (the CPU unless ``--highvram`` or
+    ``--gpu-only``). Under ``--lowvram`` BigGAN (at most 236 MB in float32) is loaded whole after ComfyUI has freed
+    room for it."""
+    mm = _model_management()
+    if mm is None:
+        return None
     import torch
 
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    load_device = mm.get_torch_device()
+    if mm.vram_state == mm.VRAMState.NO_VRAM:
+        load_device = torch.device("cpu")
+    return load_device, mm.unet_offload_device()
+
+
+@dataclasses.dataclass
+class ManagedBigGAN(BigGANHandle):
+    """A BigGANHandle whose model ComfyUI places: ``patcher`` is the comfy.model_patcher.ModelPatcher around
+    ``model``; ``device`` is where the weights are now (ready_model gives a handle on the load device)."""
+
+    patcher: object = None
+
+
+def manage_model(handle: BigGANHandle, load_device) -> BigGANHandle:
+    """Inside ComfyUI: ``handle`` wrapped in a ModelPatcher (load device ``load_device``, offload device the one the
+    weights are on), so ComfyUI moves, offloads and frees it like its own models. Outside: ``handle`` unchanged."""
+    try:
+        from comfy.model_patcher import ModelPatcher
+    except ImportError:
+        return handle
+    patcher = ModelPatcher(handle.model, load_device=load_device, offload_device=handle.device)
+    fields = {field.name: getattr(handle, field.name) for field in dataclasses.fields(BigGANHandle)}
+    return ManagedBigGAN(**fields, patcher=patcher)
+
+
+def ready_model(handle: BigGANHandle, memory_required: int = 0) -> BigGANHandle:
+    """Before generating: ComfyUI loads the model onto its load device (``load_models_gpu``, which first frees
+    ``memory_required`` bytes plus its reserve by offloading other models) and the handle on that device is
+    returned. A handle that ComfyUI does not manage is returned as it is."""
+    patcher = getattr(handle, "patcher", None)
+    mm = _model_management()
+    if patcher is None or mm is None:
+        return handle
+    # Whole: BigGAN's plain torch layers cannot be split between devices by ComfyUI's low-VRAM loading.
+    mm.load_models_gpu([patcher], memory_required=int(memory_required), force_full_load=True)
+    device = patcher.load_device
+    if patcher.loaded_size() < patcher.model_size():  # --novram with device=cuda chosen: ComfyUI loaded no layer
+        patcher.partially_load(device, 1e32)  # what ComfyUI's LoadedModel.model_use_more_vram asks for: all of it
+    log.info("AudioWalk: %s on %s (%s), placed by ComfyUI's model management", handle.model_name or "BigGAN",
+             device, str(handle.dtype).replace("torch.", ""))
+    return dataclasses.replace(handle, device=device)
 
 
 def free_device_memory() -> None:

@@ -129,6 +129,6 @@ class AudioWalkInterpolateFrames:
 
 NODE_CLASS_MAPPINGS = {"AudioWalkSaveVideo": AudioWalkSaveVideo, "AudioWalkSelectKeyframes": AudioWalkSelectKeyframes,
                        "AudioWalkInterpolateFrames": AudioWalkInterpolateFrames}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkSaveVideo": "Save Video (AudioWalk)",
-                              "AudioWalkSelectKeyframes": "Select Keyframes (AudioWalk)",
-                              "AudioWalkInterpolateFrames": "Interpolate Frames (AudioWalk)"}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkSaveVideo": "Save Music Video",
+                              "AudioWalkSelectKeyframes": "Select Keyframes",
+                              "AudioWalkInterpolateFrames": "Interpolate Frames"}

@@ -16,9 +16,9 @@ _TRUNCATION = ("FLOAT", {"default": 0.7, "min": 0.02, "max": 1.0, "step": 0.01,
 
 
 class AudioWalkBandNoiseWalk:
-    DESCRIPTION = ("BigGAN noise per frame from the music. improved: still in silence, pushed by the band energies, "
-                   "kicked by onsets (a new direction on every beat) and drifting with loudness. seed: the notebook's "
-                   "band vector bank and weighted sum, seeded.")
+    DESCRIPTION = ("Makes BigGAN's noise vector for every frame from the music. improved: still in silence, pushed "
+                   "by the band energies, kicked by onsets (a new direction on every beat) and drifting with "
+                   "loudness. seed: the notebook's band vector bank and weighted sum, seeded.")
     CATEGORY = "AudioWalk/walk"
     RETURN_TYPES = ("AUDIOWALK_NOISE",)
     RETURN_NAMES = ("noise",)
@@ -54,9 +54,9 @@ class AudioWalkBandNoiseWalk:
 
 
 class AudioWalkClassSchedule:
-    DESCRIPTION = ("ImageNet class weights per frame from labels (names or indices 0-999, separated by |): "
-                   "interpolate (the seed: label to label over the song), chroma (each label follows a pitch "
-                   "class), beats (next label every N beats with a crossfade).")
+    DESCRIPTION = ("Makes BigGAN's ImageNet class weights for every frame from labels (names or indices 0-999, "
+                   "separated by |): interpolate (the seed: label to label over the song), chroma (each label "
+                   "follows a pitch class), beats (next label every N beats, with a crossfade).")
     CATEGORY = "AudioWalk/walk"
     RETURN_TYPES = ("AUDIOWALK_CLASSES",)
     RETURN_NAMES = ("classes",)
@@ -141,7 +141,7 @@ NODE_CLASS_MAPPINGS = {"AudioWalkBandNoiseWalk": AudioWalkBandNoiseWalk,
                        "AudioWalkClassSchedule": AudioWalkClassSchedule,
                        "AudioWalkMakeLatents": AudioWalkMakeLatents,
                        "AudioWalkSmoothLatents": AudioWalkSmoothLatents}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkBandNoiseWalk": "Band Noise Walk (AudioWalk)",
-                              "AudioWalkClassSchedule": "Class Schedule (AudioWalk)",
-                              "AudioWalkMakeLatents": "Make Latents (AudioWalk)",
-                              "AudioWalkSmoothLatents": "Smooth Latents (AudioWalk)"}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkBandNoiseWalk": "Band Noise Walk",
+                              "AudioWalkClassSchedule": "Class Schedule",
+                              "AudioWalkMakeLatents": "Make Latents",
+                              "AudioWalkSmoothLatents": "Smooth Latents"}

@@ -4,7 +4,7 @@ It speaks the parts of ComfyUI's protocol the client uses, with the same JSON sh
 and execution.py: ``POST /upload/image`` (multipart, renames a different file with the same name),
 ``POST /prompt`` (400 with ``node_errors`` for an unknown class_type or a missing required input; takes the
 client's ``prompt_id``), ``GET /history/{id}``, ``GET /queue``, ``POST /queue`` (delete), ``POST /interrupt``
-(optionally of one ``prompt_id``), ``GET /view``, ``GET /object_info``, ``GET /models/{folder}``, and ``GET /ws``
+(optionally of one ``prompt_id``), ``GET /view``, ``GET /object_info``, and ``GET /ws``
 (a real websocket handshake, then ComfyUI's JSON messages: execution_start, executing, progress, executed,
 execution_error, execution_interrupted, executing with node null at the end).
 
@@ -80,7 +80,7 @@ class FakeComfyUI:
 
     def __init__(self, root: Path, node_delay_s: float = 0.0, object_info: dict | None = None, *,
                  chunk_delay_s: float = 0.0, fail_chunks=(), dies_in_chunk: int | None = None,
-                 prompt_http_status: int | None = None, model_files: dict | None = None, on_chunk_start=None):
+                 prompt_http_status: int | None = None, on_chunk_start=None):
         self.root = Path(root)
         self.object_info = object_info or OBJECT_INFO
         self.input_dir = self.root / "input"
@@ -92,7 +92,6 @@ class FakeComfyUI:
         self.fail_chunks = fail_chunks
         self.dies_in_chunk = dies_in_chunk
         self.prompt_http_status = prompt_http_status
-        self.model_files = model_files or {}
         self.on_chunk_start = on_chunk_start
         self.history = {}
         self.prompts = []  # every accepted prompt, in order (also the ones this server queued itself)
@@ -177,11 +176,6 @@ class FakeComfyUI:
             return self._websocket(handler, query.get("clientId", ""))
         if url.path == "/object_info":
             return self._send_json(handler, self.object_info)
-        if url.path.startswith("/models/"):
-            folder = unquote(url.path[len("/models/"):])
-            if folder not in self.model_files:
-                return self._send_empty(handler, 404)
-            return self._send_json(handler, self.model_files[folder])
         if url.path.startswith("/history/"):
             prompt_id = unquote(url.path[len("/history/"):])
             with self.lock:

@@ -76,3 +76,14 @@ def chunked_biggan_workflow(object_info: dict, *, song: str = "song.wav", fps: s
                   links={"images": (9, 0), "chunk": (8, 1), "audio": (1, 0)}),
     ]
     return ui_to_api(build_ui_workflow(nodes, object_info), object_info)
+
+
+def save_tiny_biggan(folder) -> Path:
+    """Save a tiny random BigGAN (the real architecture at channel width 4, 32 px) in ``folder`` under the name
+    biggan-deep-128, as renders look it up; returns the folder."""
+    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
+
+    folder = Path(folder)
+    config = tiny_config()
+    save_biggan_safetensors(build_random_biggan(config, 0), config, folder / "biggan-deep-128.safetensors")
+    return folder

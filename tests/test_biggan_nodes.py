@@ -29,10 +29,41 @@ def tiny_in_models(pack, comfy_home):
 
 def test_loader_lists_safetensors_and_loads_them(pack, tiny_in_models):
     nodes = pack.nodes.biggan_nodes
-    choices = nodes.AudioWalkLoadBigGAN.INPUT_TYPES()["required"]["model_name"][0]
-    assert choices[:3] == ["biggan-deep-128", "biggan-deep-256", "biggan-deep-512"] and "tiny-walk" in choices
+    choices, options = nodes.AudioWalkLoadBigGAN.INPUT_TYPES()["required"]["model_name"]
+    assert choices == ["biggan-deep-128 (download, 211 MB)", "biggan-deep-256 (download, 234 MB)",
+                       "biggan-deep-512 (download, 236 MB)", "tiny-walk"]
+    assert options["default"] == "biggan-deep-128 (download, 211 MB)"
     (handle,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "float32", "cpu", False)
     assert handle.resolution == 32 and handle.dtype == torch.float32 and handle.source == str(tiny_in_models)
+
+
+def test_loader_defaults_to_128_and_loads_marked_and_old_plain_values(pack, tiny_in_models):
+    nodes = pack.nodes.biggan_nodes
+    tiny_in_models.rename(tiny_in_models.with_name("biggan-deep-128.safetensors"))
+    choices, options = nodes.AudioWalkLoadBigGAN.INPUT_TYPES()["required"]["model_name"]
+    assert options["default"] == choices[0] == "biggan-deep-128" and choices[1] == "biggan-deep-256 (download, 234 MB)"
+    loader = nodes.AudioWalkLoadBigGAN()
+    (plain,) = loader.load("biggan-deep-128", "float32", "cpu", False)  # a workflow saved before the mark
+    (marked,) = loader.load("biggan-deep-128 (download, 211 MB)", "float32", "cpu", False)  # saved before download
+    assert marked is plain and plain.model_name == "biggan-deep-128"
+    validate = nodes.AudioWalkLoadBigGAN.VALIDATE_INPUTS
+    assert validate("biggan-deep-128") is True and validate("biggan-deep-512 (download, 236 MB)") is True
+    assert validate("biggan-deep-512") is True  # not on disk, but would be downloaded
+    problem = validate("no-such-walk")
+    assert problem.startswith("model_name: 'no-such-walk' is neither a published BigGAN-deep")
+
+
+def test_two_loaders_of_one_model_share_one_copy_without_comfyui(pack, tiny_in_models):
+    nodes = pack.nodes.biggan_nodes
+    adapter = pack.nodes.comfy_adapter
+    assert adapter.model_devices() is None  # no ComfyUI: the core's device choice
+    (first,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "float32", "auto", True)
+    (second,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk.safetensors", "float32", "auto", False)
+    assert second is first and first.device == audiowalk_core.biggan.resolve_device("auto")
+    assert type(first) is audiowalk_core.biggan.BigGANHandle  # no ModelPatcher without ComfyUI
+    assert adapter.manage_model(first, first.device) is first and adapter.ready_model(first, 1 << 30) is first
+    (other,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "bfloat16", "cpu", False)
+    assert other.model is not first.model
 
 
 def test_generate_node_renders_a_frame_range_equal_to_the_full_run(pack, tiny_in_models):

@@ -23,11 +23,21 @@ SONG_SECONDS, FPS = 3.0, 10
 TOTAL_FRAMES = 30
 
 
+def with_biggan_choices(object_info: dict, choices: list) -> dict:
+    """``object_info`` whose Load BigGAN offers ``choices`` (a server's model list)."""
+    changed = json.loads(json.dumps(object_info))
+    changed["AudioWalkLoadBigGAN"]["input"]["required"]["model_name"][0] = choices
+    return changed
+
+
 @pytest.fixture(scope="module")
 def server_info(pack):
+    """What a ComfyUI with our pack and biggan-deep-128 on disk lists (the others marked for download)."""
     from audiowalk_tools import workflow_builder
 
-    return workflow_builder.build_object_info(pack)
+    info = workflow_builder.build_object_info(pack)
+    listed = info["AudioWalkLoadBigGAN"]["input"]["required"]["model_name"][0]
+    return with_biggan_choices(info, ["biggan-deep-128"] + [c for c in listed if not c.startswith("biggan-deep-128")])
 
 
 @pytest.fixture
@@ -178,22 +188,35 @@ def test_a_refused_workflow_fails_at_once_naming_server_and_node(tmp_path, serve
 
 
 def test_a_missing_model_is_named_with_its_server_before_any_work(tmp_path, server_info, workflow, song, capsys):
-    without = json.loads(json.dumps(server_info))
-    without["AudioWalkLoadBigGAN"]["input"]["required"]["model_name"][0] = ["biggan-deep-256"]
+    without = with_biggan_choices(server_info, ["biggan-deep-256"])
+    download_only = with_biggan_choices(server_info, ["biggan-deep-128 (download, 211 MB)", "biggan-deep-256"])
     with contextlib.ExitStack() as stack:
         good = stack.enter_context(FakeComfyUI(tmp_path / "good", object_info=server_info))
         lacking = stack.enter_context(FakeComfyUI(tmp_path / "lacking", object_info=without))
-        empty_folder = stack.enter_context(FakeComfyUI(tmp_path / "empty", object_info=server_info,
-                                                       model_files={"biggan": ["other.safetensors"]}))
-        assert run(workflow, song, [good, lacking, empty_folder], tmp_path / "video.mp4") == 2
-        servers = [good, lacking, empty_folder]
+        to_download = stack.enter_context(FakeComfyUI(tmp_path / "download", object_info=download_only))
+        servers = [good, lacking, to_download]
+        assert run(workflow, song, servers, tmp_path / "video.mp4") == 2  # the workflow says allow_download false
     err = capsys.readouterr().err
     assert (f"http://{lacking.address}: node 7 (AudioWalkLoadBigGAN 'Load BigGAN'): model_name 'biggan-deep-128' "
-            "is not on this server") in err
-    assert (f"http://{empty_folder.address}: node 7 (AudioWalkLoadBigGAN 'Load BigGAN'): model 'biggan-deep-128' "
-            "is not in its models/biggan folder and allow_download is off") in err
+            "is not on this server (missing model?); it offers 'biggan-deep-256'") in err
+    assert (f"http://{to_download.address}: node 7 (AudioWalkLoadBigGAN 'Load BigGAN'): model_name "
+            "'biggan-deep-128' is not on this server and allow_download is off") in err
     assert f"http://{good.address}:" not in err
     assert all(server.posted_ids == [] and not any(server.input_dir.iterdir()) for server in servers)
+
+
+def test_a_model_a_server_downloads_first_is_a_note(tmp_path, server_info, song, capsys):
+    download_only = with_biggan_choices(server_info, ["biggan-deep-128 (download, 211 MB)"])
+    api = chunked_biggan_workflow(server_info, fps=str(FPS))
+    api["7"]["inputs"]["allow_download"] = True
+    workflow = tmp_path / "downloading.json"
+    workflow.write_text(json.dumps(api))
+    with fakes(tmp_path, server_info, {}) as [good], \
+            FakeComfyUI(tmp_path / "download", object_info=download_only) as to_download:
+        assert run(workflow, song, [good, to_download], tmp_path / "video.mp4") == 0, capsys.readouterr().err
+    assert f"http://{to_download.address} does not have 'biggan-deep-128' yet: it downloads it first" in \
+        capsys.readouterr().err
+    check_song_video(tmp_path / "video.mp4")
 
 
 def spread_render(servers, workflow, song, out, **options) -> SpreadRender:
@@ -254,11 +277,11 @@ def test_sigterm_cancels_the_spread_render(tmp_path, server_info, workflow, song
     hook = sigterm_when_busy(2)
     with fakes(tmp_path, server_info, {"chunk_delay_s": 60, "on_chunk_start": hook},
                {"chunk_delay_s": 60, "on_chunk_start": hook}) as servers:
-        assert run(workflow, song, servers, out_dir / "video.mp4") == 130
+        assert run(workflow, song, servers, out_dir / "video.mp4") == 128 + signal.SIGTERM
         for server in servers:
             [running] = server.posted_ids
             assert {"prompt_id": running} in server.interrupts
-    assert "terminated" in capsys.readouterr().err
+    assert "stopped by SIGTERM" in capsys.readouterr().err
     assert leftovers(out_dir) == []
 
 
@@ -306,10 +329,10 @@ def test_sigterm_cancels_the_whole_song_render_on_the_server(tmp_path, server_in
         terminate(fake, prompt_id, chunk_index)
 
     with fakes(tmp_path, server_info, {"on_chunk_start": slow_from_the_second_chunk}) as [server]:
-        assert run(workflow, song, [server], out_dir / "whole.mp4") == 130
+        assert run(workflow, song, [server], out_dir / "whole.mp4") == 128 + signal.SIGTERM
         origin = server.posted_ids[0]
         assert {"prompt_id": chunk_prompt_id(origin, 1)} in server.interrupts
         assert chunk_prompt_id(origin, 2) in server.deleted
         assert [index for index, _ in server.chunks_finished] == [0]
-    assert "terminated" in capsys.readouterr().err
+    assert "stopped by SIGTERM" in capsys.readouterr().err
     assert leftovers(out_dir) == []

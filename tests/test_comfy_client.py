@@ -152,9 +152,3 @@ def test_a_server_error_on_post_prompt_is_a_connection_error_not_a_rejection(tmp
             ComfyClient(fake.address).queue_prompt(_prompt())
     assert not isinstance(info.value, ComfyPromptRejected)
 
-
-def test_model_folder_listing(tmp_path):
-    with FakeComfyUI(tmp_path / "server", model_files={"biggan": ["biggan-deep-128.safetensors"]}) as fake:
-        client = ComfyClient(fake.address)
-        assert client.model_files("biggan") == ["biggan-deep-128.safetensors"]
-        assert client.model_files("no_such_folder") is None

@@ -29,3 +29,19 @@ def test_pack_registers_nodes_with_categories_and_tooltips(pack):
 
 def test_repo_root_is_not_on_sys_path():
     assert str(REPO_ROOT) not in sys.path
+
+
+def test_display_names_are_unique_and_do_not_clash_with_comfyui_core_nodes(pack):
+    """The node library already files our nodes under AudioWalk/...: names need no '(AudioWalk)' suffix (it broke
+    mid-word there), but must not repeat a core node's name (core has "Load Audio" and "Save Video")."""
+    import json
+
+    core = set(json.loads((REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-core-display-names.json")
+                          .read_text())["display_names"])
+    names = pack.NODE_DISPLAY_NAME_MAPPINGS
+    assert len(set(names.values())) == len(names)
+    assert sorted(set(names.values()) & core) == []
+    for module in (pack.nodes.audio_nodes, pack.nodes.walk_nodes, pack.nodes.biggan_nodes, pack.nodes.curve_nodes,
+                   pack.nodes.chunk_nodes, pack.nodes.video_nodes):
+        for node_id, name in module.NODE_DISPLAY_NAME_MAPPINGS.items():
+            assert "AudioWalk" not in name, node_id

@@ -54,3 +54,30 @@ def test_keyframes_resized_by_img2img_are_interpolated_at_their_size(pack):
     assert keyframes.shape == (3, 20, 28, 3)
     (frames,) = nodes["AudioWalkInterpolateFrames"]().interpolate(torch.rand(3, 16, 24, 3), plan)
     assert frames.shape == (9, 16, 24, 3)
+
+
+def test_prompt_and_workflow_are_embedded_where_the_frontend_reads_them(pack, comfy_home):
+    """Like ComfyUI's savers: "prompt" and each extra_pnginfo key ("workflow") as mp4 tags, in a moov box at the
+    start of the file (the frontend parses only the first 64 MiB of a dropped video); chunk joins too."""
+    import json
+
+    import av
+
+    from audiowalk_core.chunks import plan_chunk
+    from audiowalk_core.clock import FrameClock
+
+    prompt = {"1": {"class_type": "AudioWalkSaveVideo", "inputs": {"filename_prefix": "meta"}}}
+    workflow = {"nodes": [{"id": 1, "type": "AudioWalkSaveVideo"}], "links": []}
+    whole = save(pack, images=torch.rand(8, 16, 16, 3), filename_prefix="meta", crf=23, fps="8", prompt=prompt,
+                 extra_pnginfo={"workflow": workflow})["result"][0]
+    clock = FrameClock(8, 48000, 16)
+    for index in (0, 1):
+        joined = save(pack, images=torch.rand(8, 16, 16, 3), filename_prefix="meta_chunks", crf=23,
+                      chunk=plan_chunk(16, 8, index, clock, "r"), prompt=prompt,
+                      extra_pnginfo={"workflow": workflow})["result"][0]
+    for path in (whole, joined):
+        with av.open(path) as container:
+            assert json.loads(container.metadata["prompt"]) == prompt
+            assert json.loads(container.metadata["workflow"]) == workflow
+        data = open(path, "rb").read()
+        assert data.find(b"moov") < data.find(b"mdat")

@@ -11,6 +11,7 @@ import audiowalk_core
 import audiowalk_core.biggan
 import pytest
 
+from audiowalk_core.biggan_store import model_name_from_choice
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_tools.workflow_tools import (GraphNode, WorkflowError, apply_assignments, build_ui_workflow,
                                            graph_signature, input_specs, load_workflow, pack_object_info,
@@ -99,12 +100,18 @@ def test_comfy_cli_validates_api_workflow(ui_path, object_info, tmp_path):
         pytest.skip("comfy-cli not installed (dev extra)")
     api = load_workflow(api_path_of(ui_path))
     info = json.loads(json.dumps(object_info))
-    # A real server lists the files in its folders; offline, offer the file names the workflow uses.
+    # A real server lists the files in its folders; offline, offer the file names the workflow uses. Likewise a
+    # server with the BigGAN on disk lists it by its plain name (offline it carries the download mark).
     for node in api.values():
         for spec in input_specs(info[node["class_type"]]):
-            if spec.kind == "COMBO" and spec.is_file_combo and isinstance(node["inputs"].get(spec.name), str):
-                entry = info[node["class_type"]]["input"]["required" if spec.required else "optional"][spec.name]
-                entry[0] = [node["inputs"][spec.name]]
+            value = node["inputs"].get(spec.name)
+            if spec.kind != "COMBO" or not isinstance(value, str):
+                continue
+            entry = info[node["class_type"]]["input"]["required" if spec.required else "optional"][spec.name]
+            if spec.is_file_combo:
+                entry[0] = [value]
+            elif value not in entry[0] and value in [model_name_from_choice(c) for c in entry[0]]:
+                entry[0] = [value if model_name_from_choice(c) == value else c for c in entry[0]]
     info_path = tmp_path / "object_info.json"
     info_path.write_text(json.dumps(info))
     result = subprocess.run([comfy, "--json", "workflow", "validate", "--workflow",

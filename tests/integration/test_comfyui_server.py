@@ -15,6 +15,7 @@ import json
 import shutil
 import subprocess
 import time
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -123,7 +124,9 @@ def test_one_post_renders_the_diffused_workflow_and_chunks_equal_the_whole(comfy
     chunked, whole = probe(output_path(base, chunked_out)), probe(output_path(base, whole_out))
     check_song_video(chunked, 40, 2)
     difference = np.abs(chunked["frames"].astype(np.int16) - whole["frames"].astype(np.int16))
-    assert difference.max() <= 2, difference.max()  # float noise of other batch sizes, at most a level or two
+    print(f"chunked vs whole: mean {difference.mean():.4f}, max {difference.max()} levels of 255")
+    # float noise of other batch sizes through BigGAN, the VAE and the UNet: a few levels at most, on few pixels
+    assert difference.mean() < 0.25 and difference.max() <= 8, (difference.mean(), difference.max())
 
 
 def test_cancel_mid_song_then_run_again_gives_the_whole_video(comfy_server):
@@ -302,10 +305,18 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
             assert time.monotonic() < deadline, "the template did not finish in 600 s"
             time.sleep(1)
         assert frontend.errors() == []
+        [output] = [o for o in finished[0]["outputs"].values() if o.get("animated")]
+        # drop the rendered mp4 on the canvas (the frontend's file handler): the graph comes back from its tags
+        image = output["images"][0]
+        query = urllib.parse.urlencode({"filename": image["filename"], "subfolder": image["subfolder"],
+                                        "type": "output"})
+        restored = frontend.evaluate(
+            "(async () => { window.app.graph.clear(); "
+            f"const blob = await (await fetch('/view?{query}')).blob(); "
+            "await window.app.handleFile(new File([blob], 'song.mp4', {type: 'video/mp4'})); "
+            "return window.app.graph._nodes.map(node => node.type).sort(); })()")
+        assert restored == sorted(node["type"] for node in json.loads(ui_path.read_text())["nodes"])
     finally:
         frontend.close()
-    [output] = [o for o in finished[0]["outputs"].values() if o.get("animated")]
     video = probe(output_path(base, output))
     assert video["frames"].shape[0] == 600 and video["fps"] == 30
-    tags = video["tags"]
-    assert "workflow" in tags and json.loads(tags["workflow"])["nodes"]  # the frontend restores the graph from it
