@@ -83,11 +83,11 @@ def check_whole_song(video, seconds=20.0):
 
 
 def assert_same_frames(video, reference):
-    """The same frames up to coding noise. Rendered one after the other, a chunk gives the same part bitstream
-    (sha256) on either server; rendered while the 2-core CPU is oversubscribed, a few frames of a part sometimes
-    differ (seen: up to 1.2 levels mean on a frame, 142-160 of 160 frames identical; whether torch or x264 varies
-    was not pinned down). Neighbouring frames differ by 2.7 levels on average here (printed), so a shifted or
-    misplaced chunk shows in the mean."""
+    """The same frames up to coding noise. BigGAN's frames are bit-identical from server to server, and spreading
+    the chunks over one server gives the whole-song render's bitstream; but x264 (threads=auto, PyAV 18 / FFmpeg
+    8.1) encodes identical frames to different bitstreams when the CPU is contended, so a few frames of a part may
+    differ (seen: up to 1.2 levels mean on a frame, 142-160 of 160 frames identical). Neighbouring frames differ by
+    2.7 levels on average here (printed), so a shifted or misplaced chunk shows in the mean."""
     def per_frame(a, b):
         return np.abs(a.astype(np.int16) - b.astype(np.int16)).reshape(len(a), -1).mean(axis=1)
 
