@@ -3,7 +3,9 @@
     audiowalk render SONG -o OUT.mp4 [options]       BigGAN-only pipeline, no ComfyUI needed (streams to the mp4)
     audiowalk render --demo -o OUT.mp4               the same on the bundled synthesised demo song
     audiowalk comfy-run WORKFLOW --server HOST:PORT --audio SONG [--set NODE.INPUT=VALUE ...] [-o OUT.mp4]
-                                                     run a workflow on a ComfyUI server (chunked with --chunk-frames)
+                                                     run a workflow on a ComfyUI server (a whole song in chunks)
+    audiowalk comfy-run WORKFLOW --server A --server B ... --audio SONG --chunk-frames N -o OUT.mp4
+                                                     spread the song's chunks over several servers, join them here
     audiowalk demo-song demo.wav                     write the synthesised demo song
 """
 from __future__ import annotations
@@ -115,23 +117,29 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--device", default="auto", help="torch device: auto, cpu, cuda, mps (default auto)")
     render.add_argument("--dtype", default="auto", help="auto, float32, float16, bfloat16 (default auto)")
 
-    run = sub.add_parser("comfy-run", help="run a workflow on a ComfyUI server",
+    run = sub.add_parser("comfy-run", help="run a workflow on one or several ComfyUI servers",
                          description="Upload the song, queue the workflow (API or UI format) on a running ComfyUI "
-                                     "server, follow its progress and download the video.")
+                                     "server, follow its progress and download the video. With a Render in Chunks "
+                                     "node the server renders the whole song chunk by chunk from one submission; "
+                                     "with several --server, the chunks are spread over all of them (each renders "
+                                     "one chunk at a time) and joined here into one mp4 with the music.")
     run.add_argument("workflow", help="workflow .json (API or UI format), or the name of a shipped workflow "
                                       "(" + ", ".join(p.stem for p in sorted((SHIPPED_WORKFLOWS / "api").glob("*.json")))
                                       + ")")
-    run.add_argument("--server", default="127.0.0.1:8188", help="ComfyUI address HOST:PORT (default 127.0.0.1:8188)")
+    run.add_argument("--server", action="append", default=None, metavar="HOST:PORT",
+                     help="ComfyUI address (default 127.0.0.1:8188); repeat it to spread the chunks over several "
+                          "servers")
     run.add_argument("--audio", type=Path, help="song to upload into the workflow's Load Audio node(s)")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.INPUT=VALUE",
                      help="set a widget; NODE is a node id or title, e.g. --set KSampler.seed=7 (repeatable)")
     run.add_argument("-o", "--output", type=Path, default=None,
                      help="where to save the video (a file name, or a folder; default: current folder)")
-    run.add_argument("--chunk-frames", type=int, default=0,
-                     help="render at most this many frames per prompt and join them into one video "
-                          "(for long songs; default 0: one prompt)")
-    run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per prompt")
-    run.add_argument("--no-download", action="store_true", help="leave the outputs on the server")
+    run.add_argument("--chunk-frames", type=int, default=None, metavar="N",
+                     help="frames per chunk (Render in Chunks' chunk_frames; default: the workflow's; 0 = the "
+                          "whole song in one chunk, one server only)")
+    run.add_argument("--timeout", type=float, default=None, help="give up after this many seconds per prompt "
+                                                                 "(per chunk)")
+    run.add_argument("--no-download", action="store_true", help="leave the outputs on the server (one server)")
 
     features = sub.add_parser("features", help="analyse a song: frame count, tempo, feature curves (and a plot)",
                               description="Compute the per-frame audio features the walk uses and print a summary.")
@@ -342,23 +350,12 @@ def count_audio_samples(path, start_seconds: float = 0.0, duration_seconds: floa
     return available, sample_rate
 
 
-def plan_chunks(total_frames: int, chunk_frames: int, multiple_of: int = 1) -> list[tuple[int, int]]:
-    """Frame ranges ``(start, count)`` covering ``[0, total_frames)``; chunk size rounded down to ``multiple_of``."""
-    if total_frames <= 0:
-        raise AudioWalkInputError("--chunk-frames", f"the song gives {total_frames} frames", "a song of at least "
-                                  "one frame")
-    if chunk_frames <= 0 or chunk_frames >= total_frames:
-        return [(0, total_frames)]
-    size = max(multiple_of, chunk_frames - chunk_frames % multiple_of)
-    return [(start, min(size, total_frames - start)) for start in range(0, total_frames, size)]
-
-
 def _single(api: dict, class_type: str, purpose: str) -> str:
     from .workflow_tools import nodes_of_type
 
     found = nodes_of_type(api, class_type)
     if len(found) != 1:
-        raise CommandError(f"--chunk-frames needs exactly one {class_type} node ({purpose}); "
+        raise CommandError(f"a chunked render needs exactly one {class_type} node ({purpose}); "
                            f"the workflow has {len(found)}")
     return found[0]
 
@@ -368,22 +365,28 @@ def _linked_or_value(api: dict, node_id: str, name: str):
     return None if isinstance(value, list) else value
 
 
-def total_frames_for(api: dict, song: Path) -> int:
-    """The frame count the workflow's Audio Features node will compute for ``song`` (same FrameClock formula)."""
-    from audiowalk_core.clock import FrameClock
+def song_settings(api: dict) -> tuple[str, float, float]:
+    """``(fps, start_seconds, duration_seconds)`` the workflow's Audio Features and Load Audio nodes use."""
+    from .workflow_tools import nodes_of_type
 
     features_id = _single(api, FEATURES_TYPE, "its fps sets the frame count")
     fps = _linked_or_value(api, features_id, "fps")
     if fps is None:
-        raise CommandError(f"node {features_id} ({FEATURES_TYPE}): fps is wired to another node; --chunk-frames "
+        raise CommandError(f"node {features_id} ({FEATURES_TYPE}): fps is wired to another node; a chunked render "
                            "needs it as a value")
     start = duration = 0.0
-    from .workflow_tools import nodes_of_type
-
     loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
     if loaders and api[loaders[0]]["class_type"] == "AudioWalkLoadAudio":
         start = float(_linked_or_value(api, loaders[0], "start_seconds") or 0.0)
         duration = float(_linked_or_value(api, loaders[0], "duration_seconds") or 0.0)
+    return str(fps), start, duration
+
+
+def total_frames_for(api: dict, song: Path) -> int:
+    """The frame count the workflow's Audio Features node will compute for ``song`` (same FrameClock formula)."""
+    from audiowalk_core.clock import FrameClock
+
+    fps, start, duration = song_settings(api)
     samples, sample_rate = count_audio_samples(song, start, duration)
     return FrameClock.for_duration(samples, sample_rate, fps).frame_count
 
@@ -391,9 +394,10 @@ def total_frames_for(api: dict, song: Path) -> int:
 class PromptProgress:
     """Prints what the server reports for one prompt: which node runs, and its steps."""
 
-    def __init__(self, prompt: dict, prefix: str = "", stream=None):
+    def __init__(self, prompt: dict, prefix: str = "", stream=None, show_cached: bool = True):
         self.prompt = prompt
         self.prefix = prefix
+        self.show_cached = show_cached
         self.stream = stream or sys.stderr
         self.bar = TerminalProgress("", self.stream)
         self.current = None
@@ -405,7 +409,7 @@ class PromptProgress:
     def __call__(self, event) -> None:
         if event.kind == "queued":
             print(f"{self.prefix}queued: {event.value} prompt(s) ahead", file=self.stream, flush=True)
-        elif event.kind == "cached" and event.nodes:
+        elif event.kind == "cached" and event.nodes and self.show_cached:
             titles = ", ".join(self._title(n) for n in event.nodes)
             print(f"{self.prefix}cached: {titles}", file=self.stream, flush=True)
         elif event.kind == "executing" and event.node_id != self.current:
@@ -420,66 +424,128 @@ class PromptProgress:
             self.bar.finish()
 
 
-def cmd_comfy_run(args) -> int:
-    from .comfy_client import ComfyClient
-    from .workflow_tools import apply_assignments, is_ui_workflow, load_workflow, nodes_of_type, ui_to_api
+def _servers_from(args) -> list[str]:
+    """The --server addresses, checked (format, duplicates) before any work."""
+    from .comfy_client import ComfyConnectionError, server_url
 
-    workflow_path = resolve_workflow_path(args.workflow)
-    workflow = load_workflow(workflow_path)
-    client = ComfyClient(args.server)
-    object_info = client.object_info()
+    addresses = args.server or ["127.0.0.1:8188"]
+    seen = {}
+    for address in addresses:
+        try:
+            url = server_url(address)
+        except ComfyConnectionError as exc:
+            raise CommandError(str(exc)) from None
+        if url in seen:
+            raise CommandError(f"--server {address!r} is given twice (as {seen[url]!r})")
+        seen[url] = address
+    return addresses
+
+
+def cmd_comfy_run(args) -> int:
+    """SIGTERM/SIGHUP (StopSignal) unwind like Ctrl-C: running chunks are cancelled, nothing partial is left."""
+    from audiowalk_core.audio import check_audio_file
+
+    from .workflow_tools import load_workflow
+
+    servers = _servers_from(args)
+    if args.chunk_frames is not None and args.chunk_frames < 0:
+        raise CommandError(f"--chunk-frames {args.chunk_frames} is negative: give frames per chunk (0 = the whole "
+                           "song in one chunk)")
+    if args.audio is not None:
+        check_audio_file(args.audio, "--audio")
+    if len(servers) > 1:
+        if args.chunk_frames == 0:
+            raise CommandError("--chunk-frames 0 renders the song as one chunk, which one server does; give "
+                               "frames per chunk to spread the song over several servers")
+        if args.no_download:
+            raise CommandError("--no-download works with one server; several servers' parts are joined here")
+        if args.audio is None:
+            raise CommandError("several --server need --audio: the song is uploaded to each and its chunks are "
+                               "joined here with the music")
+    workflow = load_workflow(resolve_workflow_path(args.workflow))
+    if len(servers) > 1:
+        return _comfy_run_on_servers(args, servers, workflow)
+    return _comfy_run_on_server(args, servers[0], workflow)
+
+
+def _api_workflow(workflow: dict, object_info: dict, where: str) -> dict:
+    """The workflow in API format, checked against a server's node types."""
+    from .workflow_tools import is_ui_workflow, ui_to_api
+
     if is_ui_workflow(workflow):
         workflow = ui_to_api(workflow, object_info)
     missing = sorted({n["class_type"] for n in workflow.values()} - set(object_info))
     if missing:
         hint = (" (is ComfyUI-AudioWalk installed in ComfyUI's custom_nodes folder, with its requirements?)"
                 if any(m.startswith("AudioWalk") for m in missing) else "")
-        raise CommandError(f"the server at {client.base_url} has no node type(s) {', '.join(missing)}{hint}")
-    api = workflow
-    if args.audio is not None:
-        from audiowalk_core.audio import check_audio_file
+        raise CommandError(f"the server at {where} has no node type(s) {', '.join(missing)}{hint}")
+    return workflow
 
-        check_audio_file(args.audio, "--audio")
-        loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
-        if not loaders:
-            raise CommandError("--audio: the workflow has no Load Audio node to put the song into")
+
+def _audio_loaders(api: dict) -> list[str]:
+    from .workflow_tools import nodes_of_type
+
+    loaders = [nid for t in AUDIO_LOADER_TYPES for nid in nodes_of_type(api, t)]
+    if not loaders:
+        raise CommandError("--audio: the workflow has no Load Audio node to put the song into")
+    return loaders
+
+
+def _with_song(api: dict, loaders: list[str], name: str) -> dict:
+    api = copy.deepcopy(api)
+    for node_id in loaders:
+        api[node_id]["inputs"][AUDIO_LOADER_TYPES[api[node_id]["class_type"]]] = name
+    return api
+
+
+def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
+    """One server: one POST. With Render in Chunks, the server renders the whole song chunk by chunk itself."""
+    from audiowalk_core.chunks import RENDER_WHOLE_SONG, ChunkPlan
+
+    from .chunk_runs import chunk_save_node, chunked_prompt, render_chunks_node, render_whole_song, video_outputs
+    from .comfy_client import ComfyClient
+    from .workflow_tools import apply_assignments
+
+    client = ComfyClient(server)
+    object_info = client.object_info()
+    api = _api_workflow(workflow, object_info, client.base_url)
+    chunk_node = render_chunks_node(api)
+    if chunk_node is None and args.chunk_frames is not None:
+        raise CommandError("--chunk-frames needs a Render in Chunks node (AudioWalkRenderChunks) in the workflow")
+    if chunk_node is not None:
+        chunk_save_node(api, chunk_node)
+    if args.audio is not None:
+        loaders = _audio_loaders(api)
         name = client.upload_file(args.audio)
         print(f"uploaded {args.audio.name} as {name!r}", file=sys.stderr)
-        api = copy.deepcopy(api)
-        for node_id in loaders:
-            api[node_id]["inputs"][AUDIO_LOADER_TYPES[api[node_id]["class_type"]]] = name
+        api = _with_song(api, loaders, name)
     api = apply_assignments(api, args.assignments, object_info)
 
-    chunks = [(None, None)]
-    total_frames = None
-    if args.chunk_frames:
-        if args.audio is None:
-            raise CommandError("--chunk-frames needs --audio (the song's length gives the frame count)")
-        generate_id = _single(api, GENERATE_TYPE, "its frame range is set per chunk")
-        save_ids = nodes_of_type(api, SAVE_VIDEO_TYPE)
-        if not save_ids:
-            raise CommandError(f"--chunk-frames needs a {SAVE_VIDEO_TYPE} node to join the chunks")
-        total_frames = total_frames_for(api, args.audio)
-        keyframe_ids = nodes_of_type(api, "AudioWalkSelectKeyframes")
-        step = 1
-        if keyframe_ids:
-            steps = _linked_or_value(api, keyframe_ids[0], "interpolation_steps")
-            step = int(steps) + 1 if steps is not None else 1
-        # ImageFromBatch (which cuts the look-ahead keyframe off) takes at most 4096 frames.
-        chunk_frames = min(args.chunk_frames, 4096) if keyframe_ids else args.chunk_frames
-        chunks = plan_chunks(total_frames, chunk_frames, step)
-        print(f"{total_frames} frames in {len(chunks)} chunk(s) of up to {chunks[0][1]} frames", file=sys.stderr)
-
-    outputs = []
-    for index, (start, count) in enumerate(chunks):
-        prompt = api
-        prefix = ""
-        if start is not None:
-            look_ahead = 1 if keyframe_ids and start + count < total_frames else 0
-            prompt = _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead)
-            prefix = f"[chunk {index + 1}/{len(chunks)}, frames {start}-{start + count - 1}] "
-        entry = client.run_prompt(prompt, on_event=PromptProgress(prompt, prefix), timeout=args.timeout)
+    if chunk_node is None:
+        entry = client.run_prompt(api, on_event=PromptProgress(api), timeout=args.timeout)
         outputs = client.output_files(entry)
+    else:
+        prompt = chunked_prompt(api, chunk_node, RENDER_WHOLE_SONG, args.chunk_frames)
+        plan = None
+        if args.audio is not None:
+            plan = ChunkPlan(total_frames_for(prompt, args.audio), int(prompt[chunk_node]["inputs"]["chunk_frames"]))
+            print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames",
+                  file=sys.stderr)
+        progress = {"printer": PromptProgress(prompt), "chunks": 0}  # later chunks' cached nodes go unsaid
+
+        def on_chunk(index: int) -> None:
+            progress["printer"].bar.finish()
+            label = f"chunk {index + 1}" + (f" of {plan.count}" if plan else "")
+            if plan is not None:
+                start, count = plan.frame_range(index)
+                label += f", frames {start}-{start + count - 1} of {plan.total_frames:,}"
+            progress["printer"] = PromptProgress(prompt, f"[{label}] ", show_cached=not progress["chunks"])
+            progress["chunks"] += 1
+
+        entry = render_whole_song(client, prompt, chunk_node, plan=plan, on_chunk=on_chunk,
+                                  on_event=lambda event: progress["printer"](event), timeout=args.timeout)
+        progress["printer"].bar.finish()
+        outputs = video_outputs(client, entry, api)
     if args.no_download:
         for item in outputs:
             print(f"on the server: {item.type}/{item.subfolder + '/' if item.subfolder else ''}{item.filename}")
@@ -493,28 +559,83 @@ def cmd_comfy_run(args) -> int:
     return 0
 
 
-def _chunk_prompt(api, generate_id, save_ids, start, count, total_frames, look_ahead: int = 0) -> dict:
-    """The prompt of chunk ``[start, start + count)``.
+def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
+    """Several servers: every server renders one chunk at a time ("one chunk" prompts); the parts are joined here."""
+    from audiowalk_core.audio import load_audio
+    from audiowalk_core.chunks import RENDER_ONE_CHUNK, ChunkPlan
+    from audiowalk_core.clock import FrameClock
 
-    ``look_ahead`` extra frames are generated after the chunk (the next keyframe, so the frames after the chunk's
-    last keyframe are interpolated towards it as in a whole render) and cut off again by a core ImageFromBatch node
-    in front of each Save Video, which so receives exactly ``count`` frames.
-    """
-    prompt = copy.deepcopy(api)
-    prompt[generate_id]["inputs"]["start_frame"] = start
-    prompt[generate_id]["inputs"]["frame_count"] = count + look_ahead
-    next_id = max((int(nid) for nid in prompt if nid.isdigit()), default=0) + 1
-    for save_id in save_ids:
-        inputs = prompt[save_id]["inputs"]
-        inputs["chunk_start_frame"] = start
-        inputs["total_frames"] = total_frames
-        if look_ahead:
-            prompt[str(next_id)] = {"class_type": "ImageFromBatch",
-                                    "inputs": {"image": inputs["images"], "batch_index": 0, "length": count},
-                                    "_meta": {"title": "Drop look-ahead frames"}}
-            inputs["images"] = [str(next_id), 0]
-            next_id += 1
-    return prompt
+    from .chunk_runs import (ChunkRunError, SpreadProgress, SpreadRender, chunk_save_node, chunked_prompt,
+                             render_chunks_node, server_problems)
+    from .comfy_client import ComfyClient, ComfyConnectionError
+    from .workflow_tools import apply_assignments
+
+    started = time.perf_counter()
+    clients, infos, out = [], {}, []
+    for address in servers:
+        client = ComfyClient(address)
+        try:
+            infos[client.base_url] = client.object_info()
+            clients.append(client)
+        except ComfyConnectionError as exc:
+            out.append(f"  {client.base_url}: {exc}")
+            print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
+    if not clients:
+        raise ChunkRunError("no server answered:\n" + "\n".join(out))
+    first_info = infos[clients[0].base_url]
+    api = _api_workflow(workflow, first_info, clients[0].base_url)
+    chunk_node = render_chunks_node(api)
+    if chunk_node is None:
+        raise CommandError("several --server need a Render in Chunks node (AudioWalkRenderChunks) in the workflow")
+    loaders = _audio_loaders(api)
+    api = apply_assignments(api, args.assignments, first_info)
+    save_node = chunk_save_node(api, chunk_node)
+    api = chunked_prompt(api, chunk_node, RENDER_ONE_CHUNK, args.chunk_frames)
+    chunk_frames = int(api[chunk_node]["inputs"]["chunk_frames"])
+    if chunk_frames == 0:
+        raise CommandError("the workflow's chunk_frames is 0 (the whole song as one chunk): give --chunk-frames N "
+                           "to spread the song over several servers")
+    problems = []
+    for client in clients:
+        found, notes = server_problems(api, client, infos[client.base_url])
+        problems += found
+        for note in notes:
+            print(note, file=sys.stderr)
+    if problems:
+        raise CommandError("the servers cannot run this workflow:\n  " + "\n  ".join(problems))
+
+    fps, start_seconds, duration_seconds = song_settings(api)
+    song = load_audio(args.audio, start_seconds, duration_seconds or None, input_name="--audio")
+    plan = ChunkPlan(FrameClock.for_duration(song.num_samples, song.sample_rate, fps).frame_count, chunk_frames)
+    prompts = {}
+    for client in clients:
+        try:
+            name = client.upload_file(args.audio)
+        except ComfyConnectionError as exc:
+            print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
+            continue
+        prompts[client] = _with_song(api, loaders, name)
+    if not prompts:
+        raise ChunkRunError("no server took the song")
+    print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames on "
+          f"{len(prompts)} server(s)", file=sys.stderr)
+    output = _spread_output_path(args.output, args.audio)
+    progress = SpreadProgress()
+    try:
+        SpreadRender(prompts, chunk_node, save_node, plan, fps=fps, audio=song, output=output,
+                     on_message=progress.message, on_progress=progress.progress, timeout=args.timeout).run()
+    finally:
+        progress.finish()
+    print(f"saved {output} ({plan.total_frames:,} frames from {len(prompts)} servers in "
+          f"{time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+def _spread_output_path(output: Path | None, song: Path) -> Path:
+    """-o as a file; a folder (or none: the current one) gets ``<song name>.mp4``."""
+    if output is not None and output.suffix and not output.is_dir():
+        return output
+    return (output or Path.cwd()) / f"{song.stem}.mp4"
 
 
 def _download_targets(output: Path | None, items) -> list[Path]:

@@ -3,8 +3,8 @@
 Standard library only (urllib). When the ``websocket-client`` package is installed, progress comes live from
 ComfyUI's ``/ws`` messages; otherwise the client polls ``/queue`` and ``/history``. The endpoints used are the ones
 ComfyUI's own frontend and ``script_examples`` use: ``POST /upload/image`` (any file type, ``type=input``),
-``POST /prompt``, ``GET /history/{prompt_id}``, ``GET /queue``, ``GET /view``, ``GET /object_info``,
-``POST /interrupt``.
+``POST /prompt``, ``GET /history/{prompt_id}``, ``GET /queue``, ``POST /queue`` (delete), ``GET /view``,
+``GET /object_info``, ``POST /interrupt``.
 """
 from __future__ import annotations
 
@@ -53,6 +53,14 @@ class ComfyInterrupted(ComfyError):
     """The prompt was interrupted (cancelled in the UI or by ``POST /interrupt``)."""
 
 
+class ComfyPromptLost(ComfyConnectionError):
+    """The server has the prompt neither in its queue nor in its history (restarted, or the prompt was deleted)."""
+
+
+class FollowStopped(ComfyError):
+    """We stopped following a prompt because the caller asked to (``stop`` was set)."""
+
+
 @dataclass
 class ProgressEvent:
     """What happened on the server for our prompt.
@@ -90,12 +98,16 @@ def _websocket_module():
 
 
 def server_url(server: str) -> str:
-    """``"127.0.0.1:8188"`` or ``"http://host:port/"`` -> ``"http://host:port"``."""
-    server = server.strip()
-    if "://" not in server:
-        server = "http://" + server
-    parsed = urllib.parse.urlparse(server)
-    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+    """``"127.0.0.1:8188"`` or ``"http://host:port/"`` -> ``"http://host:port"``; anything else is refused."""
+    text = server.strip()
+    if "://" not in text:
+        text = "http://" + text
+    try:
+        parsed = urllib.parse.urlparse(text)
+        parsed.port  # noqa: B018 - raises ValueError for a port that is not a number in 0..65535
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query:
         raise ComfyConnectionError(f"--server {server!r} is not HOST:PORT or an http(s) URL")
     return f"{parsed.scheme}://{parsed.netloc}{parsed.path.rstrip('/')}"
 
@@ -148,8 +160,16 @@ class ComfyClient:
     def system_stats(self) -> dict:
         return self.get_json("/system_stats")
 
-    def interrupt(self) -> None:
-        self._request_json("POST", "/interrupt", {})
+    def interrupt(self, prompt_id: str | None = None) -> None:
+        """Interrupt the running prompt; with ``prompt_id`` only if that prompt is the one running (ComfyUI
+        0.3.60+; older servers interrupt whatever runs)."""
+        self._request_json("POST", "/interrupt", {"prompt_id": prompt_id} if prompt_id else {})
+
+    def delete_queued(self, prompt_ids) -> None:
+        """Remove these prompts from the queue if they are still waiting there (running ones are not touched)."""
+        ids = [str(prompt_id) for prompt_id in prompt_ids]
+        if ids:
+            self._request_json("POST", "/queue", {"delete": ids})
 
     # ---------------------------------------------------------------------------------------------- upload
     def upload_file(self, path, subfolder: str = "", overwrite: bool = False) -> str:
@@ -185,11 +205,14 @@ class ComfyClient:
         return f"{answer['subfolder']}/{name}" if answer.get("subfolder") else name
 
     # ---------------------------------------------------------------------------------------------- prompts
-    def queue_prompt(self, prompt: dict, extra_data: dict | None = None) -> str:
-        """Queue an API-format workflow; returns its prompt id. Raises ComfyPromptRejected with a readable message."""
+    def queue_prompt(self, prompt: dict, extra_data: dict | None = None, prompt_id: str | None = None) -> str:
+        """Queue an API-format workflow; returns its prompt id (``prompt_id`` when given: ComfyUI takes the
+        client's id). Raises ComfyPromptRejected with a readable message when the server refuses it (HTTP 400)."""
         payload = {"prompt": prompt, "client_id": self.client_id}
         if extra_data:
             payload["extra_data"] = extra_data
+        if prompt_id:
+            payload["prompt_id"] = str(prompt_id)
         body = json.dumps(payload).encode("utf-8")
         try:
             with self._open("POST", "/prompt", body, {"Content-Type": "application/json"}) as response:
@@ -197,8 +220,10 @@ class ComfyClient:
         except urllib.error.HTTPError as exc:
             text = exc.read().decode("utf-8", "replace")
             try:
-                answer = json.loads(text)
+                answer = json.loads(text) if exc.code == 400 else None
             except json.JSONDecodeError:
+                answer = None
+            if not isinstance(answer, dict):
                 raise ComfyConnectionError(f"POST /prompt failed: HTTP {exc.code} {exc.reason}: {text[:500]}") \
                     from None
             raise ComfyPromptRejected(format_prompt_rejection(answer, prompt), answer.get("error") or {},
@@ -226,25 +251,37 @@ class ComfyClient:
                 return len(running) + index + 1
         return None
 
-    def run_prompt(self, prompt: dict, on_event=None, timeout: float | None = None) -> dict:
+    def run_prompt(self, prompt: dict, on_event=None, timeout: float | None = None, prompt_id: str | None = None,
+                   stop=None) -> dict:
         """Queue ``prompt``, follow it until it finishes and return its history entry.
 
         ``on_event(ProgressEvent)`` is called as the server reports progress. Raises ComfyPromptRejected,
-        ComfyExecutionError (with the failing node and its exception message) or ComfyInterrupted.
+        ComfyExecutionError (with the failing node and its exception message) or ComfyInterrupted; FollowStopped
+        when ``stop`` (a threading.Event) is set.
         """
-        socket = self._connect_websocket() if self.use_websocket else None
+        socket = self.open_event_socket()
         try:
-            prompt_id = self.queue_prompt(prompt)
-            if socket is not None:
-                entry = self._follow_websocket(socket, prompt_id, prompt, on_event, timeout)
-            else:
-                entry = self._follow_polling(prompt_id, prompt, on_event, timeout)
+            prompt_id = self.queue_prompt(prompt, prompt_id=prompt_id)
+            entry = self.follow_prompt(prompt_id, prompt, on_event, timeout, socket=socket, stop=stop)
         finally:
             if socket is not None:
                 socket.close()
         if on_event:
             on_event(ProgressEvent("done"))
         return entry
+
+    def open_event_socket(self):
+        """ComfyUI's ``/ws`` for this client id (open it before queuing, so no message is missed), or None when
+        polling is used."""
+        return self._connect_websocket() if self.use_websocket else None
+
+    def follow_prompt(self, prompt_id: str, prompt: dict | None = None, on_event=None, timeout: float | None = None,
+                      socket=None, stop=None) -> dict:
+        """Follow a queued prompt until it finishes (over ``socket`` from :meth:`open_event_socket`, else by
+        polling) and return its history entry; raises as :meth:`run_prompt`."""
+        if socket is not None:
+            return self._follow_websocket(socket, prompt_id, prompt, on_event, timeout, stop)
+        return self._follow_polling(prompt_id, prompt, on_event, timeout, stop)
 
     def _connect_websocket(self):
         websocket = _websocket_module()
@@ -256,20 +293,28 @@ class ComfyClient:
         except Exception:  # noqa: BLE001 - fall back to polling when the socket cannot be opened
             return None
 
-    def _follow_websocket(self, socket, prompt_id, prompt, on_event, timeout):
+    @staticmethod
+    def _check_stop(stop, prompt_id):
+        if stop is not None and stop.is_set():
+            raise FollowStopped(f"stopped following prompt {prompt_id}")
+
+    def _follow_websocket(self, socket, prompt_id, prompt, on_event, timeout, stop=None):
         websocket = _websocket_module()
         deadline = None if timeout is None else time.monotonic() + timeout
         socket.settimeout(1.0)
         last_history_check = time.monotonic()
+        nowhere = 0  # consecutive checks that found the prompt neither queued nor finished
         while True:
+            self._check_stop(stop, prompt_id)
             if deadline is not None and time.monotonic() > deadline:
-                raise ComfyError(f"prompt {prompt_id} did not finish within {timeout:g} s")
+                raise ComfyError(f"prompt {prompt_id} did not finish within {timeout:g} s on {self.base_url}")
             try:
                 raw = socket.recv()
             except websocket.WebSocketTimeoutException:
                 raw = None
-            except websocket.WebSocketConnectionClosedException:
-                return self._follow_polling(prompt_id, prompt, on_event, timeout)
+            except (websocket.WebSocketException, OSError):  # closed or reset: the server may be gone
+                remaining = None if deadline is None else max(deadline - time.monotonic(), 0.0)
+                return self._follow_polling(prompt_id, prompt, on_event, remaining, stop)
             if isinstance(raw, str):
                 message = json.loads(raw)
                 kind, data = message.get("type"), message.get("data") or {}
@@ -287,16 +332,30 @@ class ComfyClient:
                     event = _event_from_message(kind, data)
                     if event is not None:
                         on_event(event)
-            if time.monotonic() - last_history_check > 5.0:
+            if time.monotonic() - last_history_check > 2.0:  # a message may have been missed, or never come
                 last_history_check = time.monotonic()
                 if self.history(prompt_id) is not None:
                     break
+                nowhere = nowhere + 1 if self._is_nowhere(prompt_id) else 0
+                if nowhere >= 2:
+                    raise self._lost(prompt_id)
         return self._finished_entry(prompt_id, prompt)
 
-    def _follow_polling(self, prompt_id, prompt, on_event, timeout, interval: float = 0.25):
+    def _is_nowhere(self, prompt_id) -> bool:
+        """True when the prompt is neither queued, running nor finished (its history is looked at after the
+        queue: ComfyUI moves a prompt from one to the other in one step)."""
+        return self.queue_position(prompt_id) is None and self.history(prompt_id) is None
+
+    def _lost(self, prompt_id) -> ComfyPromptLost:
+        return ComfyPromptLost(f"prompt {prompt_id} is neither queued nor finished on {self.base_url} "
+                               "(did the server restart?)")
+
+    def _follow_polling(self, prompt_id, prompt, on_event, timeout, stop=None, interval: float = 0.25):
         deadline = None if timeout is None else time.monotonic() + timeout
         last_position = object()
+        nowhere = 0  # consecutive looks that found the prompt neither queued nor finished
         while True:
+            self._check_stop(stop, prompt_id)
             if self.history(prompt_id) is not None:  # ComfyUI writes the entry when the prompt has finished
                 break
             position = self.queue_position(prompt_id)
@@ -306,8 +365,13 @@ class ComfyClient:
                 elif position == 0:
                     on_event(ProgressEvent("start"))
             last_position = position
+            # a prompt found neither queued nor finished twice running is gone: the server restarted, or someone
+            # deleted it
+            nowhere = nowhere + 1 if position is None and self.history(prompt_id) is None else 0
+            if nowhere >= 2:
+                raise self._lost(prompt_id)
             if deadline is not None and time.monotonic() > deadline:
-                raise ComfyError(f"prompt {prompt_id} did not finish within {timeout:g} s")
+                raise ComfyError(f"prompt {prompt_id} did not finish within {timeout:g} s on {self.base_url}")
             time.sleep(interval)
         return self._finished_entry(prompt_id, prompt)
 

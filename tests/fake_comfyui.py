@@ -2,22 +2,34 @@
 
 It speaks the parts of ComfyUI's protocol the client uses, with the same JSON shapes as ComfyUI 0.3.64's server.py
 and execution.py: ``POST /upload/image`` (multipart, renames a different file with the same name),
-``POST /prompt`` (400 with ``node_errors`` for an unknown class_type or a missing required input),
-``GET /history/{id}``, ``GET /queue``, ``GET /view``, ``GET /object_info``, and ``GET /ws`` (a real websocket
-handshake, then ComfyUI's JSON messages: execution_start, executing, progress, executed, execution_error,
-executing with node null at the end).
+``POST /prompt`` (400 with ``node_errors`` for an unknown class_type or a missing required input; takes the
+client's ``prompt_id``), ``GET /history/{id}``, ``GET /queue``, ``POST /queue`` (delete), ``POST /interrupt``
+(optionally of one ``prompt_id``), ``GET /view``, ``GET /object_info``, and ``GET /ws``
+(a real websocket handshake, then ComfyUI's JSON messages: execution_start, executing, progress, executed,
+execution_error, execution_interrupted, executing with node null at the end).
 
+Prompts run one at a time from a queue, as in ComfyUI (lowest number first; a negative number is the front).
 "Running" a prompt: every node reports ``progress`` 1..2 of 2; a node whose class_type is ``FakeRaise`` fails with
-the exception message in its ``message`` input; every output node (``FakeSave``, or any node whose
-``object_info`` entry says ``output_node``) writes its inputs as JSON to a file in the output folder and reports
-that file under ``"videos"``. Pass ``object_info`` to serve other node types (e.g. the pack's own).
+the exception message in its ``message`` input; every output node (``FakeSave``, or any node whose ``object_info``
+entry says ``output_node``) writes its inputs as JSON to a file in the output folder and reports that file under
+``"videos"``. Pass ``object_info`` to serve other node types (e.g. the pack's own).
+
+A prompt with the pack's Render in Chunks node (AudioWalkRenderChunks) is rendered as the pack's chunk contract says,
+by the core's own chunk and video code: the song (Load Audio in the input folder, Audio Features' fps) gives the
+frame count, the chunk's frames are made from their frame index (:func:`frame_level`), and Save Video saves them
+with ``audiowalk_core.video.save_video``: in "one chunk" renders the part alone; in "whole song" renders the part,
+then the next chunk is queued at the front under ``chunk_prompt_id(origin, k + 1)``, and the last chunk joins the
+parts with the music into a numbered mp4. Faults for the multi-server tests: ``chunk_delay_s`` (a slow server),
+``fail_chunks`` (an execution error on those chunk indices, or on every chunk with ``"all"``),
+``dies_in_chunk`` (the n-th chunk this server starts, 1-based: it stops listening and drops every connection
+mid-chunk), ``prompt_http_status`` (``POST /prompt`` answers this HTTP error, e.g. 500, with a text body, as aiohttp
+does), ``on_chunk_start(server, prompt_id, chunk_index)`` (a hook for tests).
 """
 from __future__ import annotations
 
 import base64
 import hashlib
 import json
-import queue
 import select
 import socket
 import struct
@@ -27,6 +39,8 @@ import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlparse
+
+import numpy as np
 
 OBJECT_INFO = {
     "FakeSource": {"input": {"required": {"audio": [[], {"audio_upload": True}], "seed": ["INT", {"default": 0}]}},
@@ -41,12 +55,32 @@ OBJECT_INFO = {
                   "output_node": False},
 }
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+FRAME_SIZE = 32  # px of the frames a fake chunk render makes
+CHUNK_ERROR = "CUDA out of memory (fake)"
+
+
+def frame_level(index: int) -> int:
+    """The grey level of frame ``index`` in a fake render: neighbours differ by 37 levels, so a frame out of place
+    shows."""
+    return 16 + (37 * int(index)) % 224
+
+
+def fake_frames(start: int, count: int) -> np.ndarray:
+    """Frames ``start .. start + count - 1`` of a fake render: float [count, 32, 32, 3], each one grey level."""
+    levels = np.array([frame_level(start + i) for i in range(count)], np.float32) / 255.0
+    return np.broadcast_to(levels[:, None, None, None], (count, FRAME_SIZE, FRAME_SIZE, 3)).copy()
+
+
+class _Stopped(Exception):
+    """The fake server died (or is shutting down) while running a prompt."""
 
 
 class FakeComfyUI:
     """Start with ``with FakeComfyUI(tmp_path) as server: server.address`` ("127.0.0.1:PORT")."""
 
-    def __init__(self, root: Path, node_delay_s: float = 0.0, object_info: dict | None = None):
+    def __init__(self, root: Path, node_delay_s: float = 0.0, object_info: dict | None = None, *,
+                 chunk_delay_s: float = 0.0, fail_chunks=(), dies_in_chunk: int | None = None,
+                 prompt_http_status: int | None = None, on_chunk_start=None):
         self.root = Path(root)
         self.object_info = object_info or OBJECT_INFO
         self.input_dir = self.root / "input"
@@ -54,13 +88,28 @@ class FakeComfyUI:
         self.input_dir.mkdir(parents=True, exist_ok=True)
         self.output_dir.mkdir(parents=True, exist_ok=True)
         self.node_delay_s = node_delay_s
+        self.chunk_delay_s = chunk_delay_s
+        self.fail_chunks = fail_chunks
+        self.dies_in_chunk = dies_in_chunk
+        self.prompt_http_status = prompt_http_status
+        self.on_chunk_start = on_chunk_start
         self.history = {}
-        self.prompts = []  # every accepted prompt, in order
+        self.prompts = []  # every accepted prompt, in order (also the ones this server queued itself)
+        self.prompt_ids = []
+        self.posted_ids = []  # ids of the prompts clients POSTed (not the ones this server queued itself)
+        self.pending = []  # [number, prompt_id, prompt, client_id] waiting to run
         self.running = []
-        self.sockets = {}  # client_id -> queue of messages
+        self.number = 0
+        self.interrupts = []  # bodies of POST /interrupt
+        self.deleted = []  # prompt ids of POST /queue {"delete": [...]}
+        self.chunks_started = []  # (chunk index, render mode) of every chunk this server began
+        self.chunks_finished = []  # the same, for chunks it completed
+        self.sockets = {}  # client_id -> outbox of messages
         self.websocket_connections = 0
-        self.lock = threading.Lock()
+        self.dead = False
+        self.lock = threading.Condition()
         self.stopping = threading.Event()
+        self.interrupt_flag = threading.Event()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -77,17 +126,29 @@ class FakeComfyUI:
 
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.worker = threading.Thread(target=self._work, daemon=True)
 
     @property
     def address(self) -> str:
-        return f"127.0.0.1:{self.httpd.server_address[1]}"
+        return f"127.0.0.1:{self.port}"
 
     def __enter__(self):
         self.thread.start()
+        self.worker.start()
         return self
 
     def __exit__(self, *exc):
+        self.stop()
+
+    def stop(self) -> None:
+        """Stop listening and drop every connection (also what dying mid-chunk does). Safe to call twice."""
+        with self.lock:
+            if self.dead:
+                return
+            self.dead = True
+            self.lock.notify_all()
         self.stopping.set()
         self.httpd.shutdown()
         self.httpd.server_close()
@@ -101,6 +162,12 @@ class FakeComfyUI:
         handler.send_header("Content-Length", str(len(body)))
         handler.end_headers()
         handler.wfile.write(body)
+
+    @staticmethod
+    def _send_empty(handler, status):
+        handler.send_response(status)
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
 
     def _get(self, handler):
         url = urlparse(handler.path)
@@ -117,15 +184,13 @@ class FakeComfyUI:
         if url.path == "/queue":
             with self.lock:
                 running = [[0, pid, {}, {}, []] for pid in self.running]
-            return self._send_json(handler, {"queue_running": running, "queue_pending": []})
+                pending = [[number, pid, {}, {}, []] for number, pid, _, _ in self.pending]
+            return self._send_json(handler, {"queue_running": running, "queue_pending": pending})
         if url.path == "/view":
             folder = {"output": self.output_dir, "input": self.input_dir}.get(query.get("type", "output"))
             path = folder / query.get("subfolder", "") / query.get("filename", "")
             if not path.is_file():
-                handler.send_response(404)
-                handler.send_header("Content-Length", "0")
-                handler.end_headers()
-                return
+                return self._send_empty(handler, 404)
             body = path.read_bytes()
             handler.send_response(200)
             handler.send_header("Content-Type", "application/octet-stream")
@@ -133,9 +198,7 @@ class FakeComfyUI:
             handler.end_headers()
             handler.wfile.write(body)
             return
-        handler.send_response(404)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        self._send_empty(handler, 404)
 
     def _post(self, handler):
         length = int(handler.headers.get("Content-Length", 0))
@@ -146,7 +209,19 @@ class FakeComfyUI:
         if path == "/prompt":
             return self._prompt(handler, json.loads(body))
         if path == "/interrupt":
+            data = json.loads(body or b"{}")
+            with self.lock:
+                self.interrupts.append(data)
+                if not data.get("prompt_id") or data["prompt_id"] in self.running:
+                    self.interrupt_flag.set()
             return self._send_json(handler, {})
+        if path == "/queue":
+            data = json.loads(body or b"{}")
+            with self.lock:
+                for prompt_id in data.get("delete", []):
+                    self.deleted.append(prompt_id)
+                    self.pending = [item for item in self.pending if item[1] != prompt_id]
+            return self._send_empty(handler, 200)
         self._send_json(handler, {"error": "not found"}, 404)
 
     def _upload(self, handler, body):
@@ -176,15 +251,15 @@ class FakeComfyUI:
         target.write_bytes(file_data)
         self._send_json(handler, {"name": target.name, "subfolder": fields.get("subfolder", ""), "type": "input"})
 
-    def _prompt(self, handler, payload):
-        prompt = payload["prompt"]
+    def _validation_errors(self, prompt):
+        """ComfyUI's 400 answer for an unknown node type or a missing required input, or None."""
         node_errors = {}
         for node_id, node in prompt.items():
             info = self.object_info.get(node["class_type"])
             if info is None:
-                return self._send_json(handler, {"error": {
-                    "type": "invalid_prompt", "message": f"Cannot execute because node {node['class_type']} does "
-                    "not exist.", "details": f"Node ID '#{node_id}'", "extra_info": {}}, "node_errors": {}}, 400)
+                return {"error": {"type": "invalid_prompt", "message": f"Cannot execute because node "
+                                  f"{node['class_type']} does not exist.", "details": f"Node ID '#{node_id}'",
+                                  "extra_info": {}}, "node_errors": {}}
             for name in info["input"].get("required", {}):
                 if name not in node["inputs"]:
                     node_errors[node_id] = {"errors": [{"type": "required_input_missing",
@@ -192,18 +267,69 @@ class FakeComfyUI:
                                                         "extra_info": {"input_name": name}}],
                                             "dependent_outputs": [], "class_type": node["class_type"]}
         if node_errors:
-            return self._send_json(handler, {"error": {"type": "prompt_outputs_failed_validation",
-                                                       "message": "Prompt outputs failed validation", "details": "",
-                                                       "extra_info": {}}, "node_errors": node_errors}, 400)
-        prompt_id = str(uuid.uuid4())
+            return {"error": {"type": "prompt_outputs_failed_validation", "message": "Prompt outputs failed "
+                              "validation", "details": "", "extra_info": {}}, "node_errors": node_errors}
+        return None
+
+    def _prompt(self, handler, payload):
+        if self.prompt_http_status is not None:
+            body = f"{self.prompt_http_status}: Internal Server Error".encode()
+            handler.send_response(self.prompt_http_status)
+            handler.send_header("Content-Type", "text/plain")
+            handler.send_header("Content-Length", str(len(body)))
+            handler.end_headers()
+            handler.wfile.write(body)
+            return
+        prompt = payload["prompt"]
+        errors = self._validation_errors(prompt)
+        if errors:
+            return self._send_json(handler, errors, 400)
+        prompt_id = str(payload.get("prompt_id") or uuid.uuid4())
         with self.lock:
+            self.posted_ids.append(prompt_id)
+        number = self._enqueue(prompt, prompt_id, payload.get("client_id"), front=bool(payload.get("front")))
+        self._send_json(handler, {"prompt_id": prompt_id, "number": number, "node_errors": {}})
+
+    def _enqueue(self, prompt, prompt_id, client_id, front=False):
+        with self.lock:
+            self.number += 1
+            number = -self.number if front else self.number
             self.prompts.append(prompt)
-            self.running.append(prompt_id)
-        threading.Thread(target=self._execute, args=(prompt_id, prompt, payload.get("client_id")),
-                         daemon=True).start()
-        self._send_json(handler, {"prompt_id": prompt_id, "number": len(self.prompts), "node_errors": {}})
+            self.prompt_ids.append(prompt_id)
+            self.pending.append([number, prompt_id, prompt, client_id])
+            self.lock.notify_all()
+        return number
 
     # ------------------------------------------------------------------------------------------------ execution
+    def _work(self):
+        while True:
+            with self.lock:
+                while not self.pending and not self.dead:
+                    self.lock.wait()
+                if self.dead:
+                    return
+                item = min(self.pending, key=lambda entry: entry[0])
+                self.pending.remove(item)
+                self.running.append(item[1])
+                self.interrupt_flag.clear()
+            try:
+                self._execute(item[1], item[2], item[3])
+            except _Stopped:
+                return
+
+    def _wait(self, seconds, node_id, send):
+        """Sleep ``seconds`` in small steps; an interrupt raises _Interrupted, a stop _Stopped."""
+        end = time.monotonic() + seconds
+        while True:
+            if self.stopping.is_set():
+                raise _Stopped()
+            if self.interrupt_flag.is_set():
+                raise _Interrupted(node_id)
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(left, 0.02))
+
     def _execute(self, prompt_id, prompt, client_id):
         messages, outputs, status = [], {}, "success"
 
@@ -217,28 +343,49 @@ class FakeComfyUI:
 
         send("execution_start", {})
         send("execution_cached", {"nodes": []})
-        for node_id in sorted(prompt, key=int):
-            node = prompt[node_id]
-            send("executing", {"node": node_id, "display_node": node_id})
-            time.sleep(self.node_delay_s)
-            for step in (1, 2):
-                send("progress", {"value": step, "max": 2, "node": node_id})
-            if node["class_type"] == "FakeRaise":
-                send("execution_error", {"node_id": node_id, "node_type": "FakeRaise", "executed": [],
-                                         "exception_message": node["inputs"]["message"],
-                                         "exception_type": "audiowalk_core.errors.AudioWalkInputError",
-                                         "traceback": ["Traceback: ...\n"], "current_inputs": {},
-                                         "current_outputs": []})
-                status = "error"
-                break
-            if self.object_info[node["class_type"]].get("output_node"):
-                name = f"fake_{len(list(self.output_dir.iterdir())):05d}.mp4"
-                (self.output_dir / name).write_text(json.dumps(node["inputs"], sort_keys=True))
-                ui = {"videos": [{"filename": name, "subfolder": "", "type": "output"}]}
-                outputs[node_id] = ui
-                send("executed", {"node": node_id, "display_node": node_id, "output": ui})
+        chunk = None
+        try:
+            for node_id in sorted(prompt, key=int):
+                node = prompt[node_id]
+                send("executing", {"node": node_id, "display_node": node_id})
+                self._wait(self.node_delay_s, node_id, send)
+                class_type = node["class_type"]
+                if class_type == "AudioWalkRenderChunks":
+                    chunk = self._start_chunk(prompt_id, prompt, node_id)
+                    send("progress", {"value": chunk.index, "max": chunk.count, "node": node_id})
+                    continue
+                if class_type == "AudioWalkBigGANGenerate" and chunk is not None:
+                    self._render_chunk(chunk, node_id, send)
+                    continue
+                for step in (1, 2):
+                    send("progress", {"value": step, "max": 2, "node": node_id})
+                if class_type == "FakeRaise":
+                    send("execution_error", _error_data(node_id, "FakeRaise", node["inputs"]["message"],
+                                                        "audiowalk_core.errors.AudioWalkInputError"))
+                    status = "error"
+                    break
+                if class_type == "AudioWalkSaveVideo" and chunk is not None:
+                    outputs[node_id] = self._save_chunk(chunk, prompt_id, prompt, client_id, node)
+                    send("executed", {"node": node_id, "display_node": node_id, "output": outputs[node_id]})
+                elif self.object_info[class_type].get("output_node"):
+                    name = f"fake_{len(list(self.output_dir.iterdir())):05d}.mp4"
+                    (self.output_dir / name).write_text(json.dumps(node["inputs"], sort_keys=True))
+                    ui = {"videos": [{"filename": name, "subfolder": "", "type": "output"}]}
+                    outputs[node_id] = ui
+                    send("executed", {"node": node_id, "display_node": node_id, "output": ui})
+        except _Interrupted as interrupted:
+            send("execution_interrupted", {"node_id": interrupted.node_id,
+                                           "node_type": prompt[interrupted.node_id]["class_type"], "executed": []})
+            status = "error"
+        except _ChunkFailed as failed:
+            send("execution_error", _error_data(failed.node_id, prompt[failed.node_id]["class_type"], CHUNK_ERROR,
+                                                "torch.OutOfMemoryError"))
+            status = "error"
         if status == "success":
             send("execution_success", {})
+            if chunk is not None:
+                with self.lock:
+                    self.chunks_finished.append((chunk.index, chunk.mode))
         with self.lock:
             self.running.remove(prompt_id)
             self.history[prompt_id] = {"prompt": [0, prompt_id, prompt, {}, []], "outputs": outputs,
@@ -246,8 +393,68 @@ class FakeComfyUI:
                                                   "messages": messages}, "meta": {}}
         send("executing", {"node": None})
 
+    # ------------------------------------------------------------------------------------------------ chunks
+    def _song(self, prompt):
+        """The song as Load Audio loads it, and its frame clock at Audio Features' fps."""
+        from audiowalk_core.audio import load_audio
+        from audiowalk_core.clock import FrameClock
+
+        loader = next(n["inputs"] for n in prompt.values() if n["class_type"] == "AudioWalkLoadAudio")
+        features = next(n["inputs"] for n in prompt.values() if n["class_type"] == "AudioWalkAudioFeatures")
+        clip = load_audio(self.input_dir / loader["audio"], float(loader.get("start_seconds", 0.0)),
+                          float(loader.get("duration_seconds", 0.0)) or None)
+        return clip, FrameClock.for_duration(clip.num_samples, clip.sample_rate, str(features["fps"]))
+
+    def _start_chunk(self, prompt_id, prompt, node_id):
+        from audiowalk_core.chunks import origin_of_prompt, plan_chunk, render_id_of_prompt
+
+        inputs = prompt[node_id]["inputs"]
+        clip, clock = self._song(prompt)
+        chunk = plan_chunk(clock.frame_count, inputs["chunk_frames"], inputs["chunk_index"], clock,
+                           render_id_of_prompt(prompt, node_id), inputs["render"],
+                           origin=origin_of_prompt(prompt, node_id, prompt_id), node_id=node_id, prompt=prompt)
+        with self.lock:
+            self.chunks_started.append((chunk.index, chunk.mode))
+            started = len(self.chunks_started)
+        if self.on_chunk_start is not None:
+            self.on_chunk_start(self, prompt_id, chunk.index)
+        self._fails_now = self.fail_chunks == "all" or chunk.index in self.fail_chunks
+        self._clip = clip
+        self._dies_now = self.dies_in_chunk == started
+        return chunk
+
+    def _render_chunk(self, chunk, node_id, send):
+        """The Generate node of a chunk: progress frame by frame over ``chunk_delay_s``; dies half way when told."""
+        if self._fails_now:
+            raise _ChunkFailed(node_id)
+        steps = max(chunk.frame_count, 1)
+        for done in range(1, steps + 1):
+            self._wait(self.chunk_delay_s / steps, node_id, send)
+            send("progress", {"value": done, "max": steps, "node": node_id})
+            if self._dies_now and done >= steps // 2:
+                self.stop()
+                raise _Stopped()
+
+    def _save_chunk(self, chunk, prompt_id, prompt, client_id, node):
+        from audiowalk_core.chunks import chunk_prompt_id, needs_next_chunk, prompt_for_chunk
+        from audiowalk_core.video import save_video
+
+        saved = save_video(self.output_dir, node["inputs"]["filename_prefix"],
+                           fake_frames(chunk.start_frame, chunk.frame_count), audio=self._clip, chunk=chunk,
+                           crf=int(node["inputs"].get("crf", 18)))
+        if needs_next_chunk(chunk):
+            next_index = chunk.index + 1
+            self._enqueue(prompt_for_chunk(prompt, chunk.node_id, next_index, chunk.origin),
+                          chunk_prompt_id(chunk.origin, next_index), client_id, front=True)
+        if saved.path is None:
+            return {"text": [saved.message]}
+        return {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
+                "animated": [True], "text": [saved.message]}
+
     # ------------------------------------------------------------------------------------------------ websocket
     def _websocket(self, handler, client_id):
+        import queue
+
         key = handler.headers.get("Sec-WebSocket-Key", "")
         accept = base64.b64encode(hashlib.sha1((key + _WS_GUID).encode()).digest()).decode()
         # register before answering the handshake: once the client has its answer it may queue a prompt at once,
@@ -291,3 +498,26 @@ class FakeComfyUI:
                 if self.sockets.get(client_id) is outbox:
                     del self.sockets[client_id]
             handler.close_connection = True
+            if self.stopping.is_set():  # a dying server drops the socket without a close frame
+                try:
+                    connection.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+
+class _Interrupted(Exception):
+    def __init__(self, node_id):
+        super().__init__(node_id)
+        self.node_id = node_id
+
+
+class _ChunkFailed(Exception):
+    def __init__(self, node_id):
+        super().__init__(node_id)
+        self.node_id = node_id
+
+
+def _error_data(node_id, node_type, message, exception_type):
+    return {"node_id": node_id, "node_type": node_type, "executed": [], "exception_message": message,
+            "exception_type": exception_type, "traceback": ["Traceback: ...\n"], "current_inputs": {},
+            "current_outputs": []}

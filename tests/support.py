@@ -48,6 +48,36 @@ def write_wav(path, samples: np.ndarray, sample_rate: int) -> Path:
     return Path(path)
 
 
+def chunked_biggan_workflow(object_info: dict, *, song: str = "song.wav", fps: str = "10", chunk_frames: int = 8,
+                            prefix: str = "AudioWalk/spread", model_name: str = "biggan-deep-128",
+                            duration_seconds: float = 0.0, batch_size: int = 4) -> dict:
+    """The BigGAN workflow with Render in Chunks (API format): Load Audio -> Audio Features -> walk -> Smooth
+    Latents -> Render in Chunks -> BigGAN Generate -> Save Video (its chunk from Render in Chunks, the music from
+    Load Audio). Built from ``object_info`` so every widget has a valid value."""
+    from audiowalk_tools.workflow_tools import GraphNode, build_ui_workflow, ui_to_api
+
+    nodes = [
+        GraphNode(1, "AudioWalkLoadAudio", (0, 0), title="Load Audio",
+                  values={"audio": song, "duration_seconds": duration_seconds}),
+        GraphNode(2, "AudioWalkAudioFeatures", (1, 0), title="Audio Features", values={"fps": fps},
+                  links={"audio": (1, 0)}),
+        GraphNode(3, "AudioWalkBandNoiseWalk", (2, 0), title="Band Noise Walk", links={"features": (2, 0)}),
+        GraphNode(4, "AudioWalkClassSchedule", (2, 1), title="Class Schedule", links={"features": (2, 0)}),
+        GraphNode(5, "AudioWalkMakeLatents", (3, 0), title="Make Latents",
+                  links={"noise": (3, 0), "classes": (4, 0)}),
+        GraphNode(6, "AudioWalkSmoothLatents", (4, 0), title="Smooth Latents", links={"latents": (5, 0)}),
+        GraphNode(7, "AudioWalkLoadBigGAN", (4, 1), title="Load BigGAN",
+                  values={"model_name": model_name, "allow_download": False}),
+        GraphNode(8, "AudioWalkRenderChunks", (5, 0), title="Render in Chunks",
+                  values={"chunk_frames": chunk_frames}, links={"latents": (6, 0)}),
+        GraphNode(9, "AudioWalkBigGANGenerate", (6, 0), title="BigGAN Generate", values={"batch_size": batch_size},
+                  links={"model": (7, 0), "latents": (8, 0)}),
+        GraphNode(10, "AudioWalkSaveVideo", (7, 0), title="Save Video", values={"filename_prefix": prefix},
+                  links={"images": (9, 0), "chunk": (8, 1), "audio": (1, 0)}),
+    ]
+    return ui_to_api(build_ui_workflow(nodes, object_info), object_info)
+
+
 def save_tiny_biggan(folder) -> Path:
     """Save a tiny random BigGAN (the real architecture at channel width 4, 32 px) in ``folder`` under the name
     biggan-deep-128, as renders look it up; returns the folder."""

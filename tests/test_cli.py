@@ -98,18 +98,6 @@ def test_unknown_workflow_name_lists_the_shipped_ones(capsys):
     assert "workflow: 'no_such_workflow' is neither a file nor a shipped workflow" in capsys.readouterr().err
 
 
-def test_plan_chunks_covers_every_frame_once():
-    assert cli.plan_chunks(90, 0) == [(0, 90)]
-    assert cli.plan_chunks(90, 40) == [(0, 40), (40, 40), (80, 10)]
-    assert cli.plan_chunks(90, 30, multiple_of=4) == [(0, 28), (28, 28), (56, 28), (84, 6)]
-    assert cli.plan_chunks(5, 2, multiple_of=4) == [(0, 4), (4, 1)]
-    for total, size, multiple in [(1, 1, 1), (1000, 333, 4), (17, 16, 1)]:
-        covered = [f for start, count in cli.plan_chunks(total, size, multiple) for f in range(start, start + count)]
-        assert covered == list(range(total))
-    with pytest.raises(AudioWalkInputError, match="--chunk-frames"):
-        cli.plan_chunks(0, 10)
-
-
 @pytest.mark.parametrize("start, duration", [(0.0, 0.0), (0.25, 0.0), (0.1, 0.5)])
 def test_sample_count_matches_load_audio(tmp_path, start, duration):
     path = write_wav(tmp_path / "s.wav", np.stack([sine(220, 1.3, 44100), sine(330, 1.3, 44100)]), 44100)
@@ -119,15 +107,32 @@ def test_sample_count_matches_load_audio(tmp_path, start, duration):
     assert frames == round((1.3 - start if not duration else duration) * 30)
 
 
-@pytest.fixture(scope="module")
-def workflow_server_info(pack):
-    """What a ComfyUI with our pack installed would list: core nodes + ours (contract stand-ins until merged)."""
-    from audiowalk_tools import workflow_builder
+def test_chunk_frames_needs_a_render_in_chunks_node(server, song, tmp_path, capsys):
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API))
+    assert cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
+                     "--chunk-frames", "5"]) == 2
+    assert "--chunk-frames needs a Render in Chunks node" in capsys.readouterr().err
+    assert server.prompts == []
 
-    return workflow_builder.build_object_info(pack)
+
+NOWHERE = "127.0.0.1:1"  # nothing listens there: these errors must come before any connection
 
 
-def test_chunked_run_needs_the_song(workflow_server_info, tmp_path, capsys):
-    with FakeComfyUI(tmp_path / "server", object_info=workflow_server_info) as server:
-        assert cli.main(["comfy-run", "audiowalk_biggan", "--server", server.address, "--chunk-frames", "5"]) == 2
-    assert "--chunk-frames needs --audio" in capsys.readouterr().err
+@pytest.mark.parametrize("argv, message", [
+    (["--server", "foo:bar"], "--server 'foo:bar' is not HOST:PORT or an http(s) URL"),
+    (["--server", "http://[::1"], "is not HOST:PORT or an http(s) URL"),
+    (["--server", NOWHERE, "--server", "http://127.0.0.1:1/"], "--server 'http://127.0.0.1:1/' is given twice"),
+    (["--server", NOWHERE, "--server", "127.0.0.1:2", "--chunk-frames", "0"], "--chunk-frames 0 renders the song"),
+    (["--server", NOWHERE, "--chunk-frames", "-3"], "--chunk-frames -3 is negative"),
+    (["--server", NOWHERE, "--server", "127.0.0.1:2"], "several --server need --audio"),
+    (["--server", NOWHERE, "--server", "127.0.0.1:2", "--audio", "missing.wav"],
+     "--audio: 'missing.wav' does not exist"),
+    (["--server", NOWHERE, "--audio", "missing.wav"], "--audio: 'missing.wav' does not exist"),
+])
+def test_bad_comfy_run_input_is_one_line_before_any_work(tmp_path, capsys, argv, message):
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API))
+    assert cli.main(["comfy-run", str(workflow), *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1, err

@@ -6,7 +6,8 @@ import audiowalk_core
 import audiowalk_core.biggan
 import pytest
 
-from audiowalk_tools.comfy_client import (ComfyClient, ComfyConnectionError, ComfyExecutionError, ComfyPromptRejected,
+from audiowalk_tools.comfy_client import (ComfyClient, ComfyConnectionError, ComfyExecutionError, ComfyInterrupted,
+                                         ComfyPromptLost, ComfyPromptRejected,
                                          format_execution_error, format_prompt_rejection, server_url)
 from fake_comfyui import FakeComfyUI
 
@@ -120,3 +121,34 @@ def test_message_formatting_without_a_prompt():
                                                "  node 7 (AudioWalkSaveVideo): Value 0 smaller than min of 1: fps")
     assert format_execution_error({"node_id": "4", "node_type": "KSampler", "exception_type": "RuntimeError",
                                    "exception_message": "boom\n"}) == "node 4 (KSampler) failed: RuntimeError: boom"
+
+
+def test_the_client_chooses_the_prompt_id_and_can_delete_and_interrupt(tmp_path):
+    with FakeComfyUI(tmp_path / "server", node_delay_s=0.2) as fake:
+        client = ComfyClient(fake.address, use_websocket=False)
+        assert client.queue_prompt(_prompt("first"), prompt_id="first-id") == "first-id"
+        assert client.queue_prompt(_prompt("second"), prompt_id="second-id") == "second-id"
+        client.delete_queued(["second-id"])  # still waiting behind the first one: removed
+        client.interrupt("first-id")
+        with pytest.raises(ComfyInterrupted, match="first-id was interrupted"):
+            client.follow_prompt("first-id", _prompt("first"), timeout=30)
+        assert fake.deleted == ["second-id"] and fake.interrupts == [{"prompt_id": "first-id"}]
+        assert client.history("second-id") is None and client.queue_position("second-id") is None
+
+
+@pytest.mark.parametrize("use_websocket", [True, False], ids=["websocket", "polling"])
+def test_following_a_prompt_the_server_does_not_have_fails(fake, use_websocket):
+    """A restarted server forgets its queue: the prompt is neither queued nor finished, so it is lost."""
+    if use_websocket:
+        pytest.importorskip("websocket")
+    client = ComfyClient(fake.address, use_websocket=use_websocket)
+    with pytest.raises(ComfyPromptLost, match="no-such-prompt is neither queued nor finished"):
+        client.follow_prompt("no-such-prompt", socket=client.open_event_socket(), timeout=60)
+
+
+def test_a_server_error_on_post_prompt_is_a_connection_error_not_a_rejection(tmp_path):
+    with FakeComfyUI(tmp_path / "server", prompt_http_status=500) as fake:
+        with pytest.raises(ComfyConnectionError, match="HTTP 500") as info:
+            ComfyClient(fake.address).queue_prompt(_prompt())
+    assert not isinstance(info.value, ComfyPromptRejected)
+
