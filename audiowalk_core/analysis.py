@@ -238,18 +238,32 @@ class _StftTables:
     improved band), ``log_bands`` (summed power per log band [frames, 96]: a tone gives the same value in whichever
     band it falls) and ``chroma`` [frames, 12]."""
 
-    def __init__(self, mono: np.ndarray, sample_rate: int, band_edges: np.ndarray, block: int = 1024):
+    def __init__(self, mono, sample_rate: int, band_edges: np.ndarray, block: int = 256):
+        """``mono``: the mono signal, as an array or as ``mono_between(first, stop)`` (float32 samples of that
+        range), so a long song is never held twice: only one block of windows is made at a time."""
         import scipy.fft
         import scipy.sparse
 
         n_fft, hop = _stft_size(sample_rate)
         self.n_fft, self.hop, self.sample_rate = n_fft, hop, sample_rate
-        padded = np.pad(np.asarray(mono, np.float32), (n_fft // 2, n_fft // 2))
-        frames = 1 + (len(padded) - n_fft) // hop if len(padded) >= n_fft else 0
+        mono_between = mono if callable(mono) else (lambda first, stop: np.asarray(mono[first:stop], np.float32))
+        num_samples = int(getattr(mono, "num_samples", 0)) if callable(mono) else len(mono)
+        padded_length = num_samples + 2 * (n_fft // 2)
+        frames = 1 + (padded_length - n_fft) // hop if padded_length >= n_fft else 0
         self.frame_count = frames
         window = np.hanning(n_fft + 1)[:-1].astype(np.float32)
-        view = np.lib.stride_tricks.as_strided(padded, shape=(frames, n_fft),
-                                               strides=(hop * padded.strides[0], padded.strides[0]), writeable=False)
+
+        def window_block(first: int, last: int) -> np.ndarray:
+            """Frames [first, last) of the centred (zero-padded) signal, [last - first, n_fft], a strided view."""
+            start = first * hop - n_fft // 2  # sample index of the block's first window start
+            stop = (last - 1) * hop + n_fft - n_fft // 2
+            segment = np.zeros(stop - start, np.float32)
+            lo, hi = max(start, 0), min(stop, num_samples)
+            if hi > lo:
+                segment[lo - start:hi - start] = mono_between(lo, hi)
+            return np.lib.stride_tricks.as_strided(segment, shape=(last - first, n_fft),
+                                                   strides=(hop * segment.strides[0], segment.strides[0]),
+                                                   writeable=False)
         log_lo, log_hi = _log_band_matrix(sample_rate, n_fft)
         weights = chroma_weights(sample_rate, n_fft)
         # sparse [bins, 12] (weights below 1e-4 of a bin's largest dropped: ~4 per bin): a dense BLAS product here
@@ -262,7 +276,7 @@ class _StftTables:
         norm = np.float32(1.0 / (window.sum() ** 2))
         for first in range(0, frames, block):
             last = min(first + block, frames)
-            spectrum = scipy.fft.rfft(view[first:last] * window, axis=1, workers=2)
+            spectrum = scipy.fft.rfft(window_block(first, last) * window, axis=1, workers=2)
             power = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag) * norm
             del spectrum
             sums = np.add.reduceat(power, band_edges[:-1], axis=1)[:, :len(band_edges) - 1]
@@ -328,7 +342,7 @@ def _running_median(values: np.ndarray, size: int, axis: int) -> np.ndarray:
 
 
 def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float, harmonic_seconds: float = 0.3,
-                         percussive_bands: int = 25) -> tuple[np.ndarray, np.ndarray]:
+                         percussive_bands: int = 25, block_rows: int = 4096) -> tuple[np.ndarray, np.ndarray]:
     """Median-filter separation (Fitzgerald 2010, librosa's ``hpss``) of summed power per log band [frames, bands]:
     returns per-frame harmonic and percussive power (soft masks, power 2).
 
@@ -340,18 +354,25 @@ def _harmonic_percussive(log_bands: np.ndarray, frame_rate: float, harmonic_seco
     if len(log_bands) == 0:
         return np.zeros(0), np.zeros(0)
     time_width = max(3, int(round(harmonic_seconds * frame_rate)) | 1)
-    harmonic_smooth = _running_median(log_bands, time_width, axis=0)
-    percussive_smooth = _running_median(log_bands, percussive_bands | 1, axis=1)
-    h2, p2 = harmonic_smooth ** 2, percussive_smooth ** 2
-    total = h2 + p2
-    safe = np.where(total > 0, total, 1.0)
-    harmonic_mask = np.where(total > 0, h2 / safe, 0.0)
-    harmonic = (log_bands * harmonic_mask).sum(axis=1)
-    percussive = (log_bands * (1.0 - harmonic_mask) * (total > 0)).sum(axis=1)
+    rows = len(log_bands)
+    margin = time_width // 2  # rows a block needs on each side for the time medians to equal the whole song's
+    harmonic, percussive = np.zeros(rows), np.zeros(rows)
+    for first in range(0, rows, block_rows):  # in blocks of rows: memory independent of the song's length
+        last = min(first + block_rows, rows)
+        low, high = max(first - margin, 0), min(last + margin, rows)
+        harmonic_smooth = _running_median(log_bands[low:high], time_width, axis=0)[first - low:last - low]
+        block = log_bands[first:last]
+        percussive_smooth = _running_median(block, percussive_bands | 1, axis=1)
+        h2, p2 = harmonic_smooth ** 2, percussive_smooth ** 2
+        total = h2 + p2
+        safe = np.where(total > 0, total, 1.0)
+        harmonic_mask = np.where(total > 0, h2 / safe, 0.0)
+        harmonic[first:last] = (block * harmonic_mask).sum(axis=1)
+        percussive[first:last] = (block * (1.0 - harmonic_mask) * (total > 0)).sum(axis=1)
     return harmonic, percussive
 
 
-def onset_strength(log_bands: np.ndarray, dynamic_range_db: float = 80.0) -> np.ndarray:
+def onset_strength(log_bands: np.ndarray, dynamic_range_db: float = 80.0, block_rows: int = 8192) -> np.ndarray:
     """Positive spectral flux of band power in dB, per STFT frame (>= 0, dB per band on average).
 
     Power goes to dB relative to the loudest band of the song and is floored ``dynamic_range_db`` below it (as
@@ -360,9 +381,13 @@ def onset_strength(log_bands: np.ndarray, dynamic_range_db: float = 80.0) -> np.
     flux = np.zeros(len(log_bands), np.float32)
     if len(log_bands) < 2:
         return flux
-    decibels = 10.0 * np.log10(np.maximum(log_bands, np.float32(1e-10)))
-    np.maximum(decibels, decibels.max() - np.float32(dynamic_range_db), out=decibels)
-    flux[1:] = np.maximum(np.diff(decibels, axis=0), 0.0).mean(axis=1)
+    floor = 10.0 * np.log10(max(float(log_bands.max()), 1e-10)) - dynamic_range_db
+    for first in range(0, len(log_bands), block_rows):  # a block of rows (and the row before it) at a time
+        low, last = max(first - 1, 0), min(first + block_rows, len(log_bands))
+        decibels = 10.0 * np.log10(np.maximum(log_bands[low:last], np.float32(1e-10)))
+        np.maximum(decibels, np.float32(floor), out=decibels)
+        rises = np.maximum(np.diff(decibels, axis=0), 0.0).mean(axis=1)
+        flux[low + 1:last] = rises
     return flux
 
 
@@ -441,12 +466,23 @@ def beat_curve(beat_frames: np.ndarray, frame_count: int, fps: float, decay_seco
     return curve
 
 
-def frame_rms(mono: np.ndarray, clock: FrameClock) -> np.ndarray:
-    """RMS of each frame's own samples (exact frame spans), float32 ``[frames]``."""
-    squares = np.concatenate([[0.0], np.cumsum(np.asarray(mono, np.float64) ** 2)])
-    bounds = np.minimum(clock.frame_boundaries(), len(mono))
-    counts = np.maximum(np.diff(bounds), 1)
-    return np.sqrt(np.maximum(np.diff(squares[bounds]), 0.0) / counts).astype(np.float32)
+def frame_rms(mono, clock: FrameClock, block_frames: int = 256) -> np.ndarray:
+    """RMS of each frame's own samples (exact frame spans), float32 ``[frames]``. ``mono``: an array, or
+    ``mono_between(first, stop)`` with a ``num_samples`` attribute; read ``block_frames`` frames at a time."""
+    mono_between = mono if callable(mono) else (lambda first, stop: np.asarray(mono[first:stop], np.float32))
+    num_samples = int(mono.num_samples) if callable(mono) else len(mono)
+    bounds = np.minimum(clock.frame_boundaries(), num_samples)
+    out = np.zeros(clock.frame_count, np.float32)
+    for first in range(0, clock.frame_count, block_frames):
+        last = min(first + block_frames, clock.frame_count)
+        lo, hi = int(bounds[first]), int(bounds[last])
+        if hi <= lo:
+            continue
+        squares = np.concatenate([[0.0], np.cumsum(np.asarray(mono_between(lo, hi), np.float64) ** 2)])
+        edges = bounds[first:last + 1] - lo
+        counts = np.maximum(np.diff(edges), 1)
+        out[first:last] = np.sqrt(np.maximum(np.diff(squares[edges]), 0.0) / counts)
+    return out
 
 
 def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: str = "improved") -> int:
@@ -480,7 +516,7 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     validate_clip(clip)
     fps = parse_fps(fps)
     clock = FrameClock.for_duration(clip.num_samples, clip.sample_rate, fps)
-    mono = clip.mono()
+    mono = clip.mono_reader()  # read in blocks: a long song's mono mix is never held whole (seed modes excepted)
     sample_rate = clip.sample_rate
     stages = 4
     report = on_progress or (lambda done, total: None)
@@ -494,7 +530,7 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
                     "audio", f"{clip.num_samples} samples at {sample_rate} Hz are too short for band_mode seed "
                     "(its frames need a whole one-second window)",
                     f"at least {sample_rate + 2} samples, or band_mode seed_full_length / improved")
-        bands, edges_pairs = seed_band_energies(mono, sample_rate, max_frequency_level, low_frequency_skip,
+        bands, edges_pairs = seed_band_energies(clip.mono(), sample_rate, max_frequency_level, low_frequency_skip,
                                                 frequency_band_growth_rate, extra_detail, fps=fps,
                                                 frame_count=clock.frame_count)
         band_edges_hz = np.concatenate([edges_pairs[:, 0], edges_pairs[-1:, 1]])

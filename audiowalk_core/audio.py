@@ -38,10 +38,28 @@ class AudioClip:
             return self.samples[0]
         return self.samples.mean(axis=0, dtype=np.float32)
 
+    def mono_between(self, first: int, stop: int) -> np.ndarray:
+        """Channel mean of samples ``[first, stop)``, float32 (a new array, or a view for mono clips)."""
+        part = self.samples[:, first:stop]
+        return part[0] if self.channels == 1 else part.mean(axis=0, dtype=np.float32)
+
+    def mono_reader(self):
+        """``mono_between`` as a callable carrying ``num_samples``: for analysis that reads the song in blocks."""
+        def mono_between(first: int, stop: int) -> np.ndarray:
+            return self.mono_between(first, stop)
+
+        mono_between.num_samples = self.num_samples
+        return mono_between
+
 
 # The demo song the node pack ships (written by ``python -m audiowalk_tools.demo``; a test checks it is that song):
 # Load Audio offers it when the input folder has no file of that name, so the shipped templates run as opened.
 BUNDLED_DEMO_SONG = Path(__file__).resolve().parent / "data" / "audiowalk_demo.flac"
+
+
+def _all_finite(samples: np.ndarray, block: int = 1 << 20) -> bool:
+    """``np.isfinite(samples).all()`` a block of samples at a time (no song-sized boolean array)."""
+    return all(np.isfinite(samples[:, first:first + block]).all() for first in range(0, samples.shape[1], block))
 
 
 def validate_clip(clip: AudioClip, input_name: str = "audio") -> AudioClip:
@@ -52,7 +70,7 @@ def validate_clip(clip: AudioClip, input_name: str = "audio") -> AudioClip:
     if clip.samples.ndim != 2 or clip.num_samples == 0 or clip.channels == 0:
         raise AudioWalkInputError(input_name, "contains no samples (zero-length audio)",
                                   "audio at least one video frame long")
-    if not np.isfinite(clip.samples).all():
+    if not _all_finite(clip.samples):
         bad = int(np.count_nonzero(~np.isfinite(clip.samples)))
         raise AudioWalkInputError(input_name, f"{bad} samples are NaN or infinite",
                                   "finite sample values (re-export the file or clean the upstream node)")
@@ -158,7 +176,7 @@ def load_audio(path, start_seconds: float = 0.0, duration_seconds: float | None 
             raise AudioWalkInputError("start_seconds", f"{start_seconds} s is at or past the end of "
                                       f"{name!r}", "a start time inside the audio")
         raise AudioWalkInputError(input_name, f"{name!r} contains no audio samples", "a non-empty audio file")
-    clip = AudioClip(np.ascontiguousarray(samples, dtype=np.float32), int(sample_rate))
+    clip = AudioClip(np.asarray(samples, dtype=np.float32), int(sample_rate))  # no copy of a long song
     return validate_clip(clip, input_name)
 
 
@@ -191,19 +209,26 @@ def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float |
         first = int(round(start_seconds * sample_rate))
         stop = None if duration_seconds is None else first + int(round(duration_seconds * sample_rate))
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=sample_rate)
-        chunks = []
+        declared = None if stream.duration is None else int(stream.duration * stream.time_base * sample_rate)
+        wanted = None if declared is None else max(0, (declared if stop is None else min(stop, declared)) - first)
+        collected = _SampleCollector(channels, wanted)
         position = 0  # samples decoded so far (from the start of the stream)
         done = False
+
+        def take(out) -> None:
+            nonlocal position
+            array = out.to_ndarray().reshape(channels, -1)
+            begin = position
+            position += array.shape[1]
+            lo = max(first - begin, 0)
+            hi = array.shape[1] if stop is None else min(stop - begin, array.shape[1])
+            if hi > lo:
+                collected.append(array[:, lo:hi])
+
         for packet in container.demux(stream):
             for frame in packet.decode():
                 for out in resampler.resample(frame):
-                    array = out.to_ndarray().reshape(channels, -1)
-                    begin, end = position, position + array.shape[1]
-                    position = end
-                    lo = max(first - begin, 0)
-                    hi = array.shape[1] if stop is None else min(stop - begin, array.shape[1])
-                    if hi > lo:
-                        chunks.append(array[:, lo:hi])
+                    take(out)
                     if stop is not None and position >= stop:
                         done = True
                         break
@@ -213,22 +238,37 @@ def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float |
                 break
         if not done:
             for out in resampler.resample(None):
-                array = out.to_ndarray().reshape(channels, -1)
-                begin, end = position, position + array.shape[1]
-                position = end
-                lo = max(first - begin, 0)
-                hi = array.shape[1] if stop is None else min(stop - begin, array.shape[1])
-                if hi > lo:
-                    chunks.append(array[:, lo:hi])
-        declared = None if stream.duration is None else int(stream.duration * stream.time_base * sample_rate)
+                take(out)
     if position == 0:
         raise ValueError("no audio frames decoded")
     expected = declared if declared is None or stop is None else min(stop, declared)
     short = not done and expected is not None and position + max(sample_rate // 10, expected // 50) < expected
-    samples = np.concatenate(chunks, axis=1) if chunks else np.zeros((channels, 0), np.float32)
     short_note = (f"decoding stopped after {position / sample_rate:.2f} s of the {declared / sample_rate:.2f} s its "
                   "header declares") if short else None
-    return samples.astype(np.float32, copy=False), sample_rate, short_note
+    return collected.samples(), sample_rate, short_note
+
+
+class _SampleCollector:
+    """Decoded blocks gathered into one float32 buffer sized from the stream's declared length, so a long song is
+    held once, not as blocks plus their concatenation. Frames are rows ([samples, channels]); the result is its
+    transpose [channels, samples] (a view, not C-contiguous), trimmed in place."""
+
+    def __init__(self, channels: int, expected: int | None):
+        self.channels = channels
+        self.buffer = np.empty((max(int(expected or 0), 1), channels), np.float32)
+        self.count = 0
+
+    def append(self, block: np.ndarray) -> None:
+        """Add ``block`` [channels, n]."""
+        n = block.shape[1]
+        if self.count + n > len(self.buffer):  # the header under-declared: grow by half
+            self.buffer.resize((max(self.count + n, int(len(self.buffer) * 1.5)), self.channels), refcheck=False)
+        self.buffer[self.count:self.count + n] = block.T
+        self.count += n
+
+    def samples(self) -> np.ndarray:
+        self.buffer.resize((self.count, self.channels), refcheck=False)  # in place: rows are the flat prefix
+        return self.buffer.T
 
 
 def _decode_with_soundfile(path: str, start_seconds: float, duration_seconds: float | None):
@@ -274,7 +314,7 @@ def audio_from_comfy(audio, input_name: str = "audio") -> AudioClip:
     if waveform.ndim != 3 or waveform.shape[0] == 0:
         raise AudioWalkInputError(input_name, f"waveform has shape {tuple(waveform.shape)}",
                                   "a waveform of shape [batch, channels, samples]")
-    clip = AudioClip(np.ascontiguousarray(waveform[0]), int(audio["sample_rate"]))
+    clip = AudioClip(waveform[0], int(audio["sample_rate"]))  # a view: the song is not copied
     return validate_clip(clip, input_name)
 
 
@@ -282,4 +322,4 @@ def audio_to_comfy(clip: AudioClip) -> dict:
     """AudioClip -> ComfyUI AUDIO dict with a float32 torch waveform ``[1, channels, samples]``."""
     import torch
 
-    return {"waveform": torch.from_numpy(np.ascontiguousarray(clip.samples))[None], "sample_rate": clip.sample_rate}
+    return {"waveform": torch.from_numpy(clip.samples)[None], "sample_rate": clip.sample_rate}  # shared, not copied

@@ -25,18 +25,24 @@ def smooth_ema(values, attack_frames: float, release_frames: float, input_name: 
     for name, frames in (("attack_frames", attack_frames), ("release_frames", release_frames)):
         if not math.isfinite(float(frames)) or float(frames) < 0:
             raise AudioWalkInputError(name, f"{frames!r} is negative or not finite", "a time constant >= 0 frames")
-    array = _frames_array(values, input_name)
+    array = np.asarray(values)
+    if array.ndim == 0 or len(array) == 0:
+        raise AudioWalkInputError(input_name, "has no frames", "an array [frames] or [frames, K]")
     flat = array.reshape(len(array), -1)
     up = 1.0 - math.exp(-1.0 / attack_frames) if attack_frames > 0 else 1.0
     down = 1.0 - math.exp(-1.0 / release_frames) if release_frames > 0 else 1.0
-    out = np.empty_like(flat)
-    state = flat[0].copy()
+    out = np.empty(flat.shape, np.float32)  # the state runs in float64, one row at a time: no song-sized copy
+    state = flat[0].astype(np.float64)
+    if not np.isfinite(state).all():
+        raise AudioWalkInputError(input_name, "contains NaN or infinite values", "finite values")
     out[0] = state
     for frame in range(1, len(flat)):
         delta = flat[frame] - state
         state += np.where(delta > 0, up, down) * delta
         out[frame] = state
-    return out.reshape(array.shape).astype(np.float32)
+    if not np.isfinite(state).all():  # a NaN or infinity anywhere reaches the last state
+        raise AudioWalkInputError(input_name, "contains NaN or infinite values", "finite values")
+    return out.reshape(array.shape)
 
 
 def smooth_gaussian(values, sigma_frames: float, input_name: str = "latents") -> np.ndarray:

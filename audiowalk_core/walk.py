@@ -134,13 +134,19 @@ def release_envelope(values: np.ndarray, release_frames: float) -> np.ndarray:
     return out
 
 
-def _smooth_path(position: np.ndarray, rng: np.random.Generator, components: int = 4) -> np.ndarray:
-    """A smooth seeded path in 128-d: sum of a few sinusoids of ``position`` per dimension, unit-ish variance."""
+def _smooth_path_shape(rng: np.random.Generator, components: int = 4) -> tuple:
+    """The seeded shape of a smooth path in 128-d: ``(frequencies, phases, amplitudes)``, each [components, 128]."""
     frequencies = rng.uniform(0.05, 0.25, size=(components, NOISE_DIM))  # cycles per unit of position
     phases = rng.uniform(0.0, 2.0 * np.pi, size=(components, NOISE_DIM))
     amplitudes = rng.standard_normal(size=(components, NOISE_DIM)) / math.sqrt(components)
+    return frequencies, phases, amplitudes
+
+
+def _smooth_path(position: np.ndarray, shape: tuple) -> np.ndarray:
+    """The path at ``position`` [frames]: a sum of a few sinusoids per dimension, unit-ish variance, [frames, 128]."""
+    frequencies, phases, amplitudes = shape
     path = np.zeros((len(position), NOISE_DIM))
-    for k in range(components):
+    for k in range(len(frequencies)):
         path += amplitudes[k] * np.sin(2.0 * np.pi * frequencies[k] * position[:, None] + phases[k])
     return path * math.sqrt(2.0)
 
@@ -148,8 +154,8 @@ def _smooth_path(position: np.ndarray, rng: np.random.Generator, components: int
 def band_noise_walk(features: AudioFeatures, *, seed: int = 0, mode: str = "improved", truncation: float = 0.7,
                     smoothing_factor: float = 0.1, iterations: int = 1, chain_order_name: str = "lowest_correlation",
                     band_strength: float = 1.0, pulse_strength: float = 0.6, pulse_release_seconds: float = 0.3,
-                    motion_strength: float = 0.5, motion_speed: float = 1.0) -> np.ndarray:
-    """Noise per frame, float32 ``[frames, 128]``.
+                    motion_strength: float = 0.5, motion_speed: float = 1.0, block_frames: int = 4096) -> np.ndarray:
+    """Noise per frame, float32 ``[frames, 128]`` (computed ``block_frames`` frames at a time).
 
     ``mode`` "seed": :func:`seed_noise_walk` on ``features`` bands (values in [-1, 1]). "improved": base + band
     push + pulse + motion (see module docstring), each scaled by ``truncation`` and clipped to BigGAN's truncated
@@ -172,19 +178,24 @@ def band_noise_walk(features: AudioFeatures, *, seed: int = 0, mode: str = "impr
     base = noise_bank(1, 1.0, rng)[0]
     bank = noise_bank(bands.shape[1], 1.0, rng)
     bank = smooth_across_bands(bank[chain_order(bank, chain_order_name)], smoothing_factor, iterations)
-    push = bands @ bank / math.sqrt(max(bands.shape[1], 1))
 
     onset = np.maximum(_finite_curve(features, "onset"), _finite_curve(features, "percussive") * 0.5)
     envelope = release_envelope(onset, pulse_release_seconds * fps)
     beat_frames = np.asarray(features.beat_frames, np.int64)
     directions = rng.standard_normal(size=(len(beat_frames) + 1, NOISE_DIM))
     beat_index = np.searchsorted(beat_frames, np.arange(features.frame_count), side="right")
-    pulse = envelope[:, None] * directions[beat_index]
 
     rms = _finite_curve(features, "rms")
     position = np.cumsum(rms) * (motion_speed / fps)
-    motion = _smooth_path(position, rng)
-    motion -= motion[0]  # the walk starts at the base latent
+    path_shape = _smooth_path_shape(rng)
+    path_start = _smooth_path(position[:1], path_shape)[0]  # the walk starts at the base latent
 
-    noise = base + band_strength * push + pulse_strength * pulse + motion_strength * motion
-    return np.clip(noise * truncation, -2.0 * truncation, 2.0 * truncation).astype(np.float32)
+    noise = np.empty((features.frame_count, NOISE_DIM), np.float32)
+    for first in range(0, features.frame_count, block_frames):  # [block, 128] at a time: flat in song length
+        rows = slice(first, min(first + block_frames, features.frame_count))
+        push = bands[rows] @ bank / math.sqrt(max(bands.shape[1], 1))
+        pulse = envelope[rows, None] * directions[beat_index[rows]]
+        motion = _smooth_path(position[rows], path_shape) - path_start
+        block = base + band_strength * push + pulse_strength * pulse + motion_strength * motion
+        noise[rows] = np.clip(block * truncation, -2.0 * truncation, 2.0 * truncation)
+    return noise

@@ -310,3 +310,36 @@ def test_running_median_equals_scipys_median_filter(shape, size, axis):
     values = np.random.default_rng(2).random(shape).astype(np.float32) ** 4
     kernel = (size, 1) if axis == 0 else (1, size)
     assert np.array_equal(_running_median(values, size, axis), median_filter(values, size=kernel, mode="nearest"))
+
+
+def test_song_scale_analysis_reads_blocks_and_equals_the_whole_song_computation():
+    """Memory flat in song length: the STFT tables and the rms read the mono mix a block at a time, and HPSS runs
+    on blocks of rows with margins; each equals the computation on the whole array."""
+    from audiowalk_core.analysis import _StftTables, _harmonic_percussive, frame_rms, improved_band_edges
+    from audiowalk_core.audio import AudioClip
+    from audiowalk_core.clock import FrameClock
+
+    rng = np.random.default_rng(3)
+    stereo = (0.3 * rng.standard_normal((2, 7 * SR + 123))).astype(np.float32)
+    clip = AudioClip(stereo, SR)
+    mono = clip.mono()
+    edges = improved_band_edges(SR, 2048, 24)
+    whole = _StftTables(mono, SR, edges, block=4096)
+    blocks = _StftTables(clip.mono_reader(), SR, edges, block=37)
+    for name in ("bands", "log_bands", "chroma"):
+        np.testing.assert_allclose(getattr(blocks, name), getattr(whole, name), rtol=2e-5, atol=1e-12)
+    clock = FrameClock.for_duration(clip.num_samples, SR, 30)
+    np.testing.assert_allclose(frame_rms(clip.mono_reader(), clock, block_frames=7), frame_rms(mono, clock),
+                               rtol=1e-6)
+    h_whole, p_whole = _harmonic_percussive(whole.log_bands, SR / 512, block_rows=10 ** 9)
+    h_blocks, p_blocks = _harmonic_percussive(whole.log_bands, SR / 512, block_rows=50)
+    np.testing.assert_allclose(h_blocks, h_whole, rtol=1e-6)
+    np.testing.assert_allclose(p_blocks, p_whole, rtol=1e-6)
+
+
+def test_onset_strength_in_blocks_equals_the_whole():
+    from audiowalk_core.analysis import onset_strength
+
+    log_bands = np.abs(np.random.default_rng(5).standard_normal((1000, 16))).astype(np.float32) ** 4
+    np.testing.assert_allclose(onset_strength(log_bands, block_rows=7), onset_strength(log_bands, block_rows=10 ** 6),
+                               rtol=1e-6, atol=1e-6)
