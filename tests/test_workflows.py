@@ -306,3 +306,24 @@ def test_ui_workflows_carry_a_uuid_id_and_room_for_their_widgets():
             assert node["size"][1] >= 36 + 24 * len(node.get("widgets_values", [])), (path.name, node["type"])
         broken = dict(ui, id=path.stem)
         assert any("UUID" in problem for problem in validate_ui_workflow(broken, {}))
+
+
+@pytest.mark.parametrize("ui_path", UI_FILES, ids=lambda p: p.stem)
+def test_templates_read_in_the_browser_and_on_the_canvas(ui_path):
+    """A thumbnail beside each template, a readable opening zoom (the frontend draws node text from 60%), no two
+    nodes on top of each other (title bars included), and every node inside a named stage group."""
+    ui = load_workflow(ui_path)
+    assert ui_path.with_suffix(".jpg").is_file(), "the template browser shows <name>.jpg as the card's picture"
+    assert ui["extra"]["ds"]["scale"] >= 0.6
+    boxes = [(n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
+             for n in ui["nodes"]]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (ui_path.name, a, b)
+    groups = ui["groups"]
+    assert len(groups) >= 4 and all(g["title"] for g in groups)
+    for node, box in zip(ui["nodes"], boxes):
+        if node["type"] in ("Note", "MarkdownNote"):
+            continue
+        assert any(g["bounding"][0] <= box[0] and box[2] <= g["bounding"][0] + g["bounding"][2]
+                   and g["bounding"][1] <= box[1] for g in groups), (ui_path.name, node.get("title"))
