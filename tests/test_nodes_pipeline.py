@@ -156,3 +156,36 @@ def test_the_bundled_demo_song_is_the_synthesised_one_and_load_audio_offers_it(p
     import inspect
 
     assert list(inspect.signature(node.VALIDATE_INPUTS).parameters) == ["audio"]  # ComfyUI blames only `audio`
+
+
+def test_the_shipped_workflow_and_audiowalk_render_compute_the_same_latents(pack, comfy_home):
+    """One pipeline definition: the shipped BigGAN workflow's walk nodes, run with the widget values in its API
+    file, give exactly the latents `audiowalk render` computes (audiowalk_core.pipeline) for the same song."""
+    import json
+
+    from audiowalk_core.audio import BUNDLED_DEMO_SONG, load_audio
+    from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
+    from support import REPO_ROOT
+
+    prompt = json.loads((REPO_ROOT / "workflows" / "api" / "audiowalk_biggan.json").read_text())
+    outputs = {}
+    wanted = ("AudioWalkLoadAudio", "AudioWalkAudioFeatures", "AudioWalkBandNoiseWalk", "AudioWalkClassSchedule",
+              "AudioWalkMakeLatents", "AudioWalkSmoothLatents")
+    pending = [node_id for node_id, node in prompt.items() if node["class_type"] in wanted]
+    while pending:  # in dependency order, as ComfyUI runs them
+        for node_id in list(pending):
+            inputs = prompt[node_id]["inputs"]
+            links = {k: v for k, v in inputs.items() if isinstance(v, list)}
+            if any(source not in outputs for source, _ in links.values()):
+                continue
+            values = {k: (outputs[v[0]][v[1]] if k in links else v) for k, v in inputs.items()}
+            outputs[node_id] = run(pack, prompt[node_id]["class_type"], **values)
+            pending.remove(node_id)
+    smooth_id = next(i for i, n in prompt.items() if n["class_type"] == "AudioWalkSmoothLatents")
+    from_workflow = outputs[smooth_id][0]
+    song = load_audio(BUNDLED_DEMO_SONG)
+    from_render = make_walk_latents(compute_song_features(song, DEFAULT_PIPELINE), DEFAULT_PIPELINE)
+    assert from_workflow.frame_count == from_render.frame_count == 600
+    assert np.array_equal(from_workflow.noise, from_render.noise)
+    assert np.array_equal(from_workflow.dense_class_weights(), from_render.dense_class_weights())
+    assert from_workflow.truncation == from_render.truncation == DEFAULT_PIPELINE.truncation
