@@ -38,7 +38,7 @@ BIGGAN_SONG = {"Audio Features.fps": "8", "Render in Chunks.chunk_frames": 40}  
 DIFFUSED_SONG = {"Audio Features.fps": "2", "Render in Chunks.chunk_frames": 10,  # 40 frames, 4 chunks
                  "Upscale for SD.width": SIZE, "Upscale for SD.height": SIZE,
                  "Load Checkpoint.ckpt_name": "random-sd15.safetensors", "Scheduler (img2img).steps": 2,
-                 "Save Video.crf": 0}
+                 "Save Music Video.crf": 0}
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_core_only_prompt_round_trip(comfy_server, tmp_path):
 def test_one_post_renders_the_whole_song_in_chunks_with_the_biggan_workflow(comfy_server):
     address, base, _ = comfy_server
     client = ComfyClient(address)
-    prompt = shipped_prompt("audiowalk_biggan", {**BIGGAN_SONG, "Save Video.filename_prefix": "it/biggan"})
+    prompt = shipped_prompt("audiowalk_biggan", {**BIGGAN_SONG, "Save Music Video.filename_prefix": "it/biggan"})
     final, entries = run_whole_song(client, prompt)
     assert len(entries) == 4
     assert [e["outputs"][next(iter(e["outputs"]))]["text"][0] for e in entries[:3]] == [
@@ -115,10 +115,10 @@ def test_one_post_renders_the_diffused_workflow_and_chunks_equal_the_whole(comfy
     address, base, _ = comfy_server
     client = ComfyClient(address)
     chunked_out, entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
-        **DIFFUSED_SONG, "Save Video.filename_prefix": "it/diffused_chunks"}), timeout=1200)
+        **DIFFUSED_SONG, "Save Music Video.filename_prefix": "it/diffused_chunks"}), timeout=1200)
     assert len(entries) == 4
     whole_out, whole_entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
-        **DIFFUSED_SONG, "Render in Chunks.chunk_frames": 0, "Save Video.filename_prefix": "it/diffused_whole"}),
+        **DIFFUSED_SONG, "Render in Chunks.chunk_frames": 0, "Save Music Video.filename_prefix": "it/diffused_whole"}),
         timeout=1200)
     assert len(whole_entries) == 1
     chunked, whole = probe(output_path(base, chunked_out)), probe(output_path(base, whole_out))
@@ -135,7 +135,7 @@ def test_cancel_mid_song_then_run_again_gives_the_whole_video(comfy_server):
     from audiowalk_core.chunks import chunk_prompt_id
 
     prompt = shipped_prompt("audiowalk_biggan", {**BIGGAN_SONG, "Audio Features.fps": "30",
-                                                 "Save Video.filename_prefix": "it/cancelled"})
+                                                 "Save Music Video.filename_prefix": "it/cancelled"})
     origin = client.queue_prompt(prompt)
     assert wait_for_entry(client, chunk_prompt_id(origin, 0), 300)["status"]["status_str"] == "success"
     while client.queue_position(chunk_prompt_id(origin, 1)) is None and not client.history(chunk_prompt_id(origin, 1)):
@@ -158,7 +158,7 @@ def test_cancel_mid_song_then_run_again_gives_the_whole_video(comfy_server):
 
 def test_a_missing_song_gives_one_message_that_says_to_upload(comfy_server):
     client = ComfyClient(comfy_server[0])
-    prompt = shipped_prompt("audiowalk_biggan", {"Load Audio.audio": "my song.mp3"})
+    prompt = shipped_prompt("audiowalk_biggan", {"Load Song.audio": "my song.mp3"})
     from audiowalk_tools.comfy_client import ComfyPromptRejected
 
     with pytest.raises(ComfyPromptRejected) as rejected:

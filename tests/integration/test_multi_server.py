@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
 
 FPS, CHUNK_FRAMES, SIZE = 8, 20, 64
 SETTINGS = ["--set", f"Audio Features.fps={FPS}", "--set", f"Render in Chunks.chunk_frames={CHUNK_FRAMES}",
-            "--set", "Save Video.filename_prefix=AudioWalk/multi"]
+            "--set", "Save Music Video.filename_prefix=AudioWalk/multi"]
 
 
 @pytest.fixture(scope="module")

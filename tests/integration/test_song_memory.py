@@ -25,8 +25,8 @@ def render_song_on_a_fresh_server(base, seconds: float) -> dict:
     song = write_demo_song(base / "input" / f"song_{int(seconds)}s.flac", duration_seconds=seconds)
     with ComfyServer(base) as server:
         idle = server.memory_kib()
-        prompt = shipped_prompt("audiowalk_biggan", {"Load Audio.audio": song.name,
-                                                     "Save Video.filename_prefix": "memory/song"})
+        prompt = shipped_prompt("audiowalk_biggan", {"Load Song.audio": song.name,
+                                                     "Save Music Video.filename_prefix": "memory/song"})
         final, entries = run_whole_song(ComfyClient(server.address), prompt, timeout=1800)
         peak = server.memory_kib()["VmHWM"]
     frames = probe(output_path(base, final))["frames"].shape[0]
