@@ -15,7 +15,7 @@ import numpy as np
 
 from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 
 # improved: our bands on the exact clock. seed: the notebook's bands and frame count (video ~1 s shorter than the
@@ -488,8 +488,7 @@ def frame_rms(mono, clock: FrameClock, block_frames: int = 256) -> np.ndarray:
 def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: str = "improved") -> int:
     """Frames :func:`compute_features` makes for ``num_samples`` of audio in ``band_mode``: the notebook's count
     (:func:`seed_frame_count`) for "seed", else the exact clock's (video as long as the audio within half a frame)."""
-    if band_mode not in BAND_MODES:
-        raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
+    require_choice("band_mode", band_mode, BAND_MODES)
     if band_mode == "seed":
         return seed_frame_count(num_samples, sample_rate, fps)
     return FrameClock.for_duration(num_samples, sample_rate, fps).frame_count
@@ -511,8 +510,7 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     frame count makes video and audio lengths agree within one frame. Silence gives zeros.
     ``on_progress(done, total)`` is called between stages.
     """
-    if band_mode not in BAND_MODES:
-        raise AudioWalkInputError("band_mode", f"{band_mode!r} is unknown", "one of " + ", ".join(BAND_MODES))
+    require_choice("band_mode", band_mode, BAND_MODES)
     validate_clip(clip)
     fps = parse_fps(fps)
     clock = FrameClock.for_duration(clip.num_samples, clip.sample_rate, fps)

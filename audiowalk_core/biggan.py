@@ -17,7 +17,7 @@ from typing import Iterator
 
 import numpy as np
 
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 from .paths import atomic_output, copy_stream
 
 BIGGAN_MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
@@ -298,8 +298,7 @@ def resolve_device(device="auto", host_device=None):
 
     if isinstance(device, torch.device):
         return device
-    if device not in DEVICES:
-        raise AudioWalkInputError("device", f"{device!r} is unknown", "one of " + ", ".join(DEVICES))
+    require_choice("device", device, DEVICES)
     if device == "auto":
         if host_device is not None:
             return torch.device(host_device)
@@ -334,8 +333,7 @@ def resolve_dtype(dtype, device):
 
     if isinstance(dtype, torch.dtype):
         return dtype
-    if dtype not in DTYPES:
-        raise AudioWalkInputError("dtype", f"{dtype!r} is unknown", "one of " + ", ".join(DTYPES))
+    require_choice("dtype", dtype, DTYPES)
     if dtype == "auto":
         if device.type == "cuda":
             return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16

@@ -12,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from .errors import AudioWalkCancelled, AudioWalkInputError
+from .errors import AudioWalkCancelled, AudioWalkInputError, require_choice
 
 RANDOM_WEIGHTS_WARNING = (
     "WARNING: no {model} weights could be loaded ({reason}).\n"
@@ -83,8 +83,7 @@ def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_we
     """The BigGAN handle: real weights (local, or downloaded when possible), else random ones when allowed."""
     from .biggan import BIGGAN_MODELS, build_random_biggan, load_biggan, save_biggan_safetensors
 
-    if model_name not in BIGGAN_MODELS:
-        raise AudioWalkInputError("model", f"{model_name!r} is not a known BigGAN", "one of " + ", ".join(BIGGAN_MODELS))
+    require_choice("model", model_name, BIGGAN_MODELS, "is not a known BigGAN")
     try:
         return load_biggan(model_name, search_dirs, dtype=dtype, device=device, allow_download=True)
     except (AudioWalkCancelled, KeyboardInterrupt):

@@ -18,7 +18,7 @@ import math
 
 import numpy as np
 
-from .errors import AudioWalkInputError
+from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .latents import NOISE_DIM
 
@@ -58,8 +58,7 @@ def chain_order(vectors: np.ndarray, order: str = "lowest_correlation") -> np.nd
     reference. With "lowest" the chain does not start with row 0; with "highest" row 0 picks itself first.
     ``order="none"`` keeps the rows as they are.
     """
-    if order not in CHAIN_ORDERS:
-        raise AudioWalkInputError("chain_order", f"{order!r} is unknown", "one of " + ", ".join(CHAIN_ORDERS))
+    require_choice("chain_order", order, CHAIN_ORDERS)
     vectors = np.asarray(vectors)
     if vectors.ndim != 2:
         raise AudioWalkInputError("bank", f"vectors of shape {vectors.shape}", "a 2-D bank [bands, 128]")
@@ -162,8 +161,7 @@ def band_noise_walk(features: AudioFeatures, *, seed: int = 0, mode: str = "impr
     range ``[-2 * truncation, 2 * truncation]``. ``pulse_release_seconds`` is the decay time constant of a kick;
     ``motion_speed`` is path units per second of full-scale loudness.
     """
-    if mode not in WALK_MODES:
-        raise AudioWalkInputError("mode", f"{mode!r} is unknown", "one of " + ", ".join(WALK_MODES))
+    require_choice("mode", mode, WALK_MODES)
     truncation = check_truncation(truncation)
     bands = _finite_curve(features, "bands")
     if mode == "seed":

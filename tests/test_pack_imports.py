@@ -45,3 +45,27 @@ def test_display_names_are_unique_and_do_not_clash_with_comfyui_core_nodes(pack)
                    pack.nodes.chunk_nodes, pack.nodes.video_nodes):
         for node_id, name in module.NODE_DISPLAY_NAME_MAPPINGS.items():
             assert "AudioWalk" not in name, node_id
+
+
+def test_rooms_nodes_and_core_never_import_the_tools():
+    """Imports run nodes -> core and tools -> core, never back: the pack (as ComfyUI loads it) and the core alone
+    pull in no audiowalk_tools module, and the core no ComfyUI module."""
+    code = ("import importlib.util, sys; "
+            "spec = importlib.util.spec_from_file_location('pack', '__init__.py', submodule_search_locations=['.']); "
+            "pack = importlib.util.module_from_spec(spec); sys.modules['pack'] = pack; spec.loader.exec_module(pack); "
+            "assert len(pack.NODE_CLASS_MAPPINGS) > 10; "
+            "import audiowalk_core.render, audiowalk_core.pipeline, audiowalk_core.chunks; "
+            "bad = [m for m in sys.modules if m.startswith('audiowalk_tools')]; assert not bad, bad")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=str(REPO_ROOT))
+
+
+def test_the_pack_and_plain_python_share_one_core(pack):
+    """One module name: the nodes use the very audiowalk_core that plain Python imports (an AudioClip or an error
+    from one is the other's), and error names carry no file path."""
+    import audiowalk_core
+    import audiowalk_core.errors
+
+    assert pack.nodes.audio_nodes.load_audio.__module__ == "audiowalk_core.audio"
+    assert sys.modules["audiowalk_core"] is audiowalk_core
+    assert pack.nodes.video_nodes.AudioWalkInputError is audiowalk_core.errors.AudioWalkInputError
+    assert audiowalk_core.errors.AudioWalkInputError.__module__ == "audiowalk_core.errors"

@@ -267,11 +267,23 @@ def test_load_workflow_errors_name_the_file(tmp_path):
 
 
 def test_pack_node_info_matches_comfyui_shape(pack, comfy_home):
+    """Our nodes' /object_info entries have the keys ComfyUI 0.3.64 gives its own nodes (recorded), and agree with
+    themselves: input_order lists every declared input of each group in order, the output lists are parallel, the
+    names and categories are what the pack registers."""
     info = pack_object_info(pack.NODE_CLASS_MAPPINGS, pack.NODE_DISPLAY_NAME_MAPPINGS)
     recorded_keys = set(core_object_info()["KSampler"])
+    assert set(info) == set(pack.NODE_CLASS_MAPPINGS)
     for node_type, entry in info.items():
-        assert set(entry) - {"output_tooltips"} <= recorded_keys | {"output_tooltips"}, node_type
-        assert entry["input_order"]["required"] == list(entry["input"]["required"]), node_type
+        cls = pack.NODE_CLASS_MAPPINGS[node_type]
+        assert set(entry) | {"output_tooltips"} == recorded_keys | {"output_tooltips"}, node_type
+        declared = cls.INPUT_TYPES()
+        for group in ("required", "optional"):
+            assert entry["input_order"].get(group, []) == list(declared.get(group, {})), (node_type, group)
+        assert len(entry["output"]) == len(entry["output_is_list"]) == len(entry["output_name"]), node_type
+        assert entry["output"] == list(cls.RETURN_TYPES) and entry["output_node"] == bool(getattr(cls, "OUTPUT_NODE",
+                                                                                                   False))
+        assert entry["display_name"] == pack.NODE_DISPLAY_NAME_MAPPINGS[node_type]
+        assert entry["category"] == cls.CATEGORY and entry["description"] == cls.DESCRIPTION
 
 
 def test_audio_upload_node_layout_and_frontend_only_player():
