@@ -135,16 +135,27 @@ def test_cancel_mid_song_then_run_again_gives_the_whole_video(comfy_server):
     from audiowalk_core.chunks import chunk_prompt_id
 
     prompt = shipped_prompt("audiowalk_biggan", {**BIGGAN_SONG, "Audio Features.fps": "30",
+                                                 "Render in Chunks.chunk_frames": 60, "BigGAN Generate.batch_size": 1,
                                                  "Save Music Video.filename_prefix": "it/cancelled"})
     origin = client.queue_prompt(prompt)
-    assert wait_for_entry(client, chunk_prompt_id(origin, 0), 300)["status"]["status_str"] == "success"
-    while client.queue_position(chunk_prompt_id(origin, 1)) is None and not client.history(chunk_prompt_id(origin, 1)):
-        time.sleep(0.05)
-    client.interrupt()
-    stopped = wait_for_entry(client, chunk_prompt_id(origin, 1), 300)
-    assert stopped["status"]["status_str"] == "error"
+
+    def running_ids():
+        return [item[1] for item in client.get_json("/queue")["queue_running"]]
+
+    stopped_at = None
+    for index in range(1, 9):  # cancel while a middle chunk renders (of 10); a chunk done before the cancel: next one
+        deadline = time.monotonic() + 120
+        while chunk_prompt_id(origin, index) not in running_ids() and not client.history(chunk_prompt_id(origin, index)):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        client.interrupt()
+        if wait_for_entry(client, chunk_prompt_id(origin, index), 300)["status"]["status_str"] == "error":
+            stopped_at = index
+            break
+    assert stopped_at is not None, "no chunk could be cancelled"
     time.sleep(2)
-    assert client.history(chunk_prompt_id(origin, 2)) is None and client.queue_position(chunk_prompt_id(origin, 2)) is None
+    following = chunk_prompt_id(origin, stopped_at + 1)
+    assert client.history(following) is None and client.queue_position(following) is None  # nothing more queued
     folder = base / "output" / "it"
     assert not [p for p in folder.iterdir() if p.name.startswith("cancelled")]  # no half-written video
     assert [p.name for p in folder.iterdir() if p.name.startswith(".cancelled")] != []  # chunk 0's part is left, named for its render
