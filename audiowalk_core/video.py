@@ -15,6 +15,7 @@ import os
 import queue
 import re
 import shutil
+import sys
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
@@ -34,6 +35,7 @@ AUDIO_CHUNK_SECONDS = 1
 # assume for sRGB content; BT.601 is what untagged SD video is usually taken to be.
 COLOR_MATRICES = {"bt709": ("ITU709", 1, 1, 1), "bt601": ("ITU601", 6, 6, 6)}
 QUEUED_BATCHES = 2  # batches waiting for the encoder thread (memory bound: this many batches of uint8 frames)
+ENCODER_NICENESS = 10  # the encoder thread's nice increment (Linux): the frame producer keeps its cores
 
 
 def frames_to_uint8(frames) -> np.ndarray:
@@ -139,6 +141,17 @@ class _AudioTrack:
 _END = object()  # queue marker: no more frames
 
 
+def _lower_thread_priority(thread_id: int, increment: int) -> None:
+    """Raise the nice value of the thread ``thread_id`` (a native id) by ``increment`` (Linux, where nice is per
+    thread and inherited by the threads it starts); elsewhere, or if refused, nothing."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + increment))
+    except OSError:
+        pass
+
+
 class VideoWriter:
     """Write frames (in batches) and optional music to an mp4: H.264 yuv420p (CRF) + AAC, at a rational fps.
 
@@ -148,13 +161,15 @@ class VideoWriter:
     left under ``path``. ``video_only`` writes no audio stream (chunk parts). ``encoder_threads``: x264 and swscale
     threads, 0 = auto. ``color_matrix``: "bt709" (default) or "bt601", limited range, tagged on the stream.
     ``background``: encode in a thread fed through a queue of ``QUEUED_BATCHES`` batches (False: encode inside
-    ``write``). x264 under PyAV 18 / FFmpeg 8.1 varies its bitstream slightly between runs (seen even with one
+    ``write``). ``encoder_niceness``: that thread (and the x264/swscale threads it starts) runs this much nicer
+    (Linux), so a producer that needs every core (BigGAN on the CPU, whose OpenMP threads stall whenever one of
+    them is preempted) keeps them, and the encoder takes what is left; the bounded queue makes it catch up. x264 under PyAV 18 / FFmpeg 8.1 varies its bitstream slightly between runs (seen even with one
     thread), so decoded videos agree within codec noise, not bit for bit.
     """
 
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
                  total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0,
-                 color_matrix: str = "bt709", background: bool = True):
+                 color_matrix: str = "bt709", background: bool = True, encoder_niceness: int = ENCODER_NICENESS):
         self.path = Path(path)
         self.fps = parse_fps(fps)
         if not 0 <= int(crf) <= 51:
@@ -167,6 +182,7 @@ class VideoWriter:
         self.total_frames = total_frames
         self.encoder_threads = int(encoder_threads)
         self.background = bool(background)
+        self.encoder_niceness = int(encoder_niceness)
         self.frames_written = 0  # frames accepted by write(); all of them are in the file after a clean exit
         self.size = None
         self._atomic = None
@@ -206,6 +222,7 @@ class VideoWriter:
             self._queue = queue.Queue(maxsize=QUEUED_BATCHES)
             self._thread = threading.Thread(target=self._encode_queued, name="audiowalk-encoder", daemon=True)
             self._thread.start()
+            _lower_thread_priority(self._thread.native_id, self.encoder_niceness)  # before it starts x264's threads
 
     def write(self, frames) -> None:
         """Queue a batch of frames ([B, H, W, 3] float in [0, 1] or uint8, numpy or torch) for encoding with the

@@ -1,4 +1,5 @@
 """Video writing decoded back with PyAV: counts, rates, stream durations, pixels, audio, chunks, atomicity (#5)."""
+import sys
 import threading
 from fractions import Fraction
 
@@ -307,3 +308,15 @@ def test_cuda_frames_are_converted_on_the_gpu_to_the_same_pixels():
 
     frames = gradient_frames(4, 23, 31)
     assert np.array_equal(frames_to_uint8(torch.from_numpy(frames).cuda()), frames_to_uint8(frames))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_encoder_thread_runs_nicer_than_the_producer(tmp_path):
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with VideoWriter(tmp_path / "v.mp4", 30) as writer:
+        writer.write(gradient_frames(4))
+        (thread,) = encoder_threads()
+        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, own + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
