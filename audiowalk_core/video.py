@@ -115,10 +115,11 @@ class _AudioFeed:
 class _AudioTrack:
     """An AAC stream in ``container`` fed from a clip, written up to a given video frame count."""
 
-    def __init__(self, container, clip: AudioClip, fps: Fraction):
+    def __init__(self, container, clip: AudioClip, fps: Fraction, mux=None):
         self.stream = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         self.stream.bit_rate = 192000
         self.container, self.fps, self.feed, self.written = container, fps, _AudioFeed(clip), 0
+        self.mux = mux or container.mux  # mux(packets); a locked one when another thread muxes video
 
     def write_until(self, frames: int) -> None:
         """Encode the music up to the end of video frame ``frames`` (exactly frames / fps seconds)."""
@@ -130,15 +131,15 @@ class _AudioTrack:
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self.feed.take(count)), format="fltp",
                                                layout="stereo")
             frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, self.written, Fraction(1, AUDIO_RATE)
-            self.container.mux(self.stream.encode(frame))
+            self.mux(self.stream.encode(frame))
             self.written += count
 
     def finish(self, frames: int) -> None:
         self.write_until(frames)
-        self.container.mux(self.stream.encode(None))
+        self.mux(self.stream.encode(None))
 
 
-_END = object()  # queue marker: no more frames
+_END = object()  # queue marker: no more items
 
 
 def _lower_thread_priority(thread_id: int, increment: int) -> None:
@@ -152,19 +153,76 @@ def _lower_thread_priority(thread_id: int, increment: int) -> None:
         pass
 
 
+class _QueueWorker:
+    """A thread that calls ``handle(item)`` for each queued item in order, until ``finish``; its first error is kept
+    in ``error`` and raised to the thread that queues next. ``size`` bounds the queue (0: unbounded)."""
+
+    def __init__(self, name: str, handle, size: int, niceness: int):
+        self.handle, self.error = handle, None
+        self.queue = queue.Queue(maxsize=size)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+        _lower_thread_priority(self.thread.native_id, niceness)  # before it starts x264's or swscale's threads
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                item = self.queue.get()
+                if item is _END:
+                    return
+                self.handle(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the queueing thread, raised there
+            self.error = exc
+            self.stopped.set()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, item) -> None:
+        """Queue ``item``, waiting while the queue is full, unless the worker failed (then its error)."""
+        while True:
+            self.raise_error()
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Let it do everything queued, wait for it, and raise its error if it had one."""
+        self.put(_END)
+        self.thread.join()
+        self.raise_error()
+
+    def abandon(self) -> None:
+        """Stop it after the item it is on (``handle`` may look at ``stopped``); queued items are dropped."""
+        self.stopped.set()
+        try:
+            while True:
+                self.queue.get_nowait()
+        except queue.Empty:
+            pass
+        self.queue.put(_END)
+        self.thread.join()
+
+
 class VideoWriter:
     """Write frames (in batches) and optional music to an mp4: H.264 yuv420p (CRF) + AAC, at a rational fps.
 
     Use as a context manager; ``write(frames)``: [B, H, W, 3] float in [0, 1] or uint8, numpy or torch (a CUDA
     tensor is converted to uint8 on its GPU). On a clean exit the file is complete and renamed to ``path``; on an
-    error (also one raised in the encoder thread, or KeyboardInterrupt) the encoder thread is stopped and nothing is
-    left under ``path``. ``video_only`` writes no audio stream (chunk parts). ``encoder_threads``: x264 and swscale
-    threads, 0 = auto. ``color_matrix``: "bt709" (default) or "bt601", limited range, tagged on the stream.
-    ``background``: encode in a thread fed through a queue of ``QUEUED_BATCHES`` batches (False: encode inside
-    ``write``). ``encoder_niceness``: that thread (and the x264/swscale threads it starts) runs this much nicer
-    (Linux), so a producer that needs every core (BigGAN on the CPU, whose OpenMP threads stall whenever one of
-    them is preempted) keeps them, and the encoder takes what is left; the bounded queue makes it catch up. x264 under PyAV 18 / FFmpeg 8.1 varies its bitstream slightly between runs (seen even with one
-    thread), so decoded videos agree within codec noise, not bit for bit.
+    error (also one raised in an encoder thread, or KeyboardInterrupt) the encoder threads are stopped and nothing
+    is left under ``path``. ``video_only`` writes no audio stream (chunk parts). ``encoder_threads``: x264 and
+    swscale threads, 0 = auto. ``color_matrix``: "bt709" (default) or "bt601", limited range, tagged on the stream.
+    ``background``: encode the video in a thread fed through a queue of ``QUEUED_BATCHES`` batches, and the music
+    (AAC: about 30 ms of CPU per second of music) in another one beside it (False: everything inside ``write``).
+    ``encoder_niceness``: those threads (and the x264/swscale threads they start) run this much nicer (Linux), so a
+    producer that needs every core (BigGAN on the CPU, whose OpenMP threads stall whenever one of them is
+    preempted) keeps them, and the encoder takes what is left; the bounded queue makes it catch up.
+    x264 under PyAV 18 / FFmpeg 8.1 varies its bitstream slightly between runs (seen even with one thread), so
+    decoded videos agree within codec noise, not bit for bit.
     """
 
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
@@ -187,10 +245,10 @@ class VideoWriter:
         self.size = None
         self._atomic = None
         self._container = None
-        self._thread = None
-        self._queue = None
-        self._stop = threading.Event()
-        self._error: BaseException | None = None
+        self._audio_track = None
+        self._video_worker: _QueueWorker | None = None
+        self._audio_worker: _QueueWorker | None = None
+        self._mux_lock = threading.Lock()
         self._encoded = 0
 
     def __enter__(self):
@@ -216,18 +274,20 @@ class VideoWriter:
         self._reformatter = VideoReformatter()
         self._swscale = {"format": "yuv420p", "dst_colorspace": Colorspace[matrix], "dst_color_range": ColorRange.MPEG,
                          "threads": self.encoder_threads}
-        self._audio_track = _AudioTrack(self._container, self.audio, self.fps) if self.audio is not None else None
+        if self.audio is not None:
+            self._audio_track = _AudioTrack(self._container, self.audio, self.fps, mux=self._mux)
         self.size = (height, width)
         if self.background:
-            self._queue = queue.Queue(maxsize=QUEUED_BATCHES)
-            self._thread = threading.Thread(target=self._encode_queued, name="audiowalk-encoder", daemon=True)
-            self._thread.start()
-            _lower_thread_priority(self._thread.native_id, self.encoder_niceness)  # before it starts x264's threads
+            self._video_worker = _QueueWorker("audiowalk-video-encoder", self._encode, QUEUED_BATCHES,
+                                              self.encoder_niceness)
+            if self._audio_track is not None:
+                self._audio_worker = _QueueWorker("audiowalk-audio-encoder", self._audio_track.write_until, 0,
+                                                  self.encoder_niceness)
 
     def write(self, frames) -> None:
         """Queue a batch of frames ([B, H, W, 3] float in [0, 1] or uint8, numpy or torch) for encoding with the
-        music up to them. Raises an error of the encoder thread, if it had one."""
-        self._raise_encoder_error()
+        music up to them. Raises an error of an encoder thread, if one had one."""
+        self._raise_encoder_errors()
         pixels = frames_to_uint8(frames)
         if self._container is None:
             self._open(*pixels.shape[1:3])
@@ -235,68 +295,43 @@ class VideoWriter:
             raise AudioWalkInputError("images", f"frame size {pixels.shape[2]}x{pixels.shape[1]} differs from the "
                                       f"first frames' {self.size[1]}x{self.size[0]}", "frames of one size")
         self.frames_written += len(pixels)
-        if self._thread is None:
+        if self._video_worker is None:
             self._encode(pixels)
         else:
-            self._put(pixels)
+            self._video_worker.put(pixels)
+
+    def _mux(self, packets) -> None:
+        with self._mux_lock:  # video and audio threads share the container
+            self._container.mux(packets)
 
     def _encode(self, pixels: np.ndarray) -> None:
-        """RGB24 frames -> swscale yuv420p -> x264 -> mp4, then the music up to them (runs in the encoder thread)."""
+        """RGB24 frames -> swscale yuv420p -> x264 -> mp4; then the music up to them is queued (or encoded)."""
         import av
 
         time_base = self._video.codec_context.time_base
         for rgb in pixels:
-            if self._stop.is_set():
+            if self._video_worker is not None and self._video_worker.stopped.is_set():
                 return
             frame = self._reformatter.reformat(av.VideoFrame.from_ndarray(rgb, format="rgb24"), **self._swscale)
             frame.pts, frame.time_base = self._encoded, time_base
-            self._container.mux(self._video.encode(frame))
+            self._mux(self._video.encode(frame))
             self._encoded += 1
-        if self._audio_track is not None:
+        if self._audio_worker is not None:
+            self._audio_worker.put(self._encoded)
+        elif self._audio_track is not None:
             self._audio_track.write_until(self._encoded)
 
-    def _encode_queued(self) -> None:
-        try:
-            while not self._stop.is_set():
-                item = self._queue.get()
-                if item is _END:
-                    return
-                self._encode(item)
-        except BaseException as exc:  # noqa: BLE001 - handed to the writing thread, raised there
-            self._error = exc
-            self._stop.set()
-
-    def _put(self, item) -> None:
-        """Queue ``item``, waiting while the queue is full, unless the encoder thread failed."""
-        while True:
-            self._raise_encoder_error()
-            try:
-                self._queue.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def _raise_encoder_error(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def _stop_encoder(self) -> None:
-        """Stop the encoder thread after the frame it is on; queued frames are dropped."""
-        if self._thread is None:
-            return
-        self._stop.set()
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
-        self._queue.put(_END)
-        self._thread.join()
-        self._thread = None
+    def _raise_encoder_errors(self) -> None:
+        for worker in (self._video_worker, self._audio_worker):
+            if worker is not None:
+                worker.raise_error()
 
     def _abandon(self) -> None:
-        """After an error: stop the encoder thread and close the container, ignoring what closing says."""
-        self._stop_encoder()
+        """After an error: stop the encoder threads and close the container, ignoring what closing says."""
+        for worker in (self._video_worker, self._audio_worker):
+            if worker is not None:
+                worker.abandon()
+        self._video_worker = self._audio_worker = None
         if self._container is not None:
             try:
                 self._container.close()
@@ -311,12 +346,12 @@ class VideoWriter:
         try:
             if self._container is None:
                 raise AudioWalkInputError("images", "no frames were written", "at least one frame")
-            if self._thread is not None:
-                self._put(_END)
-                self._thread.join()
-                self._thread = None
-                self._raise_encoder_error()
-            self._container.mux(self._video.encode(None))
+            if self._video_worker is not None:
+                self._video_worker.finish()
+            self._mux(self._video.encode(None))
+            if self._audio_worker is not None:
+                self._audio_worker.finish()
+            self._video_worker = self._audio_worker = None
             if self._audio_track is not None:
                 self._audio_track.finish(self._encoded)
             self._container.close()

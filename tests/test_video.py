@@ -213,7 +213,7 @@ def colour_patches():
 
 
 def encoder_threads():
-    return [thread for thread in threading.enumerate() if thread.name == "audiowalk-encoder"]
+    return [thread for thread in threading.enumerate() if thread.name.startswith("audiowalk-")]
 
 
 @pytest.mark.parametrize("matrix, tags, other", [("bt709", (1, 1, 1, 1), "ITU601"), ("bt601", (6, 6, 6, 1), "ITU709")])
@@ -315,8 +315,10 @@ def test_the_encoder_thread_runs_nicer_than_the_producer(tmp_path):
     import os
 
     own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    with VideoWriter(tmp_path / "v.mp4", 30) as writer:
+    with VideoWriter(tmp_path / "v.mp4", 30, audio=music(1.0)) as writer:
         writer.write(gradient_frames(4))
-        (thread,) = encoder_threads()
-        assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, own + 10)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own
+        threads = encoder_threads()
+        assert sorted(thread.name for thread in threads) == ["audiowalk-audio-encoder", "audiowalk-video-encoder"]
+        for thread in threads:
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, own + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own and encoder_threads() == []
