@@ -769,6 +769,23 @@ def _rows_on_device(array, first: int, last: int, rows: int, device):
     return tensor.to(device)
 
 
+class _RowsOf:
+    """``rows[first:last]`` through a function ``rows_between(first, last)``."""
+
+    def __init__(self, rows_between):
+        self.rows_between = rows_between
+
+    def __getitem__(self, rows: slice):
+        return self.rows_between(rows.start, rows.stop)
+
+
+def _dense_class_weights(latents):
+    """Sliceable [N, 1000] class weights: ``latents.dense_class_weights`` expands compact ones (frames x labels)
+    a batch at a time where the latents have it, else ``latents.class_weights``."""
+    dense = getattr(latents, "dense_class_weights", None)
+    return latents.class_weights if dense is None else _RowsOf(dense)
+
+
 def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: str, as_uint8: bool,
               on_progress) -> Iterator:
     import torch
@@ -783,7 +800,7 @@ def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: st
             last = min(first + batch_size, total)
             rows = batch_size if handle.compile and not handle.compile_error else 0
             noise = _rows_on_device(latents.noise, first, last, rows, device)
-            classes = _rows_on_device(latents.class_weights, first, last, rows, device)
+            classes = _rows_on_device(_dense_class_weights(latents), first, last, rows, device)
             frames = _device_frames(handle, noise, classes, statistics, output_mapping, as_uint8)[:last - first]
             del noise, classes
             if not cuda:
