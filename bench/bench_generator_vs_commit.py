@@ -6,6 +6,7 @@ medians and the median of the per-round ratios (robust on a shared machine: both
 
     python bench/bench_generator_vs_commit.py --commit main                     # CPU, biggan-deep-128, bf16
     python bench/bench_generator_vs_commit.py --commit c4e2fac --dtype float32 --batch-size 4 --threads 1
+    python bench/bench_generator_vs_commit.py --commit HEAD --this-compile on     # torch.compile against eager
 """
 from __future__ import annotations
 
@@ -60,6 +61,8 @@ def main(argv=None) -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=32)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument("--this-compile", choices=("off", "on"), default="off",
+                        help="torch.compile this tree's generator (the other commit's runs as that commit does)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default; 1 is steadier on a busy shared machine)")
     args = parser.parse_args(argv)
@@ -75,12 +78,17 @@ def main(argv=None) -> None:
         other_latents = package.WalkLatents(latents.noise, latents.class_weights, latents.truncation, latents.seed,
                                             other_clock)  # that commit's own classes
         sides = {}
-        for label, module, walk in ((args.commit, other, other_latents), ("this tree", biggan, latents)):
+        this_label = "this tree" + (" compiled" if args.this_compile == "on" else "")
+        for label, module, walk in ((args.commit, other, other_latents), (this_label, biggan, latents)):
+            options = {"compile_model": True} if module is biggan and args.this_compile == "on" else {}
             handle = module.handle_from_model(module.build_random_biggan(config, 0), config, dtype=args.dtype,
-                                              device=args.device)
+                                              device=args.device, **options)
             for _ in module.generate_frames(handle, walk.slice_frames(0, args.batch_size),
                                             batch_size=args.batch_size):
                 pass  # warm-up (oneDNN primitive creation)
+            if getattr(handle, "compile_seconds", None) is not None:
+                print(f"{label}: torch.compile {handle.compile_seconds:.1f} s for the first batch "
+                      f"(cache {handle.compile_cache_dir}){' FAILED ' + handle.compile_error if handle.compile_error else ''}")
             sides[label] = (module, handle, walk, [])
         print(f"{args.model} {args.dtype} batch {args.batch_size} on {args.device}, {args.frames} frames per run, "
               f"torch {torch.__version__}, threads {torch.get_num_threads()}")
@@ -90,9 +98,9 @@ def main(argv=None) -> None:
     (_, _, _, before), (_, _, _, after) = sides.values()
     print(f"{args.commit:>12}: median {statistics.median(before):7.2f} frames/s  "
           f"(runs {', '.join(f'{r:.1f}' for r in before)})")
-    print(f"{'this tree':>12}: median {statistics.median(after):7.2f} frames/s  "
+    print(f"{this_label:>12}: median {statistics.median(after):7.2f} frames/s  "
           f"(runs {', '.join(f'{r:.1f}' for r in after)})")
-    print(f"this tree / {args.commit}: median of per-round ratios "
+    print(f"{this_label} / {args.commit}: median of per-round ratios "
           f"{statistics.median(a / b for a, b in zip(after, before)):.2f}x")
 
 

@@ -14,7 +14,7 @@ architecture. ``--parts`` picks some of the five; ``--check`` first compares the
 (float32, unfused, TF32 off); ``--song-seconds S`` also times ``render.render_song`` end to end (weights loaded from
 a file, features, latents, render) on a synthesised song of S seconds.
 
-    python bench/bench_render.py                                   # CPU: biggan-deep-128, bf16 on AMX, 96 frames
+    python bench/bench_render.py                  # biggan-deep-128, 96 frames, on CUDA when present (bf16 on AMX CPUs)
     python bench/bench_render.py --device cuda --model biggan-deep-512 --dtype bfloat16 --batch-size 32 \\
         --frames 960 --video-size 512 --song-seconds 180 --json out.json
 """
@@ -190,7 +190,7 @@ def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     parser.add_argument("--model", default="biggan-deep-128", choices=biggan.BIGGAN_MODELS)
-    parser.add_argument("--device", default="cpu", help="cpu, cuda, auto")
+    parser.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU), cpu, cuda")
     parser.add_argument("--dtype", default="auto", help="auto (bf16 on CUDA and AMX CPUs), float32, bfloat16, float16")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--frames", type=int, default=96, help="frames per generator / encoder / whole run")

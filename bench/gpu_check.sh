@@ -94,6 +94,6 @@ for path in sorted(out.glob("*.json")):
             print(f"    {key} = {figures[key]:.3g}")
     if "song" in figures:
         song = figures["song"]
-        print(f"    3-minute song: {song['song_seconds']:.0f} s of music, {song['frames']} frames at 512 px: "
-              f"{song['wall_s']:.1f} s wall (target <= 30 s)")
+        print(f"    song render: {song['song_seconds']:.0f} s of music, {song['frames']} frames of {figures['model']}: "
+              f"{song['wall_s']:.1f} s wall (target for 180 s at 512 px: <= 30 s)")
 EOF
