@@ -9,8 +9,13 @@ the safetensors layout carries its config in the file's metadata.
 from __future__ import annotations
 
 import json
+import logging
+import math
 import os
-from dataclasses import dataclass
+import time
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Iterator
@@ -24,6 +29,12 @@ BIGGAN_MODELS = ("biggan-deep-128", "biggan-deep-256", "biggan-deep-512")
 OUTPUT_MAPPINGS = ("fixed", "per_frame_minmax")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+OUTPUT_FORMATS = ("float32", "uint8")
+COMPILE_ENV = "AUDIOWALK_COMPILE"  # 1/0: torch.compile the generator or not (default: on CUDA only)
+COMPILE_MODE_ENV = "AUDIOWALK_COMPILE_MODE"  # a torch.compile mode, e.g. reduce-overhead (CUDA graphs)
+COMPILE_CACHE_ENV = "AUDIOWALK_COMPILE_CACHE"  # folder for compiled kernels (default: see resolve_compile_cache_dir)
+_INDUCTOR_CACHE_AT_IMPORT = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+_LOG = logging.getLogger("audiowalk")
 # The original published files (the same URLs pytorch_pretrained_biggan uses). Override the base for mirrors/tests.
 DEFAULT_URL_BASE = "https://s3.amazonaws.com/models.huggingface.co/biggan"
 URL_BASE_ENV = "AUDIOWALK_BIGGAN_URL_BASE"
@@ -33,8 +44,12 @@ _CONFIG_METADATA_KEY = "biggan_config"
 
 @dataclass
 class BigGANHandle:
-    """A loaded generator: ``model`` (eval, on ``device`` in ``dtype``), its ``config`` dict, ``resolution`` (px),
-    ``model_name`` and ``source`` (the file it came from)."""
+    """A loaded generator: ``model`` (eval, on ``device`` in ``dtype``, fused for inference), its ``config`` dict,
+    ``resolution`` (px), ``model_name`` and ``source`` (the file it came from).
+
+    ``compile``: :func:`generate_frames` runs through torch.compile (``compile_backend``, ``compile_mode``, kernels
+    cached in ``compile_cache_dir``). After the first compiled batch ``compile_seconds`` holds that call's wall time
+    (compiling included); ``compile_error`` says why compiling failed, if it did (then it runs eagerly)."""
 
     model: object
     config: dict
@@ -43,6 +58,13 @@ class BigGANHandle:
     device: object
     dtype: object
     source: str = ""
+    compile: bool = False
+    compile_mode: str | None = None
+    compile_cache_dir: str = ""
+    compile_backend: str = "inductor"
+    compile_seconds: float | None = None
+    compile_error: str = ""
+    compiled_forward: object = field(default=None, repr=False, compare=False)
 
 
 def builtin_config(model_name: str) -> dict:
@@ -344,18 +366,23 @@ def resolve_dtype(dtype, device):
 
 
 def load_biggan(model_name: str, search_dirs, *, dtype: str = "auto", device: str = "auto",
-                allow_download: bool = True, on_progress=None, url_base: str | None = None) -> BigGANHandle:
+                allow_download: bool = True, on_progress=None, url_base: str | None = None,
+                compile_model: bool | None = None, compile_mode: str | None = None,
+                compile_cache_dir=None) -> BigGANHandle:
     """Load ``model_name`` from the first of ``search_dirs`` that has it (safetensors or original layout).
 
     Missing and ``allow_download``: the published files are downloaded into ``search_dirs[0]``. Offline or not
     allowed: AudioWalkInputError saying which files to put where. Wrong or truncated files are refused.
-    The spectral norms are folded into plain weights after the strict load (same outputs, faster forward).
+    The spectral norms are folded into plain weights after the strict load and the generator is fused for
+    inference (same outputs, faster forward); ``compile_*``: see :func:`handle_from_model`.
     """
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     model_name, layout, path = locate_biggan(model_name, search_dirs, allow_download=allow_download,
                                              on_progress=on_progress, url_base=url_base)
-    return load_biggan_files(layout, path, model_name=model_name, dtype=torch_dtype, device=torch_device)
+    return load_biggan_files(layout, path, model_name=model_name, dtype=torch_dtype, device=torch_device,
+                             compile_model=compile_model, compile_mode=compile_mode,
+                             compile_cache_dir=compile_cache_dir)
 
 
 def locate_biggan(model_name: str, search_dirs, *, allow_download: bool = True, on_progress=None,
@@ -387,8 +414,11 @@ def locate_biggan(model_name: str, search_dirs, *, allow_download: bool = True, 
     return (model_name,) + tuple(found)
 
 
-def load_biggan_files(layout: str, path, *, model_name: str = "", dtype="auto", device="auto") -> BigGANHandle:
-    """A ready ``BigGANHandle`` from files ``locate_biggan`` found (``layout`` "safetensors" or "original")."""
+def load_biggan_files(layout: str, path, *, model_name: str = "", dtype="auto", device="auto",
+                      compile_model: bool | None = None, compile_mode: str | None = None,
+                      compile_cache_dir=None) -> BigGANHandle:
+    """A ready ``BigGANHandle`` from files ``locate_biggan`` found (``layout`` "safetensors" or "original");
+    ``compile_*``: see :func:`handle_from_model`."""
     path = Path(path)
     if layout == "safetensors":
         state, config = _read_safetensors(path)
@@ -400,95 +430,235 @@ def load_biggan_files(layout: str, path, *, model_name: str = "", dtype="auto", 
     model = _architecture(config)
     _load_strict(model, state, source)
     del state
-    return handle_from_model(model, config, model_name=model_name, dtype=dtype, device=device, source=str(source))
+    return handle_from_model(model, config, model_name=model_name, dtype=dtype, device=device, source=str(source),
+                             compile_model=compile_model, compile_mode=compile_mode,
+                             compile_cache_dir=compile_cache_dir)
 
 
-def handle_from_model(model, config: dict, *, model_name: str = "", dtype="auto", device="auto",
-                      source: str = "", channels_last: bool = True) -> BigGANHandle:
+def handle_from_model(model, config: dict, *, model_name: str = "", dtype: str = "auto", device: str = "auto",
+                      source: str = "", channels_last: bool = True, fused_upsampling: bool = True,
+                      compile_model: bool | None = None, compile_mode: str | None = None,
+                      compile_cache_dir=None, compile_backend: str = "inductor") -> BigGANHandle:
     """A ready ``BigGANHandle`` from a BigGAN module (loaded or ``build_random_biggan``): spectral norms folded
-    into plain weights, eval mode, no autograd, moved to ``device`` in ``dtype``. ``model`` is modified in place.
+    into plain weights, the generator fused for inference (:func:`_fuse_for_inference`), eval mode, no autograd,
+    moved to ``device`` in ``dtype``. ``model`` is modified in place; ``model(noise, classes, truncation)`` still
+    gives the library's images [B, 3, H, W] in [-1, 1].
 
     ``channels_last``: conv weights (and so activations) in NHWC order, which oneDNN/cuDNN run faster; same
-    results within float rounding (bench/bench_biggan.py: about 7x for bfloat16 on an AMX CPU)."""
+    results within float rounding (bench/bench_biggan.py: about 7x for bfloat16 on an AMX CPU).
+    ``fused_upsampling``: up-sampling + 3x3 convolution as one transposed convolution (4/9 of the multiply-adds).
+    ``compile_model``: run :func:`generate_frames` through ``torch.compile`` (see :func:`resolve_compile`; None =
+    ``AUDIOWALK_COMPILE``, else on for CUDA only), with ``compile_mode`` (None = ``AUDIOWALK_COMPILE_MODE`` or
+    torch's default; "reduce-overhead" adds CUDA graphs) and kernels cached in ``compile_cache_dir`` (see
+    :func:`resolve_compile_cache_dir`) by ``compile_backend`` (torch.compile's backend: "inductor" generates
+    kernels; "aot_eager" only traces, for checks). Compiling happens on the first batch; a failure falls back to
+    eager."""
     import torch
 
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     _fold_spectral_norms(model)
-    _fuse_for_inference(model)
+    _fuse_for_inference(model, fused_upsampling=fused_upsampling)
     model = model.to(device=torch_device, dtype=torch_dtype).eval()
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
+    model.generator.memory_format = torch.channels_last if channels_last else torch.contiguous_format
     model.requires_grad_(False)
     return BigGANHandle(model=model, config=dict(config), model_name=model_name,
-                        resolution=int(config["output_dim"]), device=torch_device, dtype=torch_dtype, source=source)
+                        resolution=int(config["output_dim"]), device=torch_device, dtype=torch_dtype, source=source,
+                        compile=resolve_compile(compile_model, torch_device),
+                        compile_mode=compile_mode or os.environ.get(COMPILE_MODE_ENV) or None,
+                        compile_cache_dir=str(resolve_compile_cache_dir(compile_cache_dir)),
+                        compile_backend=compile_backend)
 
 
-def _fused_batch_norm_relu(self, x, truncation, condition_vector=None):
-    """BigGANBatchNorm followed by ReLU in two passes over ``x`` (the library's forward makes five, then ReLU):
-    the truncation's statistics, the class-conditional gain and bias fold into one per-sample, per-channel scale
-    and shift."""
+def resolve_compile(compile_model: bool | None, device) -> bool:
+    """Whether to ``torch.compile`` the generator: ``compile_model`` when given; else ``AUDIOWALK_COMPILE`` (1/0,
+    true/false, on/off); else on for CUDA (2.7x for the biggan-deep-512 bf16 model alone on an H200, issue 12) and
+    off on other devices (0.96x eager for biggan-deep-128 bf16 on a 2-core AMX CPU, after a 48 s first compile)."""
+    if compile_model is not None:
+        return bool(compile_model)
+    setting = os.environ.get(COMPILE_ENV, "").strip().lower()
+    if setting in ("1", "true", "yes", "on"):
+        return True
+    if setting in ("0", "false", "no", "off"):
+        return False
+    if setting:
+        warnings.warn(f"{COMPILE_ENV}={setting!r} is not 1/0; using the default", RuntimeWarning, stacklevel=2)
+    return getattr(device, "type", str(device)) == "cuda"
+
+
+def resolve_compile_cache_dir(folder=None) -> Path:
+    """Folder for torch.compile's kernels (TORCHINDUCTOR_CACHE_DIR while AudioWalk compiles), so a second run starts
+    fast: ``folder``, else ``AUDIOWALK_COMPILE_CACHE``, else a TORCHINDUCTOR_CACHE_DIR set before AudioWalk was
+    imported, else ``$XDG_CACHE_HOME/audiowalk/torch-compile`` (``~/.cache/...``)."""
+    chosen = folder or os.environ.get(COMPILE_CACHE_ENV) or _INDUCTOR_CACHE_AT_IMPORT
+    if chosen:
+        return Path(chosen).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "audiowalk" / "torch-compile"
+
+
+def _norm_relu(x, scale, shift, in_place: bool = False):
+    """ReLU(x * scale + shift) for x [B, C, H, W] and per-sample, per-channel scale/shift [B or 1, C]: one
+    multiply-add pass (written into ``x`` when ``in_place``: no new buffer) and an in-place clamp. Under
+    torch.compile the out-of-place form (``out=`` on a channels_last tensor breaks the graph; inductor fuses both
+    passes into one kernel and plans the buffers itself)."""
     import torch
 
-    position = truncation / self.step_size
-    low = int(position)
-    fraction = position - low
-    if fraction != 0.0:  # the library's interpolation between the two nearest stored truncations, as it does it
-        mean = self.running_means[low] * fraction + self.running_means[low + 1] * (1 - fraction)
-        var = self.running_vars[low] * fraction + self.running_vars[low + 1] * (1 - fraction)
-    else:
-        mean, var = self.running_means[low], self.running_vars[low]
-    inverse_std = torch.rsqrt(var + self.eps)
-    if self.conditional:
-        scale = (1 + self.scale(condition_vector)) * inverse_std
-        shift = self.offset(condition_vector) - mean * scale
-    else:
-        scale = (self.weight * inverse_std)[None]
-        shift = (self.bias - mean * scale[0])[None]
-    out = torch.addcmul(shift[:, :, None, None], x, scale[:, :, None, None])
-    return out.clamp_min_(0.0)
+    scale, shift = scale[:, :, None, None], shift[:, :, None, None]
+    if in_place and not torch.compiler.is_compiling():
+        return torch.addcmul(shift, x, scale, out=x).clamp_min_(0.0)
+    return torch.addcmul(shift, x, scale).clamp_min_(0.0)
 
 
-def _residual_block_forward(self, x, cond_vector, truncation):
-    """GenBlock.forward with the shortcut added in place: the up-sampled shortcut is broadcast into the output
-    (a view of it as 2x2 pixel blocks) instead of being materialised by an interpolation and a new sum."""
+def _interpolated_statistics(table, truncation: float, step: float):
+    """Row of ``table`` [n_stats, C] for ``truncation``, interpolated as the library does it (float32)."""
+    fraction, low = math.modf(truncation / step)
+    low = int(low)
+    if fraction != 0.0:
+        return table[low].float() * fraction + table[low + 1].float() * (1 - fraction)
+    return table[low].float()
+
+
+def _truncation_statistics(generator, truncation: float) -> tuple:
+    """What a truncation fixes, float32 on the model's device: mean [S] and 1/std [S] of all conditional batch norms
+    (S channels in all), and the final batch norm's scale [C] and shift [C]. Cached for the last truncation."""
+    import torch
+
+    key = (float(truncation), generator.norm_means.device, generator.norm_means.dtype)
+    cached = getattr(generator, "_statistics_cache", None)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    step = generator.norm_step
+    mean = _interpolated_statistics(generator.norm_means, truncation, step)
+    inverse_std = torch.rsqrt(_interpolated_statistics(generator.norm_vars, truncation, step)
+                              + generator.norm_eps.float())
+    final = generator.bn
+    final_mean = _interpolated_statistics(final.running_means, truncation, final.step_size)
+    final_scale = final.weight.float() * torch.rsqrt(
+        _interpolated_statistics(final.running_vars, truncation, final.step_size) + final.eps)
+    final_shift = final.bias.float() - final_mean * final_scale
+    statistics = (mean, inverse_std, final_scale, final_shift)
+    generator._statistics_cache = (key, statistics)
+    return statistics
+
+
+def _block_forward(block, x, scale, shift):
+    """GenBlock.forward, fused: ``scale``/``shift`` [B, S] hold every batch norm's per-sample affine (this block's
+    channels at ``block.norm_slices``); batch norms write into the convolution outputs they read; the residual
+    shortcut is added in place (up-sampled by broadcasting into 2x2 pixel blocks, never materialised)."""
     import torch.nn.functional as functional
 
-    shortcut = x
-    x = self.conv_0(self.bn_0(x, truncation, cond_vector))
-    x = self.bn_1(x, truncation, cond_vector)
-    if self.up_sample:
-        x = functional.interpolate(x, scale_factor=2, mode="nearest")
-    x = self.conv_1(x)
-    x = self.conv_2(self.bn_2(x, truncation, cond_vector))
-    x = self.conv_3(self.bn_3(x, truncation, cond_vector))
-    if self.drop_channels:
-        shortcut = shortcut[:, :shortcut.shape[1] // 2]
-    if self.up_sample:
-        batch, channels, height, width = x.shape
-        blocks = x.view(batch, channels, height // 2, 2, width // 2, 2)
-        blocks.add_(shortcut[:, :, :, None, :, None])
+    first, second, third, fourth = block.norm_slices
+    h = block.conv_0(_norm_relu(x, scale[:, first], shift[:, first]))  # x stays: it is the shortcut
+    h = _norm_relu(h, scale[:, second], shift[:, second], in_place=True)
+    if block.up_sample and not block.fused_upsampling:
+        h = functional.interpolate(h, scale_factor=2, mode="nearest")
+    h = block.conv_1(h)  # a transposed convolution that up-samples, when fused_upsampling
+    h = block.conv_2(_norm_relu(h, scale[:, third], shift[:, third], in_place=True))
+    h = block.conv_3(_norm_relu(h, scale[:, fourth], shift[:, fourth], in_place=True))
+    shortcut = x[:, :x.shape[1] // 2] if block.drop_channels else x
+    if block.up_sample:
+        batch, channels, height, width = h.shape
+        h.view(batch, channels, height // 2, 2, width // 2, 2).add_(shortcut[:, :, :, None, :, None])
     else:
-        x.add_(shortcut)
-    return x
+        h.add_(shortcut)
+    return h
 
 
-def _fuse_for_inference(model) -> None:
-    """Same outputs, less work: every batch norm takes over the ReLU that follows it (all of BigGAN-deep's ReLUs
-    follow one), and the final 3x3 convolution computes only the 3 channels that are kept (the library computes
-    ``channel_width`` and drops the rest: a fifth of the FLOPs at 128 px)."""
+def _generator_images(generator, cond, mean, inverse_std, final_scale, final_shift):
+    """The fused generator: cond [B, 256] (noise and class embedding, model dtype) and the truncation's statistics
+    (:func:`_truncation_statistics`) -> images [B, 3, H, W] in [-1, 1], model dtype. One matmul gives the scale and
+    shift of all conditional batch norms."""
+    import torch
+    import torch.nn.functional as functional
+
+    raw = functional.linear(cond, generator.norm_weight).float()
+    count = mean.shape[0]
+    scale = (1.0 + raw[:, :count]) * inverse_std
+    shift = (raw[:, count:] - mean * scale).to(cond.dtype)
+    scale = scale.to(cond.dtype)
+    z = generator.gen_z(cond).view(-1, 4, 4, 16 * generator.config.channel_width).permute(0, 3, 1, 2)
+    z = z.contiguous(memory_format=generator.memory_format)
+    for layer in generator.layers:
+        z = _block_forward(layer, z, scale, shift) if hasattr(layer, "norm_slices") else layer(z)
+    z = _norm_relu(z, final_scale.to(z.dtype)[None], final_shift.to(z.dtype)[None], in_place=True)
+    return torch.tanh(generator.conv_to_rgb(z))
+
+
+def _biggan_forward(self, z, class_label, truncation):
+    """BigGAN.forward on the fused generator: noise [B, 128], class weights [B, 1000], truncation in (0, 1] ->
+    images [B, 3, H, W] in [-1, 1]."""
+    import torch
+
+    if not 0 < truncation <= 1:
+        raise ValueError(f"truncation {truncation} is outside (0, 1]")
+    cond = torch.cat((z, self.embeddings(class_label)), dim=1)
+    return _generator_images(self.generator, cond, *_truncation_statistics(self.generator, float(truncation)))
+
+
+def _transposed_upsampling_conv(conv):
+    """The transposed 4x4, stride-2 convolution equal to nearest 2x up-sampling followed by ``conv`` (3x3, padding
+    1): along each axis an even output pixel sees input pixels i-1 (tap 0) and i (taps 1+2), an odd one i (taps
+    0+1) and i+1 (tap 2), so each output pixel needs 2x2 inputs instead of 3x3. Weights summed in float32."""
+    import torch
+
+    weight = conv.weight.detach().float()  # [out, in, 3, 3]
+    taps = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=torch.float32)  # [4 kernel, 3 taps]
+    transposed = torch.einsum("ka,lb,oiab->iokl", taps, taps, weight)  # [in, out, 4, 4]
+    up = torch.nn.ConvTranspose2d(conv.in_channels, conv.out_channels, 4, stride=2, padding=1,
+                                  bias=conv.bias is not None)
+    with torch.no_grad():
+        up.weight.copy_(transposed)
+        if conv.bias is not None:
+            up.bias.copy_(conv.bias.detach())
+    return up.to(conv.weight.device, conv.weight.dtype)
+
+
+def _fuse_for_inference(model, fused_upsampling: bool = True) -> None:
+    """Same outputs, less work and fewer passes over memory (run on the float32 model, before it moves):
+
+    - the two class-conditional linears of every batch norm (112 small matmuls per batch for biggan-deep-512) go
+      into one table ``generator.norm_weight`` [2S, 256], and their running statistics into ``norm_means`` /
+      ``norm_vars`` [n_stats, S]: one matmul per batch gives all scales and shifts;
+    - each batch norm, the ReLU after it (all of BigGAN-deep's ReLUs follow one) and the truncation's statistics are
+      one multiply-add pass, in place on the convolution output it reads;
+    - with ``fused_upsampling``, nearest up-sampling + 3x3 convolution is one transposed convolution;
+    - the final 3x3 convolution computes only the 3 channels that are kept (the library computes
+      ``channel_width`` and drops the rest: a fifth of the FLOPs at 128 px).
+    ``model.forward`` becomes :func:`_biggan_forward`."""
     import types
 
     import torch
 
     generator = model.generator
+    norms, offset = [], 0
+    for block in generator.layers:
+        if type(block).__name__ != "GenBlock":
+            continue
+        slices = []
+        for name in ("bn_0", "bn_1", "bn_2", "bn_3"):
+            norm = getattr(block, name)
+            slices.append(slice(offset, offset + norm.num_features))
+            offset += norm.num_features
+            norms.append(norm)
+        block.norm_slices = tuple(slices)
+        block.fused_upsampling = bool(block.up_sample and fused_upsampling)
+        if block.fused_upsampling:
+            block.conv_1 = _transposed_upsampling_conv(block.conv_1)
+    with torch.no_grad():
+        weight = torch.cat([norm.scale.weight for norm in norms] + [norm.offset.weight for norm in norms])
+        generator.register_buffer("norm_weight", weight.detach().clone())
+        generator.register_buffer("norm_means", torch.cat([norm.running_means for norm in norms], dim=1))
+        generator.register_buffer("norm_vars", torch.cat([norm.running_vars for norm in norms], dim=1))
+        generator.register_buffer("norm_eps", torch.cat([torch.full((norm.num_features,), float(norm.eps))
+                                                         for norm in norms]))
+    generator.norm_step = norms[0].step_size
+    for norm in norms:  # their tensors now live in the tables above
+        del norm.scale, norm.offset, norm.running_means, norm.running_vars
     for module in model.modules():
-        if type(module).__name__ == "BigGANBatchNorm":
-            module.forward = types.MethodType(_fused_batch_norm_relu, module)
-        elif type(module).__name__ in ("GenBlock", "Generator"):
+        if type(module).__name__ in ("GenBlock", "Generator"):
             module.relu = torch.nn.Identity()
-            if type(module).__name__ == "GenBlock":
-                module.forward = types.MethodType(_residual_block_forward, module)
     full = generator.conv_to_rgb
     rgb = torch.nn.Conv2d(full.in_channels, 3, full.kernel_size, padding=full.padding, bias=full.bias is not None)
     with torch.no_grad():
@@ -496,6 +666,8 @@ def _fuse_for_inference(model) -> None:
         if full.bias is not None:
             rgb.bias.copy_(full.bias[:3])
     generator.conv_to_rgb = rgb.to(full.weight.device, full.weight.dtype)
+    generator.memory_format = torch.contiguous_format
+    model.forward = types.MethodType(_biggan_forward, model)
 
 
 def _fold_spectral_norms(model) -> None:
@@ -510,46 +682,177 @@ def _fold_spectral_norms(model) -> None:
 
 
 def generate_frames(handle: BigGANHandle, latents, *, batch_size: int = 8, output_mapping: str = "fixed",
-                    on_progress=None) -> Iterator:
-    """Frames of ``latents`` (a WalkLatents or a slice of one), ``batch_size`` at a time.
+                    on_progress=None, output_format: str = "float32") -> Iterator:
+    """Frames of ``latents`` (a WalkLatents or a slice of one), ``batch_size`` at a time, as CPU tensors.
 
-    Yields float32 CPU tensors ``[B, H, W, 3]`` in [0, 1]. ``output_mapping`` "fixed" maps BigGAN's [-1, 1]
-    output with (x + 1) / 2 (no flicker); "per_frame_minmax" stretches each frame to [0, 1] as the seed did.
-    ``on_progress(done_frames, total_frames)`` runs after each batch (ComfyUI's callback raises on cancel).
+    ``output_format`` "float32": float32 [B, H, W, 3] in [0, 1] (ComfyUI's IMAGE); "uint8": uint8 [B, H, W, 3]
+    (:func:`pixels.to_uint8` of those, computed on the device: a quarter of the bytes to copy, nothing left to
+    convert for the encoder). ``output_mapping`` "fixed" maps BigGAN's [-1, 1] output with (x + 1) / 2 (no
+    flicker); "per_frame_minmax" stretches each frame to [0, 1] as the seed did. ``on_progress(done_frames,
+    total_frames)`` runs after each batch (ComfyUI's callback raises on cancel).
+
+    On CUDA a batch is copied into pinned host memory asynchronously and handed out once the next batch is queued
+    on the GPU, so the host never makes the GPU wait (no per-batch synchronisation). With ``handle.compile`` the
+    generator runs through torch.compile (compiled on the first batch; the last batch is padded to ``batch_size``
+    so one shape serves all); if compiling fails, one RuntimeWarning and eager from then on.
     No autograd; the inputs of a batch are freed before the next.
     """
-    import torch
-
     if output_mapping not in OUTPUT_MAPPINGS:
         raise AudioWalkInputError("output_mapping", f"{output_mapping!r} is unknown",
                                   "one of " + ", ".join(OUTPUT_MAPPINGS))
+    if output_format not in OUTPUT_FORMATS:
+        raise AudioWalkInputError("output_format", f"{output_format!r} is unknown",
+                                  "one of " + ", ".join(OUTPUT_FORMATS))
     if int(batch_size) < 1:
         raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
-    return _generate(handle, latents, int(batch_size), output_mapping, on_progress)
+    return _generate(handle, latents, int(batch_size), output_mapping, output_format == "uint8", on_progress)
 
 
-def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: str, on_progress) -> Iterator:
+def _frames_on_device(model, noise, classes, statistics, output_mapping: str, as_uint8: bool):
+    """noise [B, 128] and class weights [B, 1000] (float32, on the model's device), the truncation's statistics ->
+    frames [B, H, W, 3] on that device: float32 in [0, 1], or uint8. What torch.compile compiles."""
+    import torch
+
+    from .pixels import to_uint8
+
+    dtype = model.embeddings.weight.dtype
+    cond = torch.cat((noise.to(dtype), model.embeddings(classes.to(dtype))), dim=1)
+    images = _generator_images(model.generator, cond, *statistics).float()
+    if output_mapping == "fixed":
+        images = ((images + 1.0) * 0.5).clamp_(0.0, 1.0)
+    else:
+        low = images.amin(dim=(1, 2, 3), keepdim=True)
+        high = images.amax(dim=(1, 2, 3), keepdim=True)
+        images = (images - low) / (high - low).clamp_min(1e-8)
+    images = images.permute(0, 2, 3, 1)  # a view when channels_last: the frames are already NHWC
+    return to_uint8(images) if as_uint8 else images.contiguous()
+
+
+@contextmanager
+def _inductor_cache(folder: str):
+    """TORCHINDUCTOR_CACHE_DIR = ``folder`` for the duration (torch reads it whenever it looks for cached kernels)."""
+    previous = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if folder:
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = folder
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("TORCHINDUCTOR_CACHE_DIR", None)
+        else:
+            os.environ["TORCHINDUCTOR_CACHE_DIR"] = previous
+
+
+def _compiled_frames(handle: BigGANHandle, *arguments):
+    """:func:`_frames_on_device` through torch.compile; the first call's wall time (compiling included) goes to
+    ``handle.compile_seconds``."""
+    import torch
+
+    with _inductor_cache(handle.compile_cache_dir):
+        if handle.compiled_forward is None:
+            handle.compiled_forward = torch.compile(_frames_on_device, backend=handle.compile_backend,
+                                                    mode=handle.compile_mode, dynamic=False)
+        first = handle.compile_seconds is None
+        start = time.perf_counter()
+        if handle.compile_mode in ("reduce-overhead", "max-autotune"):  # the modes that use CUDA graphs
+            torch.compiler.cudagraph_mark_step_begin()
+        frames = handle.compiled_forward(handle.model, *arguments)
+        if first:
+            if handle.device.type == "cuda":
+                torch.cuda.synchronize(handle.device)  # once, so the figure includes the first batch's kernels
+            handle.compile_seconds = time.perf_counter() - start
+            _LOG.info("torch.compile of %s: %.1f s (first batch included; cache %s)", handle.model_name or "BigGAN",
+                      handle.compile_seconds, handle.compile_cache_dir)
+    return frames
+
+
+def _device_frames(handle: BigGANHandle, *arguments):
+    """Compiled when ``handle.compile`` and compiling has not failed; on any error from torch.compile: one warning,
+    ``handle.compile_error`` set, and eager from then on (compiling is never the cause of a failure)."""
+    if handle.compile and not handle.compile_error:
+        try:
+            return _compiled_frames(handle, *arguments)
+        except Exception as exc:  # noqa: BLE001 - any compiler failure: report once, run eagerly
+            first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+            handle.compile_error = f"{type(exc).__name__}: {first_line}"
+            handle.compiled_forward = None
+            warnings.warn(f"torch.compile of the BigGAN generator failed ({handle.compile_error}); running it "
+                          f"without compiling (set {COMPILE_ENV}=0 to skip the attempt)", RuntimeWarning, stacklevel=3)
+    return _frames_on_device(handle.model, *arguments)
+
+
+def _rows_on_device(array, first: int, last: int, rows: int, device):
+    """float32 rows ``first:last`` of ``array`` (repeating the last row up to ``rows`` rows) on ``device``; on
+    CUDA through pinned memory, asynchronously (a pageable copy would wait for the GPU to finish its queue)."""
+    import torch
+
+    block = np.asarray(array[first:last], dtype=np.float32)
+    if rows > len(block):
+        block = np.concatenate([block, np.repeat(block[-1:], rows - len(block), axis=0)])
+    tensor = torch.from_numpy(np.ascontiguousarray(block))
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
+
+
+class _RowsOf:
+    """``rows[first:last]`` through a function ``rows_between(first, last)``."""
+
+    def __init__(self, rows_between):
+        self.rows_between = rows_between
+
+    def __getitem__(self, rows: slice):
+        return self.rows_between(rows.start, rows.stop)
+
+
+def _dense_class_weights(latents):
+    """Sliceable [N, 1000] class weights: ``latents.dense_class_weights`` expands compact ones (frames x labels)
+    a batch at a time where the latents have it, else ``latents.class_weights``."""
+    dense = getattr(latents, "dense_class_weights", None)
+    return latents.class_weights if dense is None else _RowsOf(dense)
+
+
+def _generate(handle: BigGANHandle, latents, batch_size: int, output_mapping: str, as_uint8: bool,
+              on_progress) -> Iterator:
     import torch
 
     total = latents.frame_count
-    truncation = float(latents.truncation)
-    model, device, dtype = handle.model, handle.device, handle.dtype
+    device = handle.device
+    cuda = device.type == "cuda"
     with torch.inference_mode():
-        for first in range(0, total, int(batch_size)):
-            last = min(first + int(batch_size), total)
-            noise = torch.from_numpy(np.ascontiguousarray(latents.noise[first:last])).to(device, dtype)
-            classes = torch.from_numpy(latents.dense_class_weights(first, last)).to(device, dtype)
-            images = model(noise, classes, truncation).float()
-            if output_mapping == "fixed":
-                images = ((images + 1.0) * 0.5).clamp_(0.0, 1.0)
-            else:
-                low = images.amin(dim=(1, 2, 3), keepdim=True)
-                high = images.amax(dim=(1, 2, 3), keepdim=True)
-                images = (images - low) / (high - low).clamp_min(1e-8)
-            yield images.permute(0, 2, 3, 1).contiguous().cpu()
-            del noise, classes, images
-            if on_progress is not None:
-                on_progress(last, total)
+        statistics = _truncation_statistics(handle.model.generator, float(latents.truncation))
+        waiting = None  # CUDA: (pinned host frames, copy-done event, frames done) of the batch handed out next
+        for first in range(0, total, batch_size):
+            last = min(first + batch_size, total)
+            rows = batch_size if handle.compile and not handle.compile_error else 0
+            noise = _rows_on_device(latents.noise, first, last, rows, device)
+            classes = _rows_on_device(_dense_class_weights(latents), first, last, rows, device)
+            frames = _device_frames(handle, noise, classes, statistics, output_mapping, as_uint8)[:last - first]
+            del noise, classes
+            if not cuda:
+                yield frames.cpu()
+                del frames
+                if on_progress is not None:
+                    on_progress(last, total)
+                continue
+            host = torch.empty(frames.shape, dtype=frames.dtype, pin_memory=True)
+            host.copy_(frames, non_blocking=True)
+            copied = torch.cuda.Event()
+            copied.record()
+            del frames
+            if waiting is not None:
+                yield from _hand_out(waiting, total, on_progress)
+            waiting = (host, copied, last)
+        if waiting is not None:
+            yield from _hand_out(waiting, total, on_progress)
+
+
+def _hand_out(waiting, total: int, on_progress) -> Iterator:
+    host, copied, last = waiting
+    copied.synchronize()
+    yield host
+    if on_progress is not None:
+        on_progress(last, total)
 
 
 def count_flops_per_frame(handle_or_model, resolution: int | None = None) -> float:
@@ -567,9 +870,14 @@ def count_flops_per_frame(handle_or_model, resolution: int | None = None) -> flo
     def linear_hook(module, inputs, output):
         macs[0] += output.numel() * module.weight.shape[1]
 
+    def transposed_hook(module, inputs, output):  # every input pixel meets the whole kernel once
+        macs[0] += inputs[0].numel() * module.weight.shape[1] * module.weight.shape[2] * module.weight.shape[3]
+
     hooks = []
     for module in model.modules():
-        if isinstance(module, torch.nn.Conv2d):
+        if isinstance(module, torch.nn.ConvTranspose2d):
+            hooks.append(module.register_forward_hook(transposed_hook))
+        elif isinstance(module, torch.nn.Conv2d):
             hooks.append(module.register_forward_hook(conv_hook))
         elif isinstance(module, torch.nn.Linear):
             hooks.append(module.register_forward_hook(linear_hook))

@@ -47,7 +47,6 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     from .audio import load_audio
     from .clock import parse_fps
     from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
-    from .video import VideoWriter
 
     say = on_message or (lambda text: None)
     output_path = Path(output_path)
@@ -71,12 +70,33 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
                              allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
         say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
         output_path.parent.mkdir(parents=True, exist_ok=True)
-        from .biggan import generate_frames
-
-        with VideoWriter(output_path, frame_rate, audio=clip, crf=crf, total_frames=latents.frame_count) as writer:
-            for frames in generate_frames(handle, latents, batch_size=int(batch_size), on_progress=on_progress):
-                writer.write(frames)
+        render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size), crf=crf,
+                      on_progress=on_progress)
+        if handle.compile_error:
+            say(f"torch.compile failed, rendered without it: {handle.compile_error}")
+        elif handle.compile_seconds is not None:
+            say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
+                f"{handle.compile_cache_dir})")
     return output_path
+
+
+def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: int = 8, crf: int = 18,
+                  preset: str = "medium", on_progress=None) -> Path:
+    """BigGAN frames of ``latents`` -> ``output_path`` (mp4 with ``audio``), generation and encoding at once.
+
+    The frames leave the device as uint8 (``generate_frames(output_format="uint8")``) and go through the
+    VideoWriter's bounded queue to its encoder thread, so the generator works on batch n+1 while x264 encodes
+    batch n; the render takes about as long as the slower of the two. An error in either, or Ctrl-C, stops both
+    and leaves nothing under ``output_path``. Memory: a few batches of frames, whatever the song's length."""
+    from .biggan import generate_frames
+    from .video import VideoWriter
+
+    with VideoWriter(output_path, fps, audio=audio, crf=crf, preset=preset,
+                     total_frames=latents.frame_count) as writer:
+        for frames in generate_frames(handle, latents, batch_size=int(batch_size), on_progress=on_progress,
+                                      output_format="uint8"):
+            writer.write(frames)
+    return Path(output_path)
 
 
 def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_weights, scratch: Path, say):

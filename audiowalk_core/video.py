@@ -1,17 +1,22 @@
 """Streaming H.264/AAC mp4 writing with the music, in sync, in constant memory; chunked renders joined without
 re-encoding.
 
-Frames arrive in batches (float [B, H, W, 3] in [0, 1]) and are encoded at once; the music is resampled to 48 kHz
-stereo and encoded alongside, one second at a time, so memory does not grow with the frame count. The audio is
-trimmed or padded with silence to exactly ``frames / fps`` seconds. Files are written under a temporary name and
-renamed when complete.
+Frames arrive in batches (float [B, H, W, 3] in [0, 1], or uint8) and go to an encoder thread through a bounded
+queue, so the caller (BigGAN, or ComfyUI's Save Video) keeps working while x264 encodes. RGB -> yuv420p is FFmpeg's
+swscale (BT.709 limited range by default, the matrix and range tagged on the stream so players decode what was
+encoded). The music is resampled to 48 kHz stereo and encoded alongside, one second at a time, so memory does not
+grow with the frame count. The audio is trimmed or padded with silence to exactly ``frames / fps`` seconds. Files
+are written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import shutil
+import sys
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -25,43 +30,43 @@ from .paths import atomic_output, check_filename_prefix, resolve_inside
 
 AUDIO_RATE = 48000
 AUDIO_CHUNK_SECONDS = 1
-
-
-def rgb_to_yuv420p(pixels: np.ndarray) -> np.ndarray:
-    """uint8 RGB [B, H, W, 3] (even H, W) -> yuv420p planes, uint8 [B, H * 3 / 2, W] (BT.601, limited range),
-    each frame in the layout ``av.VideoFrame.from_ndarray(..., format="yuv420p")`` takes. Done here rather than by
-    swscale so that the encoder's input is exactly reproducible; one vectorised pass per batch."""
-    rgb = pixels.astype(np.float32)
-    red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
-    luma = 16.0 + (65.481 * red + 128.553 * green + 24.966 * blue) / 255.0
-    blue_diff = 128.0 + (-37.797 * red - 74.203 * green + 112.0 * blue) / 255.0
-    red_diff = 128.0 + (112.0 * red - 93.786 * green - 18.214 * blue) / 255.0
-    batch, height, width = luma.shape
-
-    def subsample(plane):
-        return plane.reshape(batch, height // 2, 2, width // 2, 2).mean(axis=(2, 4)).reshape(batch, -1)
-
-    planes = np.concatenate([luma.reshape(batch, -1), subsample(blue_diff), subsample(red_diff)], axis=1)
-    return np.clip(np.round(planes), 0, 255).astype(np.uint8).reshape(batch, height * 3 // 2, width)
+# Colour matrix of the yuv420p video -> (swscale matrix, then the H.264 VUI tags: AVColorSpace, AVColorPrimaries,
+# AVColorTransferCharacteristic). Limited ("tv", MPEG) range in both cases. BT.709 is what browsers and players
+# assume for sRGB content; BT.601 is what untagged SD video is usually taken to be.
+COLOR_MATRICES = {"bt709": ("ITU709", 1, 1, 1), "bt601": ("ITU601", 6, 6, 6)}
+QUEUED_BATCHES = 2  # batches waiting for the encoder thread (memory bound: this many batches of uint8 frames)
+ENCODER_NICENESS = 10  # the encoder thread's nice increment (Linux): the frame producer keeps its cores
 
 
 def frames_to_uint8(frames) -> np.ndarray:
-    """float [B, H, W, 3] in [0, 1] (numpy or torch) -> uint8 [B, H, W, 3]; odd sizes padded to even by
-    repeating the last row/column (yuv420p needs even sizes)."""
-    if hasattr(frames, "detach"):
-        frames = frames.detach().to("cpu").float().numpy()
-    array = np.asarray(frames, dtype=np.float32)
-    if array.ndim == 3:
-        array = array[None]
-    if array.ndim != 4 or array.shape[-1] not in (3, 4):
-        raise AudioWalkInputError("images", f"frames of shape {array.shape}", "images [frames, height, width, 3]")
-    if not np.isfinite(array).all():
-        raise AudioWalkInputError("images", "contain NaN or infinite values", "finite pixel values in [0, 1]")
-    pixels = (np.clip(array[..., :3], 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """Frames [B, H, W, 3 or 4] (or one [H, W, C]) -> uint8 RGB [B, H, W, 3], C-contiguous numpy.
+
+    float in [0, 1] (numpy or torch, any device: converted where it lives, see ``pixels.unit_float_to_uint8``),
+    or uint8 as is. NaN/infinite values are refused. Odd sizes are padded to even by repeating the last row/column
+    (yuv420p needs even sizes)."""
+    import torch
+
+    from .pixels import unit_float_to_uint8
+
+    tensor = frames.detach() if isinstance(frames, torch.Tensor) else torch.from_numpy(np.asarray(frames))
+    if tensor.ndim == 3:
+        tensor = tensor[None]
+    if tensor.ndim != 4 or tensor.shape[-1] not in (3, 4):
+        raise AudioWalkInputError("images", f"frames of shape {tuple(tensor.shape)}",
+                                  "images [frames, height, width, 3]")
+    tensor = tensor[..., :3]
+    if tensor.dtype == torch.uint8:
+        pixels = tensor
+    elif tensor.is_floating_point():
+        pixels = unit_float_to_uint8(tensor, check_finite=True)
+    else:
+        raise AudioWalkInputError("images", f"frames of type {tensor.dtype}", "float images in [0, 1] or uint8")
     height, width = pixels.shape[1:3]
-    if height % 2 or width % 2:
-        pixels = np.pad(pixels, ((0, 0), (0, height % 2), (0, width % 2), (0, 0)), mode="edge")
-    return pixels
+    if height % 2:
+        pixels = torch.cat([pixels, pixels[:, -1:]], dim=1)
+    if width % 2:
+        pixels = torch.cat([pixels, pixels[:, :, -1:]], dim=2)
+    return np.ascontiguousarray(pixels.cpu().numpy())
 
 
 class _AudioFeed:
@@ -110,10 +115,15 @@ class _AudioFeed:
 class _AudioTrack:
     """An AAC stream in ``container`` fed from a clip, written up to a given video frame count."""
 
-    def __init__(self, container, clip: AudioClip, fps: Fraction):
+    def __init__(self, container, clip: AudioClip, fps: Fraction, mux=None):
         self.stream = container.add_stream("aac", rate=AUDIO_RATE, layout="stereo")
         self.stream.bit_rate = 192000
+        # FFmpeg's "fast" AAC coder: about 28 ms of CPU per second of the demo song instead of 48 (the default
+        # two-loop coder), as close to the input at 192 kb/s; at 30 fps that is 1.6 ms per video frame, more than
+        # x264 spends on a 128 px frame
+        self.stream.codec_context.options = {"aac_coder": "fast"}
         self.container, self.fps, self.feed, self.written = container, fps, _AudioFeed(clip), 0
+        self.mux = mux or container.mux  # mux(packets); a locked one when another thread muxes video
 
     def write_until(self, frames: int) -> None:
         """Encode the music up to the end of video frame ``frames`` (exactly frames / fps seconds)."""
@@ -125,40 +135,127 @@ class _AudioTrack:
             frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(self.feed.take(count)), format="fltp",
                                                layout="stereo")
             frame.sample_rate, frame.pts, frame.time_base = AUDIO_RATE, self.written, Fraction(1, AUDIO_RATE)
-            self.container.mux(self.stream.encode(frame))
+            self.mux(self.stream.encode(frame))
             self.written += count
 
     def finish(self, frames: int) -> None:
         self.write_until(frames)
-        self.container.mux(self.stream.encode(None))
+        self.mux(self.stream.encode(None))
+
+
+_END = object()  # queue marker: no more items
+
+
+def _lower_thread_priority(thread_id: int, increment: int) -> None:
+    """Raise the nice value of the thread ``thread_id`` (a native id) by ``increment`` (Linux, where nice is per
+    thread and inherited by the threads it starts); elsewhere, or if refused, nothing."""
+    if increment <= 0 or not sys.platform.startswith("linux"):
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread_id, min(19, os.getpriority(os.PRIO_PROCESS, thread_id) + increment))
+    except OSError:
+        pass
+
+
+class _QueueWorker:
+    """A thread that calls ``handle(item)`` for each queued item in order, until ``finish``; its first error is kept
+    in ``error`` and raised to the thread that queues next. ``size`` bounds the queue (0: unbounded)."""
+
+    def __init__(self, name: str, handle, size: int, niceness: int):
+        self.handle, self.error = handle, None
+        self.queue = queue.Queue(maxsize=size)
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+        _lower_thread_priority(self.thread.native_id, niceness)  # before it starts x264's or swscale's threads
+
+    def _run(self) -> None:
+        try:
+            while not self.stopped.is_set():
+                item = self.queue.get()
+                if item is _END:
+                    return
+                self.handle(item)
+        except BaseException as exc:  # noqa: BLE001 - handed to the queueing thread, raised there
+            self.error = exc
+            self.stopped.set()
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def put(self, item) -> None:
+        """Queue ``item``, waiting while the queue is full, unless the worker failed (then its error)."""
+        while True:
+            self.raise_error()
+            try:
+                self.queue.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finish(self) -> None:
+        """Let it do everything queued, wait for it, and raise its error if it had one."""
+        self.put(_END)
+        self.thread.join()
+        self.raise_error()
+
+    def abandon(self) -> None:
+        """Stop it after the item it is on (``handle`` may look at ``stopped``); queued items are dropped."""
+        self.stopped.set()
+        try:
+            while True:
+                self.queue.get_nowait()
+        except queue.Empty:
+            pass
+        self.queue.put(_END)
+        self.thread.join()
 
 
 class VideoWriter:
     """Write frames (in batches) and optional music to an mp4: H.264 yuv420p (CRF) + AAC, at a rational fps.
 
-    Use as a context manager; ``write(frames)`` float [B, H, W, 3] in [0, 1]. On a clean exit the file is complete
-    and renamed to ``path``; on an error nothing is left under ``path``. ``video_only`` writes no audio stream
-    (chunk parts). ``encoder_threads``: x264 threads, 0 = auto. The frames handed to x264 are bit-identical from
-    run to run; x264 under PyAV 18 / FFmpeg 8.1 still varies its bitstream slightly between runs (seen even with
-    one thread), so decoded videos agree within codec noise, not bit for bit.
+    Use as a context manager; ``write(frames)``: [B, H, W, 3] float in [0, 1] or uint8, numpy or torch (a CUDA
+    tensor is converted to uint8 on its GPU). On a clean exit the file is complete and renamed to ``path``; on an
+    error (also one raised in an encoder thread, or KeyboardInterrupt) the encoder threads are stopped and nothing
+    is left under ``path``. ``video_only`` writes no audio stream (chunk parts). ``encoder_threads``: x264 and
+    swscale threads, 0 = auto. ``color_matrix``: "bt709" (default) or "bt601", limited range, tagged on the stream.
+    ``background``: encode the video in a thread fed through a queue of ``QUEUED_BATCHES`` batches, and the music
+    (AAC: about 28 ms of CPU per second of music) in another one beside it (False: everything inside ``write``).
+    ``encoder_niceness``: those threads (and the x264/swscale threads they start) run this much nicer (Linux), so a
+    producer that needs every core (BigGAN on the CPU, whose OpenMP threads stall whenever one of them is
+    preempted) keeps them, and the encoder takes what is left; the bounded queue makes it catch up.
+    x264 under PyAV 18 / FFmpeg 8.1 varies its bitstream slightly between runs (seen even with one thread), so
+    decoded videos agree within codec noise, not bit for bit.
     """
 
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
                  total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0,
+                 color_matrix: str = "bt709", background: bool = True, encoder_niceness: int = ENCODER_NICENESS,
                  metadata: dict | None = None):
         self.path = Path(path)
         self.metadata = metadata
         self.fps = parse_fps(fps)
         if not 0 <= int(crf) <= 51:
             raise AudioWalkInputError("crf", f"{crf!r} is outside 0..51", "an x264 CRF in 0..51 (18 is near lossless)")
-        self.crf, self.preset = int(crf), preset
+        if color_matrix not in COLOR_MATRICES:
+            raise AudioWalkInputError("color_matrix", f"{color_matrix!r} is unknown",
+                                      "one of " + ", ".join(COLOR_MATRICES))
+        self.crf, self.preset, self.color_matrix = int(crf), preset, color_matrix
         self.audio = None if video_only else audio
         self.total_frames = total_frames
         self.encoder_threads = int(encoder_threads)
-        self.frames_written = 0
+        self.background = bool(background)
+        self.encoder_niceness = int(encoder_niceness)
+        self.frames_written = 0  # frames accepted by write(); all of them are in the file after a clean exit
         self.size = None
         self._atomic = None
         self._container = None
+        self._audio_track = None
+        self._video_worker: _QueueWorker | None = None
+        self._audio_worker: _QueueWorker | None = None
+        self._mux_lock = threading.Lock()
+        self._encoded = 0
 
     def __enter__(self):
         self._atomic = atomic_output(self.path)
@@ -167,52 +264,110 @@ class VideoWriter:
 
     def _open(self, height: int, width: int) -> None:
         import av
+        from av.video.reformatter import ColorRange, Colorspace, VideoReformatter
 
         self._container = av.open(str(self._temporary), mode="w", format="mp4",
                                   options=_metadata_options(self.metadata))
         _set_metadata(self._container, self.metadata)
         stream = self._container.add_stream("libx264", rate=self.fps)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.time_base = Fraction(1) / self.fps
+        context = stream.codec_context
+        context.time_base = Fraction(1) / self.fps
+        matrix, colorspace, primaries, transfer = COLOR_MATRICES[self.color_matrix]
+        context.colorspace, context.color_primaries, context.color_trc = colorspace, primaries, transfer
+        context.color_range = int(ColorRange.MPEG)
         stream.options = {"crf": str(self.crf), "preset": self.preset}
-        stream.codec_context.thread_count = self.encoder_threads
+        context.thread_count = self.encoder_threads
         self._video = stream
-        self._audio_track = _AudioTrack(self._container, self.audio, self.fps) if self.audio is not None else None
+        self._reformatter = VideoReformatter()
+        self._swscale = {"format": "yuv420p", "dst_colorspace": Colorspace[matrix], "dst_color_range": ColorRange.MPEG,
+                         "threads": self.encoder_threads}
+        if self.audio is not None:
+            self._audio_track = _AudioTrack(self._container, self.audio, self.fps, mux=self._mux)
         self.size = (height, width)
+        if self.background:
+            self._video_worker = _QueueWorker("audiowalk-video-encoder", self._encode, QUEUED_BATCHES,
+                                              self.encoder_niceness)
+            if self._audio_track is not None:
+                self._audio_worker = _QueueWorker("audiowalk-audio-encoder", self._audio_track.write_until, 0,
+                                                  self.encoder_niceness)
 
     def write(self, frames) -> None:
-        """Encode a batch of frames (float [B, H, W, 3] in [0, 1], numpy or torch) and the music up to them."""
-        import av
-
+        """Queue a batch of frames ([B, H, W, 3] float in [0, 1] or uint8, numpy or torch) for encoding with the
+        music up to them. Raises an error of an encoder thread, if one had one."""
+        self._raise_encoder_errors()
         pixels = frames_to_uint8(frames)
         if self._container is None:
             self._open(*pixels.shape[1:3])
         elif pixels.shape[1:3] != self.size:
             raise AudioWalkInputError("images", f"frame size {pixels.shape[2]}x{pixels.shape[1]} differs from the "
                                       f"first frames' {self.size[1]}x{self.size[0]}", "frames of one size")
-        for planes in rgb_to_yuv420p(pixels):
-            frame = av.VideoFrame.from_ndarray(planes, format="yuv420p")
-            frame.pts = self.frames_written
-            frame.time_base = self._video.codec_context.time_base
-            self._container.mux(self._video.encode(frame))
-            self.frames_written += 1
-        if self._audio_track is not None:
-            self._audio_track.write_until(self.frames_written)
+        self.frames_written += len(pixels)
+        if self._video_worker is None:
+            self._encode(pixels)
+        else:
+            self._video_worker.put(pixels)
+
+    def _mux(self, packets) -> None:
+        with self._mux_lock:  # video and audio threads share the container
+            self._container.mux(packets)
+
+    def _encode(self, pixels: np.ndarray) -> None:
+        """RGB24 frames -> swscale yuv420p -> x264 -> mp4; then the music up to them is queued (or encoded)."""
+        import av
+
+        time_base = self._video.codec_context.time_base
+        for rgb in pixels:
+            if self._video_worker is not None and self._video_worker.stopped.is_set():
+                return
+            frame = self._reformatter.reformat(av.VideoFrame.from_ndarray(rgb, format="rgb24"), **self._swscale)
+            frame.pts, frame.time_base = self._encoded, time_base
+            self._mux(self._video.encode(frame))
+            self._encoded += 1
+        if self._audio_worker is not None:
+            self._audio_worker.put(self._encoded)
+        elif self._audio_track is not None:
+            self._audio_track.write_until(self._encoded)
+
+    def _raise_encoder_errors(self) -> None:
+        for worker in (self._video_worker, self._audio_worker):
+            if worker is not None:
+                worker.raise_error()
+
+    def _abandon(self) -> None:
+        """After an error: stop the encoder threads and close the container, ignoring what closing says."""
+        for worker in (self._video_worker, self._audio_worker):
+            if worker is not None:
+                worker.abandon()
+        self._video_worker = self._audio_worker = None
+        if self._container is not None:
+            try:
+                self._container.close()
+            except Exception:  # noqa: BLE001 - the file is removed anyway; the first error is the one to report
+                pass
+            self._container = None
 
     def __exit__(self, kind, value, traceback):
+        if kind is not None:
+            self._abandon()
+            return self._atomic.__exit__(kind, value, traceback)
         try:
-            if kind is None:
-                if self._container is None:
-                    raise AudioWalkInputError("images", "no frames were written", "at least one frame")
-                self._container.mux(self._video.encode(None))
-                if self._audio_track is not None:
-                    self._audio_track.finish(self.frames_written)
-            if self._container is not None:
-                self._container.close()
+            if self._container is None:
+                raise AudioWalkInputError("images", "no frames were written", "at least one frame")
+            if self._video_worker is not None:
+                self._video_worker.finish()
+            self._mux(self._video.encode(None))
+            if self._audio_worker is not None:
+                self._audio_worker.finish()
+            self._video_worker = self._audio_worker = None
+            if self._audio_track is not None:
+                self._audio_track.finish(self._encoded)
+            self._container.close()
         except BaseException as exc:
+            self._abandon()
             self._atomic.__exit__(type(exc), exc, exc.__traceback__)
             raise
-        return self._atomic.__exit__(kind, value, traceback)
+        return self._atomic.__exit__(None, None, None)
 
 
 def _metadata_options(metadata: dict | None) -> dict:

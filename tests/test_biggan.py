@@ -4,6 +4,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import os
 import threading
 from fractions import Fraction
 from pathlib import Path
@@ -276,3 +277,147 @@ def test_inference_fusions_keep_the_library_models_output():
             expected = reference(noise, classes, truncation)
             assert torch.allclose(handle.model(noise, classes, truncation), expected, atol=1e-5)
     assert handle.model.generator.conv_to_rgb.out_channels == 3
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Fused generator, uint8 output, torch.compile (issue 12)
+
+def library_frames(reference, latents):
+    """The library model's frames (the seed's model, float32, no fusion): float [N, H, W, 3] in [0, 1]."""
+    with torch.inference_mode():
+        images = reference(torch.from_numpy(latents.noise), torch.from_numpy(latents.class_weights),
+                           latents.truncation)
+    return ((images + 1.0) * 0.5).clamp(0.0, 1.0).permute(0, 2, 3, 1)
+
+
+@pytest.mark.parametrize("fused_upsampling, channels_last", [(True, True), (False, True), (True, False)])
+def test_fused_generator_equals_the_library_model_in_float32(fused_upsampling, channels_last):
+    """One matmul for all batch-norm affines, batch norm + ReLU in one pass (in place), up-sampling + 3x3
+    convolution as one transposed convolution: the library's frames to float32 rounding, in both layouts."""
+    latents = make_latents(5, seed=7, truncation=0.45)
+    expected = library_frames(biggan.build_random_biggan(TINY, 5).eval(), latents)
+    handle = biggan.handle_from_model(biggan.build_random_biggan(TINY, 5), TINY, dtype="float32", device="cpu",
+                                      fused_upsampling=fused_upsampling, channels_last=channels_last)
+    frames = render(handle, latents, batch_size=2)
+    assert (frames - expected).abs().max() < 1e-5
+    transposed = [m for m in handle.model.modules() if isinstance(m, torch.nn.ConvTranspose2d)]
+    assert len(transposed) == (3 if fused_upsampling else 0)  # the tiny config has three up-sampling blocks
+
+
+def test_bfloat16_frames_are_the_library_models_within_bfloat16_rounding():
+    latents = make_latents(6, seed=8, truncation=0.6)
+    expected = library_frames(biggan.build_random_biggan(TINY, 6).eval(), latents)
+    frames = render(biggan.handle_from_model(biggan.build_random_biggan(TINY, 6), TINY, dtype="bfloat16",
+                                             device="cpu"), latents, batch_size=4)
+    assert torch.isfinite(frames).all()
+    relative = ((frames - expected).norm() / expected.norm()).item()
+    assert relative < 1e-2, relative  # bf16 operands land between 1e-3 and 1e-2
+
+
+def test_uint8_output_is_the_float_output_rounded_as_the_video_writer_rounds_it():
+    from audiowalk_core.pixels import to_uint8
+    from audiowalk_core.video import frames_to_uint8
+
+    handle = tiny_handle()
+    latents = make_latents(5)
+    floats = render(handle, latents, batch_size=2)
+    pixels = torch.cat(list(biggan.generate_frames(handle, latents, batch_size=2, output_format="uint8")))
+    assert pixels.dtype == torch.uint8 and pixels.shape == (5, 32, 32, 3)
+    assert torch.equal(pixels, to_uint8(floats))
+    assert np.array_equal(pixels.numpy(), frames_to_uint8(floats))
+    assert np.array_equal(pixels.numpy(), np.floor(np.clip(floats.numpy(), 0, 1) * 255 + 0.5).astype(np.uint8))
+    with pytest.raises(AudioWalkInputError, match="output_format"):
+        biggan.generate_frames(handle, latents, output_format="png")
+
+
+def test_the_generator_traces_as_one_graph():
+    """torch.compile sees the whole forward (noise -> uint8 frames) as one graph: no graph break leaves a pass
+    unfused on the GPU."""
+    handle = tiny_handle("bfloat16")
+    statistics = biggan._truncation_statistics(handle.model.generator, 0.5)
+    noise, classes = torch.randn(2, 128), torch.rand(2, 1000)
+    for mapping, as_uint8 in (("fixed", True), ("per_frame_minmax", False)):
+        with torch.inference_mode():
+            explained = torch._dynamo.explain(biggan._frames_on_device)(handle.model, noise, classes, statistics,
+                                                                         mapping, as_uint8)
+        assert (explained.graph_count, explained.graph_break_count) == (1, 0), explained.break_reasons
+
+
+def test_compiled_frames_equal_eager_ones_with_a_padded_last_batch(tmp_path):
+    latents = make_latents(7)
+    eager = render(tiny_handle(), latents, batch_size=3)
+    handle = biggan.handle_from_model(biggan.build_random_biggan(TINY, 3), TINY, dtype="float32", device="cpu",
+                                      compile_model=True, compile_backend="aot_eager", compile_cache_dir=tmp_path)
+    assert handle.compile and handle.compile_seconds is None
+    progress = []
+    batches = list(biggan.generate_frames(handle, latents, batch_size=3,
+                                          on_progress=lambda done, total: progress.append(done)))
+    assert [len(b) for b in batches] == [3, 3, 1] and progress == [3, 6, 7]
+    assert torch.allclose(torch.cat(batches), eager, atol=1e-6)
+    assert handle.compile_error == "" and handle.compile_seconds > 0
+
+
+def test_a_failing_compile_warns_once_and_runs_eagerly(tmp_path):
+    latents = make_latents(4)
+    eager = render(tiny_handle(), latents, batch_size=2)
+    handle = biggan.handle_from_model(biggan.build_random_biggan(TINY, 3), TINY, dtype="float32", device="cpu",
+                                      compile_model=True, compile_mode="no-such-mode", compile_cache_dir=tmp_path)
+    with pytest.warns(RuntimeWarning, match="torch.compile of the BigGAN generator failed") as caught:
+        first = render(handle, latents, batch_size=2)
+        second = render(handle, latents, batch_size=2)
+    assert len([w for w in caught if "torch.compile" in str(w.message)]) == 1
+    assert "no-such-mode" in handle.compile_error
+    assert torch.equal(first, eager) and torch.equal(second, eager)
+
+
+def test_compile_settings_keyword_then_environment_then_device(monkeypatch, tmp_path):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    monkeypatch.delenv(biggan.COMPILE_ENV, raising=False)
+    assert biggan.resolve_compile(None, cpu) is False and biggan.resolve_compile(None, cuda) is True
+    monkeypatch.setenv(biggan.COMPILE_ENV, "1")
+    assert biggan.resolve_compile(None, cpu) is True and biggan.resolve_compile(False, cpu) is False
+    monkeypatch.setenv(biggan.COMPILE_ENV, "0")
+    assert biggan.resolve_compile(None, cuda) is False and biggan.resolve_compile(True, cuda) is True
+    monkeypatch.setenv(biggan.COMPILE_ENV, "maybe")
+    with pytest.warns(RuntimeWarning, match=biggan.COMPILE_ENV):
+        assert biggan.resolve_compile(None, cpu) is False
+    monkeypatch.delenv(biggan.COMPILE_CACHE_ENV, raising=False)
+    monkeypatch.setattr(biggan, "_INDUCTOR_CACHE_AT_IMPORT", None)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert biggan.resolve_compile_cache_dir() == tmp_path / "cache" / "audiowalk" / "torch-compile"
+    monkeypatch.setenv(biggan.COMPILE_CACHE_ENV, str(tmp_path / "env"))
+    assert biggan.resolve_compile_cache_dir() == tmp_path / "env"
+    assert biggan.resolve_compile_cache_dir(tmp_path / "given") == tmp_path / "given"
+
+
+@pytest.mark.skipif(not os.environ.get("AUDIOWALK_TEST_INDUCTOR"),
+                    reason="inductor compiles C++ kernels for minutes on a 2-core CPU; AUDIOWALK_TEST_INDUCTOR=1 runs it")
+def test_inductor_compiled_frames_match_eager_and_fill_the_cache(tmp_path):
+    latents = make_latents(5)
+    for dtype, tolerance in (("float32", 1e-5), ("bfloat16", 0.02)):
+        eager_handle = tiny_handle(dtype)
+        handle = biggan.handle_from_model(biggan.build_random_biggan(TINY, 3), TINY, dtype=dtype, device="cpu",
+                                          compile_model=True, compile_cache_dir=tmp_path / "kernels")
+        compiled = render(handle, latents, batch_size=2)
+        assert handle.compile_error == "" and handle.compile_seconds > 0
+        assert (compiled - render(eager_handle, latents, batch_size=2)).abs().max() < tolerance
+        pixels = torch.cat(list(biggan.generate_frames(handle, latents, batch_size=2, output_format="uint8")))
+        reference = torch.cat(list(biggan.generate_frames(eager_handle, latents, batch_size=2,
+                                                          output_format="uint8")))
+        assert (pixels.int() - reference.int()).abs().max() <= (1 if dtype == "float32" else 8)
+    assert any((tmp_path / "kernels").rglob("*"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_frames_through_pinned_memory_equal_the_cpu_ones():
+    latents = make_latents(9)
+    expected = render(tiny_handle(), latents, batch_size=4)
+    for compile_model in (False, True):
+        handle = biggan.handle_from_model(biggan.build_random_biggan(TINY, 3), TINY, dtype="float32", device="cuda",
+                                          compile_model=compile_model)
+        batches = list(biggan.generate_frames(handle, latents, batch_size=4))
+        assert [b.device.type for b in batches] == ["cpu"] * 3 and batches[0].is_pinned()
+        assert (torch.cat(batches) - expected).abs().max() < 1e-3  # TF32 convolutions on the GPU
+        pixels = torch.cat(list(biggan.generate_frames(handle, latents, batch_size=4, output_format="uint8")))
+        assert (pixels.int() - torch.from_numpy(np.floor(expected.numpy() * 255 + 0.5)).int()).abs().max() <= 1
+        assert handle.compile_error == ""

@@ -1,4 +1,6 @@
 """Video writing decoded back with PyAV: counts, rates, stream durations, pixels, audio, chunks, atomicity (#5)."""
+import sys
+import threading
 from fractions import Fraction
 
 import av
@@ -189,3 +191,136 @@ def test_joining_with_a_missing_part_is_refused(tmp_path):
     with pytest.raises(AudioWalkInputError, match="chunk_start_frame"):
         join_chunk_parts(parts, tmp_path / "gap.mp4", 30)
     assert not (tmp_path / "gap.mp4").exists() and len(chunk_parts(parts)) == 2
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Encoder thread, uint8 input, swscale colour conversion and its tags (issue 12)
+
+PATCH = 16
+PATCH_COLOURS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1], [0, 0, 0], [.5, .5, .5], [1, .5, 0], [0, .5, 1],
+                          [.8, .2, .6], [.2, .7, .3], [.9, .9, .2], [.1, .1, .4], [.3, 0, 0], [0, .3, 0], [.6, .6, 1],
+                          [1, .8, .7]], np.float32)
+
+
+def colour_patches():
+    """One 64x64 frame of 16 flat 16x16 patches (primaries, white, black, greys, mixtures); and the mask of the
+    patch interiors (3 px from every edge, away from the 2x2 chroma blocks that straddle two patches)."""
+    frame = np.zeros((4 * PATCH, 4 * PATCH, 3), np.float32)
+    inside = np.zeros((4 * PATCH, 4 * PATCH), bool)
+    for index, colour in enumerate(PATCH_COLOURS):
+        row, column = divmod(index, 4)
+        frame[row * PATCH:(row + 1) * PATCH, column * PATCH:(column + 1) * PATCH] = colour
+        inside[row * PATCH + 3:(row + 1) * PATCH - 3, column * PATCH + 3:(column + 1) * PATCH - 3] = True
+    return frame, inside
+
+
+def encoder_threads():
+    return [thread for thread in threading.enumerate() if thread.name.startswith("audiowalk-")]
+
+
+@pytest.mark.parametrize("matrix, tags, other", [("bt709", (1, 1, 1, 1), "ITU601"), ("bt601", (6, 6, 6, 1), "ITU709")])
+def test_colour_patches_decode_to_their_rgb_with_the_tagged_matrix(tmp_path, matrix, tags, other):
+    """swscale converts with the matrix the stream is tagged with (limited range), so a player that reads the tags
+    gets the RGB back within a few levels; read with the other matrix, the saturated patches are far off."""
+    from av.video.reformatter import ColorRange, Colorspace
+
+    frame, inside = colour_patches()
+    path = tmp_path / f"{matrix}.mp4"
+    with VideoWriter(path, 30, crf=8, color_matrix=matrix) as writer:
+        writer.write(np.repeat(frame[None], 3, axis=0))
+    expected = np.floor(frame * 255 + 0.5).astype(int)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        context = stream.codec_context
+        assert (context.colorspace, context.color_primaries, context.color_trc, context.color_range) == tags
+        decoded = next(container.decode(stream))
+        rgb = decoded.to_ndarray(format="rgb24").astype(int)
+        luma = decoded.to_ndarray(format="yuv420p")[:4 * PATCH]
+        misread = decoded.reformat(format="rgb24", src_colorspace=Colorspace[other],
+                                   src_color_range=ColorRange.MPEG).to_ndarray().astype(int)
+    error = np.abs(rgb - expected)[inside]
+    assert error.max() <= 6 and error.mean() < 1.5, (error.max(), error.mean())
+    assert np.abs(misread - expected)[inside].max() > 20
+    white, black = luma[PATCH // 2, 3 * PATCH + PATCH // 2], luma[PATCH + PATCH // 2, PATCH // 2]
+    assert abs(int(white) - 235) <= 1 and abs(int(black) - 16) <= 1  # limited ("tv") range
+
+
+def test_uint8_and_float_frames_are_the_same_pixels(tmp_path):
+    from audiowalk_core.pixels import to_uint8
+    from audiowalk_core.video import frames_to_uint8
+
+    frames = gradient_frames(6, 23, 31) * 1.2 - 0.1  # some values outside [0, 1]: clamped
+    pixels = frames_to_uint8(frames)
+    assert pixels.shape == (6, 24, 32, 3) and pixels.dtype == np.uint8
+    assert np.array_equal(pixels[:, :23, :31], np.floor(np.clip(frames, 0, 1) * 255 + 0.5).astype(np.uint8))
+    assert np.array_equal(frames_to_uint8(torch.from_numpy(frames)), pixels)
+    assert np.array_equal(frames_to_uint8(pixels), pixels)
+    assert np.array_equal(frames_to_uint8(frames.astype(np.float64)), pixels)
+    assert np.array_equal(frames_to_uint8(np.concatenate([frames, frames[..., :1]], axis=-1)), pixels)  # RGBA
+    assert torch.equal(to_uint8(torch.from_numpy(frames[:, :22, :30])), torch.from_numpy(pixels[:, :22, :30]))
+    path = write_video(tmp_path / "u8.mp4", [pixels[:3], torch.from_numpy(pixels[3:])], 30)
+    decoded = decode(path)[0]
+    assert len(decoded) == 6 and np.abs(decoded.astype(int) - pixels).mean() < 3
+    with pytest.raises(AudioWalkInputError, match="images"):
+        frames_to_uint8(np.zeros((2, 4, 4, 3), np.int32))
+
+
+@pytest.mark.parametrize("background", [True, False])
+def test_encoding_in_a_thread_or_inline_gives_the_same_counts(tmp_path, background):
+    frames = gradient_frames(30)
+    path = tmp_path / "v.mp4"
+    with VideoWriter(path, 30, audio=music(2.0), background=background) as writer:
+        for first in range(0, 30, 4):
+            writer.write(frames[first:first + 4])
+        assert writer.frames_written == 30
+    decoded, rate, video_seconds, audio_seconds, _ = decode(path)
+    assert len(decoded) == 30 and abs(video_seconds - 1.0) < 1 / 30 and abs(audio_seconds - 1.0) < 1 / 30
+    assert np.abs(decoded / 255.0 - frames).mean() < 0.02
+    assert encoder_threads() == []
+
+
+def test_an_error_in_the_encoder_thread_reaches_the_caller_and_leaves_nothing(tmp_path):
+    """x264 refuses the preset when the encoder thread opens it: the error comes out of write() or the end of the
+    with block, the thread is gone and no file is left."""
+    with pytest.raises(av.error.FFmpegError):
+        with VideoWriter(tmp_path / "v.mp4", 30, preset="no-such-preset", audio=music(1.0)) as writer:
+            for _ in range(20):
+                writer.write(gradient_frames(4))
+    assert list(tmp_path.iterdir()) == [] and encoder_threads() == []
+
+
+@pytest.mark.parametrize("interruption", [KeyboardInterrupt, RuntimeError])
+def test_ctrl_c_or_a_cancel_while_encoding_stops_the_encoder_and_leaves_nothing(tmp_path, interruption):
+    with pytest.raises(interruption):
+        with VideoWriter(tmp_path / "v.mp4", 30, audio=music(2.0)) as writer:
+            for _ in range(3):
+                writer.write(gradient_frames(16, 64, 64))
+            raise interruption()
+    assert list(tmp_path.iterdir()) == [] and encoder_threads() == []
+
+
+def test_an_unknown_colour_matrix_is_refused(tmp_path):
+    with pytest.raises(AudioWalkInputError, match="color_matrix"):
+        VideoWriter(tmp_path / "v.mp4", 30, color_matrix="srgb")
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_frames_are_converted_on_the_gpu_to_the_same_pixels():
+    from audiowalk_core.video import frames_to_uint8
+
+    frames = gradient_frames(4, 23, 31)
+    assert np.array_equal(frames_to_uint8(torch.from_numpy(frames).cuda()), frames_to_uint8(frames))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice values are Linux's")
+def test_the_encoder_thread_runs_nicer_than_the_producer(tmp_path):
+    import os
+
+    own = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    with VideoWriter(tmp_path / "v.mp4", 30, audio=music(1.0)) as writer:
+        writer.write(gradient_frames(4))
+        threads = encoder_threads()
+        assert sorted(thread.name for thread in threads) == ["audiowalk-audio-encoder", "audiowalk-video-encoder"]
+        for thread in threads:
+            assert os.getpriority(os.PRIO_PROCESS, thread.native_id) == min(19, own + 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == own and encoder_threads() == []
