@@ -286,8 +286,8 @@ def main(argv=None) -> None:
                                               with_music=False))
             measure("raw", args.video_frames,
                     lambda: time_raw_pyav(raw_pixels, folder / "raw_video.mp4", args.fps, args.preset, args.crf))
-            print(f"round {round_index + 1}: " + ", ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items()),
-                  flush=True)
+            done = ", ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items())
+            print(f"round {round_index + 1}: {done}", flush=True)
         if args.song_seconds > 0:
             figures["song"] = time_song_render(args, args.song_seconds, folder)
 

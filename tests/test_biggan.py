@@ -389,7 +389,7 @@ def test_compile_settings_keyword_then_environment_then_device(monkeypatch, tmp_
 
 
 @pytest.mark.skipif(not os.environ.get("AUDIOWALK_TEST_INDUCTOR"),
-                    reason="inductor compiles C++ kernels for minutes on a 2-core CPU; AUDIOWALK_TEST_INDUCTOR=1 runs it")
+                    reason="inductor compiles C++ kernels for 1-2 minutes on 2 cores; AUDIOWALK_TEST_INDUCTOR=1")
 def test_inductor_compiled_frames_match_eager_and_fill_the_cache(tmp_path):
     latents = make_latents(5)
     for dtype, tolerance in (("float32", 1e-5), ("bfloat16", 0.02)):
