@@ -35,7 +35,7 @@ AUDIO_CHUNK_SECONDS = 1
 # assume for sRGB content; BT.601 is what untagged SD video is usually taken to be.
 COLOR_MATRICES = {"bt709": ("ITU709", 1, 1, 1), "bt601": ("ITU601", 6, 6, 6)}
 QUEUED_BATCHES = 2  # batches waiting for the encoder thread (memory bound: this many batches of uint8 frames)
-ENCODER_NICENESS = 10  # the encoder thread's nice increment (Linux): the frame producer keeps its cores
+ENCODER_NICENESS = 10  # nice increment of the encoder threads (Linux): the frame producer keeps its cores
 
 
 def frames_to_uint8(frames) -> np.ndarray:
