@@ -475,7 +475,7 @@ def handle_from_model(model, config: dict, *, model_name: str = "", dtype: str =
 def resolve_compile(compile_model: bool | None, device) -> bool:
     """Whether to ``torch.compile`` the generator: ``compile_model`` when given; else ``AUDIOWALK_COMPILE`` (1/0,
     true/false, on/off); else on for CUDA (2.7x for the biggan-deep-512 bf16 model alone on an H200, issue 12) and
-    off on other devices (0.96x eager for biggan-deep-128 bf16 on a 2-core AMX CPU, after a 48 s first compile)."""
+    off on other devices (0.87-0.96x eager for biggan-deep-128 bf16 on a 2-core AMX CPU, after a 48 s compile)."""
     if compile_model is not None:
         return bool(compile_model)
     setting = os.environ.get(COMPILE_ENV, "").strip().lower()

@@ -87,8 +87,9 @@ def main(argv=None) -> None:
                                             batch_size=args.batch_size):
                 pass  # warm-up (oneDNN primitive creation)
             if getattr(handle, "compile_seconds", None) is not None:
+                failed = f" FAILED {handle.compile_error}" if handle.compile_error else ""
                 print(f"{label}: torch.compile {handle.compile_seconds:.1f} s for the first batch "
-                      f"(cache {handle.compile_cache_dir}){' FAILED ' + handle.compile_error if handle.compile_error else ''}")
+                      f"(cache {handle.compile_cache_dir}){failed}")
             sides[label] = (module, handle, walk, [])
         print(f"{args.model} {args.dtype} batch {args.batch_size} on {args.device}, {args.frames} frames per run, "
               f"torch {torch.__version__}, threads {torch.get_num_threads()}")

@@ -6,11 +6,12 @@ Each round measures, on the same frames and settings:
              own swscale conversion), same preset and CRF, threads auto, video only
   whole      ``render.render_frames``, the path ``audiowalk render`` takes: generation and encoding at once, with music
   writer     Save Video's way: ``VideoWriter`` fed float IMAGE batches of 64 frames, with music, at --video-size
+  writer_uint8  the same frames as uint8 batches, no music (the writer's own machinery against raw PyAV)
   raw        raw PyAV libx264 on the same frames as uint8 (video only)
 and prints medians over the rounds with the ratios whole / min(generator, encoder) and writer / raw (targets >= 0.9),
 both as a ratio of medians and as the median of each round's ratio, and the process's CPU time per frame (all
 threads). Rounds interleave the measurements, so a shared machine's load hits all of them alike. Random weights, real
-architecture. ``--parts`` picks some of the five; ``--check`` first compares the frames with the library model's
+architecture. ``--parts`` picks some of the six; ``--check`` first compares the frames with the library model's
 (float32, unfused, TF32 off); ``--song-seconds S`` also times ``render.render_song`` end to end (weights loaded from
 a file, features, latents, render) on a synthesised song of S seconds.
 
@@ -121,9 +122,9 @@ def time_whole(handle, latents, batch_size: int, path: Path, fps: int, preset: s
     return latents.frame_count / (time.perf_counter() - start)
 
 
-def time_video_writer(images: torch.Tensor, path: Path, fps: int, preset: str, crf: int) -> float:
-    """frames/s of VideoWriter fed float IMAGE batches as Save Video feeds it (with music)."""
-    clip = music(len(images) / fps)
+def time_video_writer(images, path: Path, fps: int, preset: str, crf: int, with_music: bool = True) -> float:
+    """frames/s of VideoWriter fed batches of ``images`` (float IMAGE or uint8) as Save Video feeds it."""
+    clip = music(len(images) / fps) if with_music else None
     start = time.perf_counter()
     with VideoWriter(path, fps, audio=clip, crf=crf, preset=preset) as writer:
         for first in range(0, len(images), SAVE_VIDEO_BATCH):
@@ -206,8 +207,8 @@ def main(argv=None) -> None:
     parser.add_argument("--video-size", type=int, default=512, help="frame size (px) for writer vs raw")
     parser.add_argument("--video-frames", type=int, default=128, help="frames for writer vs raw")
     parser.add_argument("--song-seconds", type=float, default=0.0, help="also time render_song on a song this long")
-    parser.add_argument("--parts", default="generator,encoder,whole,writer,raw",
-                        help="comma list of generator, encoder, whole, writer, raw (the ratios need their pairs)")
+    parser.add_argument("--parts", default="generator,encoder,whole,writer,writer_uint8,raw",
+                        help="comma list of generator, encoder, whole, writer, writer_uint8, raw")
     parser.add_argument("--check", action="store_true", help="compare the frames with the library model first")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
     args = parser.parse_args(argv)
@@ -280,10 +281,13 @@ def main(argv=None) -> None:
                                                              args.fps, args.preset, args.crf))
             measure("writer", args.video_frames,
                     lambda: time_video_writer(images, folder / "writer.mp4", args.fps, args.preset, args.crf))
+            measure("writer_uint8", args.video_frames,
+                    lambda: time_video_writer(raw_pixels, folder / "writer_uint8.mp4", args.fps, args.preset, args.crf,
+                                              with_music=False))
             measure("raw", args.video_frames,
                     lambda: time_raw_pyav(raw_pixels, folder / "raw_video.mp4", args.fps, args.preset, args.crf))
-            print(f"round {round_index + 1}: " + ", ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items()),
-                  flush=True)
+            done = ", ".join(f"{name} {values[-1]:.1f}" for name, values in rates.items())
+            print(f"round {round_index + 1}: {done}", flush=True)
         if args.song_seconds > 0:
             figures["song"] = time_song_render(args, args.song_seconds, folder)
 
@@ -295,6 +299,7 @@ def main(argv=None) -> None:
               "encoder": f"encoder alone (raw PyAV libx264, {size} px)",
               "whole": f"whole render (generate + encode + music, {size} px)",
               "writer": f"VideoWriter, float IMAGE batches + music ({args.video_size} px)",
+              "writer_uint8": f"VideoWriter, uint8 batches, no music ({args.video_size} px)",
               "raw": f"raw PyAV libx264 on the same frames ({args.video_size} px)"}
     print(f"\nmedians of {args.rounds} rounds:{'frames/s':>41} {'CPU ms/frame':>13}")
     for name in rates:
@@ -315,6 +320,9 @@ def main(argv=None) -> None:
             writer / raw for writer, raw in zip(rates["writer"], rates["raw"]))
         print(f"  VideoWriter / raw PyAV = {figures['writer_over_raw']:.2f} (median of each round's: "
               f"{figures['writer_over_raw_per_round']:.2f}; target >= 0.9)")
+    if {"writer_uint8", "raw"} <= set(rates):
+        figures["writer_uint8_over_raw"] = medians["writer_uint8"] / medians["raw"]
+        print(f"  VideoWriter on uint8 without music / raw PyAV = {figures['writer_uint8_over_raw']:.2f}")
     if "song" in figures:
         song = figures["song"]
         print(f"  render_song, {song['song_seconds']:.0f} s song at {args.fps} fps ({song['frames']} frames): "
