@@ -174,3 +174,24 @@ def origin_of_prompt(prompt: dict | None, chunk_node_id: str, current_prompt_id:
 def needs_next_chunk(chunk: RenderChunk) -> bool:
     """True when a "whole song" render has chunks after this one (Save Video then queues the next)."""
     return chunk.mode == RENDER_WHOLE_SONG and not chunk.is_last
+
+
+def render_chunk(latents, chunk_frames: int, render: str, chunk_index: int, *, prompt: dict | None = None,
+                 node_id: str = "", current_prompt_id: str | None = None, audio=None):
+    """The Render in Chunks step: ``(RenderChunk, the chunk's rows of latents)`` for chunk ``chunk_index`` of the
+    whole song's ``latents`` in chunks of ``chunk_frames`` frames. ``prompt``/``node_id``: the queued prompt and
+    the node in it (ComfyUI's hidden inputs) that give the render its id and origin; without a prompt (plain
+    Python) the id is a digest of the latents themselves."""
+    node_id = str(node_id or "")
+    if prompt:
+        render_id = render_id_of_prompt(prompt, node_id)
+    else:
+        digest = hashlib.sha256()
+        for array in (latents.noise, latents.class_weights):
+            digest.update(memoryview(array).cast("B") if array.flags["C_CONTIGUOUS"] else array.tobytes())
+        digest.update(f"{latents.truncation}:{latents.seed}:{latents.clock.fps}:{chunk_frames}".encode())
+        render_id = digest.hexdigest()[:16]
+    chunk = plan_chunk(latents.frame_count, chunk_frames, chunk_index, latents.clock, render_id, render,
+                       origin=origin_of_prompt(prompt, node_id, current_prompt_id), node_id=node_id,
+                       prompt=prompt, audio=audio)
+    return chunk, latents.slice_frames(chunk.start_frame, chunk.frame_count)

@@ -108,3 +108,16 @@ def interpolate_frames(keyframes, plan: KeyframePlan):
         segment = torch.lerp(keyframes[k][None], keyframes[k + 1][None], weights.float()[:, None, None, None])
         out[low - first:high - first + 1] = segment
     return out
+
+
+def keyframe_latents(latents, interpolation_steps: int = 3, mode: str = "every_n", chunk=None, features=None):
+    """The Keyframe Latents step: ``(the keyframes' rows of latents, KeyframePlan)``. Keyframes are chosen over the
+    whole song (``latents`` from its first frame), then narrowed to those a chunk needs (or the whole range when
+    ``chunk`` is None), so a chunk's frames are the crossfades of a whole-song render."""
+    song = select_keyframes(latents.frame_count, interpolation_steps, mode, features)
+    song_indices = [latents.first_frame + index for index in song.indices]
+    if chunk is None:
+        plan = chunk_keyframes(song_indices, latents.first_frame, latents.frame_count)
+    else:
+        plan = chunk_keyframes(song_indices, chunk.start_frame, chunk.frame_count)
+    return latents.take_frames(plan.indices), plan

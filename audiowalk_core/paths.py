@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 import re
 import secrets
 from contextlib import contextmanager
@@ -173,3 +174,21 @@ def audiowalk_home() -> Path:
     """Where AudioWalk keeps its folders outside ComfyUI (``input``, ``output``, ``temp``, ``models/<kind>``):
     ``$AUDIOWALK_HOME``, defaulting to the current folder."""
     return Path(os.environ.get("AUDIOWALK_HOME", os.getcwd()))
+
+
+def file_digest(path) -> str:
+    """SHA-256 (hex) of a file's bytes, remembered per (path, size, modification time): a long song asked again
+    for every chunk of a render is read once."""
+    stat = os.stat(path)
+    return _file_digest(os.path.realpath(path), stat.st_size, stat.st_mtime_ns)
+
+
+@lru_cache(maxsize=64)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

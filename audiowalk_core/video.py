@@ -498,7 +498,7 @@ def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: Aud
     encoded as that chunk's part (video only) in a hidden parts folder; in a "whole song" render chunk 0 clears
     stale parts of this prefix, and the last chunk joins all parts with the music (stream copy, no re-encode) into
     the numbered mp4 and removes the parts. In a "one chunk" render the part is the result (joined elsewhere).
-    ``metadata``: strings to embed in the mp4 (ComfyUI's "prompt" and "workflow"). ``numbered_path(prefix)``:
+    ``audio`` None takes the song the chunk carries, if any. ``metadata``: strings to embed in the mp4 (ComfyUI's "prompt" and "workflow"). ``numbered_path(prefix)``:
     how to name the final file (default :func:`next_numbered_path`). ``on_progress(done, total)`` follows the
     frames encoded (it may raise to cancel: nothing half-written is left)."""
     output_dir = Path(output_dir).resolve()
@@ -513,6 +513,10 @@ def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: Aud
     elif fps is None:
         raise AudioWalkInputError("fps", "is not given", "a frame rate, or the features' clock")
     fps = parse_fps(fps)
+    if audio is None and chunk is not None and chunk.audio is not None:  # the song Render in Chunks carries
+        from .audio import audio_from_comfy
+
+        audio = audio_from_comfy(chunk.audio)
     name_final = numbered_path or (lambda prefix: next_numbered_path(output_dir, prefix, "mp4")[0])
 
     def batches():

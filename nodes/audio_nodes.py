@@ -1,7 +1,6 @@
 """Audio nodes: Load Audio (from ComfyUI's input folder) and Audio Features."""
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 
@@ -9,7 +8,7 @@ from audiowalk_core.analysis import BAND_MODES
 from audiowalk_core.audio import (AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy,
                                   check_audio_file, load_audio)
 from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features
-from audiowalk_core.paths import resolve_inside
+from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from .comfy_adapter import input_directory, progress_callback
 
@@ -69,11 +68,7 @@ class AudioWalkLoadAudio:
     @classmethod
     def IS_CHANGED(cls, audio, **_):
         try:
-            digest = hashlib.sha256()
-            with open(_audio_path(audio), "rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-            return digest.hexdigest()
+            return file_digest(_audio_path(audio))  # once per file version, not once per chunk of a render
         except Exception:  # noqa: BLE001 - VALIDATE_INPUTS reports the problem
             return float("nan")
 

@@ -2,10 +2,9 @@
 (frame-coherent img2img on the keyframes of a chunk)."""
 from __future__ import annotations
 
-from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, origin_of_prompt,
-                                   plan_chunk, render_id_of_prompt)
+from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, render_chunk
 from audiowalk_core.frame_noise import FrameKeyedNoise
-from audiowalk_core.keyframes import KEYFRAME_MODES, chunk_keyframes, select_keyframes
+from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
 from .comfy_adapter import current_prompt_id, show_chunk_progress
 
 
@@ -44,14 +43,9 @@ class AudioWalkRenderChunks:
         }
 
     def plan(self, latents, chunk_frames, render, chunk_index, audio=None, prompt=None, unique_id=None):
-        node_id = str(unique_id) if unique_id is not None else ""
-        origin = origin_of_prompt(prompt, node_id, current_prompt_id())
-        render_id = render_id_of_prompt(prompt or {"latents_seed": latents.seed, "frames": latents.frame_count},
-                                        node_id)
-        chunk = plan_chunk(latents.frame_count, chunk_frames, chunk_index, latents.clock, render_id, render,
-                           origin=origin, node_id=node_id, prompt=prompt, audio=audio)
+        chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
+                                   node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())
-        part = latents.slice_frames(chunk.start_frame, chunk.frame_count)
         return (part, chunk, chunk.start_frame, chunk.frame_count)
 
 
@@ -82,14 +76,8 @@ class AudioWalkKeyframeLatents:
         }
 
     def select(self, latents, interpolation_steps, mode, chunk=None, features=None):
-        song = select_keyframes(latents.frame_count, interpolation_steps, mode, features)
-        first = latents.first_frame
-        song_indices = [first + i for i in song.indices]
-        if chunk is None:
-            plan = chunk_keyframes(song_indices, first, latents.frame_count)
-        else:
-            plan = chunk_keyframes(song_indices, chunk.start_frame, chunk.frame_count)
-        return (latents.take_frames(plan.indices), plan, len(plan.indices))
+        rows, plan = keyframe_latents(latents, interpolation_steps, mode, chunk, features)
+        return (rows, plan, len(plan.indices))
 
 
 class AudioWalkKeyframeNoise:

@@ -64,8 +64,7 @@ class AudioWalkSaveVideo:
 
     def save(self, images, filename_prefix, crf, chunk=None, audio=None, features=None, fps="30", prompt=None,
              extra_pnginfo=None, unique_id=None):
-        music = audio if audio is not None else (chunk.audio if chunk is not None else None)
-        clip = audio_from_comfy(music) if music is not None else None
+        clip = audio_from_comfy(audio) if audio is not None else None
         metadata = None if metadata_disabled() else comfy_metadata(prompt, extra_pnginfo)
         output_dir = output_directory()
         height, width = int(images.shape[1]), int(images.shape[2])

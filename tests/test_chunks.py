@@ -207,3 +207,33 @@ def test_one_chunk_renders_leave_their_part_for_the_caller(tmp_path):
     # another one-chunk render of the same prefix does not clear it (several servers share nothing, but be safe)
     save_video(out, "AudioWalk/song", _frames(0, 10), chunk=_chunk(0, mode="one chunk"))
     assert saved.path.is_file()
+
+
+def test_the_song_rides_with_the_chunk_into_the_joined_video(tmp_path):
+    """Render in Chunks hands the song to Save Music Video inside the chunk: the joined mp4 has the music without
+    a second audio link."""
+    from audiowalk_core.audio import AudioClip, audio_to_comfy
+
+    song = audio_to_comfy(AudioClip(np.zeros((2, 48000 * 3), np.float32) + 0.1, 48000))
+    out = tmp_path / "output"
+    for index in range(3):
+        chunk = plan_chunk(30, 10, index, FrameClock(Fraction(10), 48000, 30), "r", audio=song)
+        saved = save_video(out, "song", _frames(index * 10, 10), chunk=chunk)
+    with av.open(str(saved.path)) as container:
+        audio = container.streams.audio[0]
+        assert abs(float(audio.duration * audio.time_base) - 3.0) < 0.1
+
+
+def test_render_chunk_outside_comfyui_ids_the_render_by_its_latents():
+    from audiowalk_core.chunks import render_chunk
+    from audiowalk_core.latents import WalkLatents
+
+    def latents(seed):
+        noise = np.random.default_rng(seed).standard_normal((100, 128)).astype(np.float32)
+        return WalkLatents(noise, np.full((100, 1), 1.0, np.float32), 0.7, seed, FrameClock(30, 48000, 100),
+                           class_indices=(1,))
+
+    chunk, rows = render_chunk(latents(1), 40, "whole song", 2)
+    assert (chunk.start_frame, chunk.frame_count, rows.frame_count, rows.first_frame) == (80, 20, 20, 80)
+    assert render_chunk(latents(1), 40, "whole song", 0)[0].render_id == chunk.render_id
+    assert render_chunk(latents(2), 40, "whole song", 0)[0].render_id != chunk.render_id

@@ -105,3 +105,17 @@ def test_stale_temporaries_of_dead_writers_are_removed_and_nothing_else(tmp_path
     # once the live writer has exited, its temporary is stale too
     assert remove_stale_temporaries(tmp_path / "walk.mp4") == [tmp_path / f".walk.{live.pid}.0123abcd.part.mp4"]
     assert (tmp_path / "walk.mp4").read_bytes() == b"new"
+
+
+def test_file_digest_follows_the_files_content(tmp_path):
+    import hashlib
+    import os
+
+    from audiowalk_core.paths import file_digest
+
+    path = tmp_path / "song.wav"
+    path.write_bytes(b"abc")
+    assert file_digest(path) == hashlib.sha256(b"abc").hexdigest() == file_digest(path)
+    path.write_bytes(b"abcd")
+    os.utime(path, ns=(10**18, 10**18))  # a new version: other size and time
+    assert file_digest(path) == hashlib.sha256(b"abcd").hexdigest()
