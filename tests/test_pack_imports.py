@@ -125,6 +125,7 @@ def test_every_core_module_imports_in_plain_python_without_comfyui_or_tools():
             "[importlib.import_module(m.name) for m in pkgutil.walk_packages(audiowalk_core.__path__, "
             "'audiowalk_core.')]; "
             "assert 'audiowalk_core.generators.biggan.model' in sys.modules; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('folder_paths', 'comfy', 'nodes', 'audiowalk_tools')]; "
+            "bad = [m for m in sys.modules "
+            "if m.split('.')[0] in ('folder_paths', 'comfy', 'nodes', 'audiowalk_tools')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
