@@ -63,3 +63,9 @@ def test_comfy_cli_reads_the_metadata_as_published():
     assert config.project.supported_comfyui_version == PYPROJECT["tool"]["comfy"]["requires-comfyui"]
     assert sorted(config.project.dependencies) == sorted(requirement_lines())
     assert config.tool_comfy.icon.endswith("/docs/icon.svg")
+
+
+def test_the_package_version_is_the_registry_version():
+    import audiowalk_core
+
+    assert audiowalk_core.__version__ == PYPROJECT["project"]["version"]
