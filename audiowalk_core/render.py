@@ -88,7 +88,7 @@ def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: 
     VideoWriter's bounded queue to its encoder thread, so the generator works on batch n+1 while x264 encodes
     batch n; the render takes about as long as the slower of the two. An error in either, or Ctrl-C, stops both
     and leaves nothing under ``output_path``. Memory: a few batches of frames, whatever the song's length."""
-    from .biggan import generate_frames
+    from .generators import generate_frames
     from .video import VideoWriter
 
     with VideoWriter(output_path, fps, audio=audio, crf=crf, preset=preset,
@@ -101,7 +101,8 @@ def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: 
 
 def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_weights, scratch: Path, say):
     """The BigGAN handle: real weights (local, or downloaded when possible), else random ones when allowed."""
-    from .biggan import BIGGAN_MODELS, build_random_biggan, load_biggan, save_biggan_safetensors
+    from .generators.biggan import (BIGGAN_MODELS, builtin_config, load_biggan, random_biggan_weights,
+                                    save_biggan_safetensors)
 
     require_choice("model", model_name, BIGGAN_MODELS, "is not a known BigGAN")
     try:
@@ -120,11 +121,11 @@ def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_we
                 "or --random-weights to try the pipeline with random weights") from exc
     say(RANDOM_WEIGHTS_WARNING.format(model=model_name, reason=reason,
                                       dirs=", ".join(str(d) for d in search_dirs)))
-    model = build_random_biggan(model_name, seed)
+    weights = random_biggan_weights(model_name, seed)
     folder = scratch / "random-biggan"
     folder.mkdir()
-    save_biggan_safetensors(model, model.config, folder / f"{model_name}.safetensors")
-    del model
+    save_biggan_safetensors(weights, builtin_config(model_name), folder / f"{model_name}.safetensors")
+    del weights
     try:
         return load_biggan(model_name, [folder], dtype=dtype, device=device, allow_download=False)
     finally:

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from audiowalk_core.analysis import BAND_MODES
-from audiowalk_core.biggan import BIGGAN_MODELS
+from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.classes import SCHEDULE_MODES
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
@@ -163,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_convert_biggan(args) -> int:
-    from audiowalk_core.biggan import convert_to_safetensors
+    from audiowalk_core.generators.biggan import convert_to_safetensors
 
     if args.output.suffix != ".safetensors":
         raise CommandError("the output must end in .safetensors")

@@ -19,9 +19,10 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from audiowalk_core import biggan  # installed with the pack (pip install -e .)
+from audiowalk_core.generators import biggan, devices, generate_frames  # installed with the pack (pip install -e .)
 from audiowalk_core.clock import FrameClock
 from audiowalk_core.latents import WalkLatents
+from biggan_reference import count_flops_per_frame, library_biggan  # bench/ (the script's folder)
 
 
 def synchronize(device: torch.device) -> None:
@@ -68,10 +69,10 @@ def seed_way(model, latents: WalkLatents, device: torch.device) -> float:
 
 
 def ours(handle, latents: WalkLatents, batch_size: int) -> float:
-    list(biggan.generate_frames(handle, latents.slice_frames(0, batch_size), batch_size=batch_size))  # warm-up
+    list(generate_frames(handle, latents.slice_frames(0, batch_size), batch_size=batch_size))  # warm-up
     synchronize(handle.device)
     start = time.perf_counter()
-    for _ in biggan.generate_frames(handle, latents, batch_size=batch_size):
+    for _ in generate_frames(handle, latents, batch_size=batch_size):
         pass
     synchronize(handle.device)
     return time.perf_counter() - start
@@ -90,7 +91,7 @@ def main(argv=None) -> None:
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = biggan.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     dtypes = [d.strip() for d in args.dtype.split(",")]
     config = biggan.builtin_config(args.model)
@@ -106,8 +107,9 @@ def main(argv=None) -> None:
             print(f"matmul rate {low} (4096^2 mm): {peaks[low] / 1e9:.1f} GFLOP/s")
 
     latents = make_latents(max(args.frames, max(batch_sizes)))
-    seed_model = biggan.build_random_biggan(config, seed=0)
-    flops = biggan.count_flops_per_frame(seed_model)
+    weights = biggan.random_biggan_weights(config, seed=0)
+    seed_model = library_biggan(config, weights)
+    flops = count_flops_per_frame(seed_model)
     print(f"FLOPs per frame, seed's way (conv/linear/attention MACs x2): {flops / 1e9:.2f} GFLOP")
     seed_seconds = seed_way(seed_model, latents.slice_frames(0, args.seed_frames), device)
     seed_fps = args.seed_frames / seed_seconds
@@ -121,10 +123,10 @@ def main(argv=None) -> None:
     layouts = ["channels_last", "contiguous"] if args.contiguous else ["channels_last"]
     for dtype in dtypes:
         for layout in layouts:
-            handle = biggan.handle_from_model(biggan.build_random_biggan(config, seed=0), config, dtype=dtype,
-                                              device=str(device), channels_last=layout == "channels_last")
+            handle = biggan.handle_from_weights(weights, config, dtype=dtype, device=str(device),
+                                                channels_last=layout == "channels_last")
             if useful is None:
-                useful = biggan.count_flops_per_frame(handle)
+                useful = count_flops_per_frame(handle)
                 print(f"FLOPs per frame, ours (the output convolution computes only the 3 kept channels): "
                       f"{useful / 1e9:.2f} GFLOP")
             for batch_size in batch_sizes:

@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 
-from audiowalk_core.biggan_store import model_name_from_choice
+from audiowalk_core.generators.biggan.store import model_name_from_choice
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_tools.workflow_tools import (GraphNode, WorkflowError, apply_assignments, build_ui_workflow,
                                            graph_signature, input_specs, load_workflow, pack_object_info,
