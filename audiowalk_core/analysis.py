@@ -17,13 +17,11 @@ from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
+from .settings import BAND_MODES, DEFAULTS
 
-# improved: our bands on the exact clock. seed: the notebook's bands and frame count (video ~1 s shorter than the
-# song). seed_full_length: the notebook's band maths on the exact clock (windows past the end zero-padded).
-BAND_MODES = ("improved", "seed", "seed_full_length")
-# Seed README demo values (docs/seed_algorithm.md).
-SEED_DEFAULTS = {"max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
-                 "frequency_band_growth_rate": 1.01, "extra_detail": 0.9}
+# BAND_MODES (declared in settings.py): improved: our bands on the exact clock. seed: the notebook's bands and frame
+# count (video ~1 s shorter than the song). seed_full_length: the notebook's band maths on the exact clock (windows
+# past the end zero-padded). Defaults of the band parameters: settings.DEFAULTS (the seed README's demo values).
 _DB_PER_LN_POWER = 10.0 / math.log(10.0)  # dB = 10*log10(p) = _DB_PER_LN_POWER * ln(p), p = |X|^2
 
 
@@ -118,9 +116,11 @@ def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops,
     out[:] = (sums[:, :len(starts)] / widths).astype(np.float32)
 
 
-def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: float = 11000.0,
-                       low_frequency_skip: float = 16.0, frequency_band_growth_rate: float = 1.01,
-                       extra_detail: float = 0.9, fps=30, frame_count: int | None = None,
+def seed_band_energies(mono: np.ndarray, sample_rate: int,
+                       max_frequency_level: float = DEFAULTS.max_frequency_level,
+                       low_frequency_skip: float = DEFAULTS.low_frequency_skip,
+                       frequency_band_growth_rate: float = DEFAULTS.frequency_band_growth_rate,
+                       extra_detail: float = DEFAULTS.extra_detail, fps=30, frame_count: int | None = None,
                        block_frames: int = 24, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's band energies (docs/seed_algorithm.md steps 2-5), float32 maths, within 1e-5 of float64.
 
@@ -494,10 +494,12 @@ def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: s
     return FrameClock.for_duration(num_samples, sample_rate, fps).frame_count
 
 
-def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
-                     max_frequency_level: float = 11000.0, low_frequency_skip: float = 16.0,
-                     frequency_band_growth_rate: float = 1.01, extra_detail: float = 0.9,
-                     band_count: int = 48, on_progress=None) -> AudioFeatures:
+def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFAULTS.band_mode,
+                     max_frequency_level: float = DEFAULTS.max_frequency_level,
+                     low_frequency_skip: float = DEFAULTS.low_frequency_skip,
+                     frequency_band_growth_rate: float = DEFAULTS.frequency_band_growth_rate,
+                     extra_detail: float = DEFAULTS.extra_detail, band_count: int = DEFAULTS.band_count,
+                     on_progress=None) -> AudioFeatures:
     """Describe ``clip`` frame by frame at ``fps`` (rational; 29.97 -> 30000/1001).
 
     Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode``:
@@ -577,4 +579,4 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     report(stages, stages)
     return AudioFeatures(clock=clock, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(tempo),
                          band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
-                         warnings=tuple(filter(None, [silence_warning(clip)])))
+                         warnings=tuple(filter(None, [silence_warning(clip)])), song_samples=clip.num_samples)
