@@ -1,8 +1,8 @@
 """The BigGAN-only pipeline without ComfyUI: song -> features -> latent walk -> BigGAN -> mp4 with the song.
 
-Frames stream from BigGAN batch by batch into the video file, so they never accumulate; what is held whole grows
-with the song: its decoded samples (0.35 MB per second at 44.1 kHz stereo) and the per-frame curves and latents (a
-few KB per frame). The heavy modules (torch, the model, the encoder) are imported inside the function, so
+Frames stream from BigGAN batch by batch into the video file, so they never accumulate. The decoded song waits in a
+temporary file (0.34 MiB per second at 44.1 kHz stereo, on disk) and is read in blocks; what is held whole grows with
+the song only by the per-frame curves and latents (about 1 KB per frame) and the analysis' per-STFT-frame tables. The heavy modules (torch, the model, the encoder) are imported inside the function, so
 ``audiowalk --help`` stays fast.
 """
 from __future__ import annotations
@@ -47,7 +47,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     music runs to its end even where the video is shorter (band_mode seed ends about a second early: the seed
     notebook kept the whole song, see settings.PRESET_KEEPS_WHOLE_SONG); otherwise it is cut to the video.
     """
-    from .audio import load_audio
+    from .audio_file import load_audio_to_disk
     from .clock import parse_fps
     from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
 
@@ -60,26 +60,33 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     settings = (settings or DEFAULT_PIPELINE).replace(**setting_changes)
     frame_rate = parse_fps(settings.fps)
     seed = settings.seed
-    clip = load_audio(song_path, start_seconds, duration_seconds or None, input_name="song")
-    features = compute_song_features(clip, settings)
-    for warning in features.warnings:
-        say(f"WARNING: {warning}")
-    latents = make_walk_latents(features, settings)
-    say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "
-        f"at {frame_rate} fps")
     search_dirs = [Path(models_dir)] if models_dir is not None else [default_models_dir()]
     with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
-        handle = _load_model(model_name, search_dirs, seed=seed, dtype=dtype, device=device,
-                             allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
-        say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size), crf=crf,
-                      on_progress=on_progress, keep_whole_audio=keep_whole_song)
-        if handle.compile_error:
-            say(f"torch.compile failed, rendered without it: {handle.compile_error}")
-        elif handle.compile_seconds is not None:
-            say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
-                f"{handle.compile_cache_dir})")
+        # the decoded song waits on disk and is read in blocks (analysis, music track): memory flat in its length
+        clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
+        try:
+            features = compute_song_features(clip, settings)
+            for warning in features.warnings:
+                say(f"WARNING: {warning}")
+            latents = make_walk_latents(features, settings)
+            del features
+            say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} "
+                f"frames at {frame_rate} fps")
+            handle = _load_model(model_name, search_dirs, seed=seed, dtype=dtype, device=device,
+                                 allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
+            say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size),
+                          crf=crf, on_progress=on_progress, keep_whole_audio=keep_whole_song)
+            if handle.compile_error:
+                say(f"torch.compile failed, rendered without it: {handle.compile_error}")
+            elif handle.compile_seconds is not None:
+                say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
+                    f"{handle.compile_cache_dir})")
+        finally:
+            close = getattr(clip.samples, "close", None)
+            if close is not None:
+                close()
     return output_path
 
 

@@ -205,10 +205,17 @@ PipelineSettings = dataclasses.make_dataclass(
 DEFAULTS = PipelineSettings()
 
 
-def settings_from_widgets(node: str, widgets: dict, base=None):
+def settings_from_widgets(node: str, widgets: dict, base=None, values: tuple = ()):
     """PipelineSettings from a node's widget values (widget names; absent ones keep ``base``'s, default DEFAULTS,
-    as in a workflow saved before the widget existed). Unknown widget names raise TypeError."""
+    as in a workflow saved before the widget existed). ``values``: widget values given by position, in widget
+    order (a node method called positionally). Unknown widget names raise TypeError."""
     known = {s.widget_name: s for s in node_settings(node)}
+    if len(values) > len(known):
+        raise TypeError(f"{node} takes {len(known)} setting widgets, {len(values)} were given")
+    positional = dict(zip(known, values))
+    if set(positional) & set(widgets):
+        raise TypeError(f"{node} got {', '.join(sorted(set(positional) & set(widgets)))} twice")
+    widgets = {**positional, **widgets}
     unknown = sorted(set(widgets) - set(known))
     if unknown:
         raise TypeError(f"{node} has no setting widget(s) {', '.join(unknown)}")

@@ -104,9 +104,9 @@ class AudioWalkAudioFeatures:
             **node_inputs(FEATURES_NODE),  # declared once: audiowalk_core/settings.py
         }}
 
-    def analyse(self, audio, **widgets):
+    def analyse(self, audio, *values, **widgets):
         clip = audio_from_comfy(audio)
-        settings = settings_from_widgets(FEATURES_NODE, widgets)
+        settings = settings_from_widgets(FEATURES_NODE, widgets, values=values)
         features = compute_song_features(clip, settings, on_progress=progress_callback(4))
         for warning in features.warnings:  # to ComfyUI's console
             logging.getLogger("audiowalk").warning("Audio Features: %s", warning)

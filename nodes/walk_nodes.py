@@ -24,8 +24,8 @@ class AudioWalkBandNoiseWalk:
             **node_inputs(NOISE_NODE),
         }}
 
-    def walk(self, features, **widgets):
-        settings = settings_from_widgets(NOISE_NODE, widgets)
+    def walk(self, features, *values, **widgets):
+        settings = settings_from_widgets(NOISE_NODE, widgets, values=values)
         return (make_noise_curves(features, settings),)
 
 
@@ -46,8 +46,8 @@ class AudioWalkClassSchedule:
             **node_inputs(CLASSES_NODE),
         }}
 
-    def schedule(self, features, **widgets):
-        settings = settings_from_widgets(CLASSES_NODE, widgets)
+    def schedule(self, features, *values, **widgets):
+        settings = settings_from_widgets(CLASSES_NODE, widgets, values=values)
         return (make_class_curves(features, settings),)
 
 
@@ -88,8 +88,8 @@ class AudioWalkSmoothLatents:
             **node_inputs(SMOOTH_NODE),
         }}
 
-    def smooth(self, latents, **widgets):
-        settings = settings_from_widgets(SMOOTH_NODE, widgets)
+    def smooth(self, latents, *values, **widgets):
+        settings = settings_from_widgets(SMOOTH_NODE, widgets, values=values)
         return (smooth_walk(latents, settings),)
 
 
