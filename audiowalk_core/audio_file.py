@@ -90,6 +90,13 @@ class _DiskCollector:
         return DiskSamples(self.path, self.channels, self.count)
 
 
+def close_clip(clip: AudioClip) -> None:
+    """Close the file a clip from :func:`load_audio_to_disk` reads (nothing for clips in memory)."""
+    close = getattr(clip.samples, "close", None)
+    if close is not None:
+        close()
+
+
 def load_audio_to_disk(path, folder, start_seconds: float = 0.0, duration_seconds: float | None = None,
                        input_name: str = "audio file") -> AudioClip:
     """:func:`~audiowalk_core.audio.load_audio` with the samples in a raw file in ``folder`` (which the caller

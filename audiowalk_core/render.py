@@ -47,7 +47,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     music runs to its end even where the video is shorter (band_mode seed ends about a second early: the seed
     notebook kept the whole song, see settings.PRESET_KEEPS_WHOLE_SONG); otherwise it is cut to the video.
     """
-    from .audio_file import load_audio_to_disk
+    from .audio_file import close_clip, load_audio_to_disk
     from .clock import parse_fps
     from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
 
@@ -84,9 +84,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
                 say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
                     f"{handle.compile_cache_dir})")
         finally:
-            close = getattr(clip.samples, "close", None)
-            if close is not None:
-                close()
+            close_clip(clip)
     return output_path
 
 

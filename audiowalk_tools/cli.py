@@ -217,13 +217,17 @@ def cmd_demo_song(args) -> int:
 # ---------------------------------------------------------------------------------------------------- features
 
 def cmd_features(args) -> int:
-    from audiowalk_core.audio import load_audio
+    import tempfile
 
+    from audiowalk_core.audio_file import close_clip, load_audio_to_disk
     from audiowalk_core.pipeline import compute_song_features
 
     settings = settings_from_args(args)
-    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
-    features = compute_song_features(clip, settings)
+    with tempfile.TemporaryDirectory(prefix="audiowalk-features-") as scratch:  # the decoded song, read in blocks
+        clip = load_audio_to_disk(args.song, scratch, args.start_seconds, args.duration_seconds or None,
+                                  input_name="song")
+        features = compute_song_features(clip, settings)
+        close_clip(clip)
     for warning in features.warnings:
         print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
@@ -565,7 +569,7 @@ def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
 
 def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
     """Several servers: every server renders one chunk at a time ("one chunk" prompts); the parts are joined here."""
-    from audiowalk_core.audio import load_audio
+    from audiowalk_core.audio_file import close_clip, load_audio_to_disk
     from audiowalk_core.chunks import RENDER_ONE_CHUNK, ChunkPlan
     from audiowalk_core.clock import FrameClock
 
@@ -608,28 +612,32 @@ def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
     if problems:
         raise CommandError("the servers cannot run this workflow:\n  " + "\n  ".join(problems))
 
+    import tempfile
+
     fps, start_seconds, duration_seconds = song_settings(api)
-    song = load_audio(args.audio, start_seconds, duration_seconds or None, input_name="--audio")
-    plan = ChunkPlan(FrameClock.for_duration(song.num_samples, song.sample_rate, fps).frame_count, chunk_frames)
-    prompts = {}
-    for client in clients:
+    with tempfile.TemporaryDirectory(prefix="audiowalk-song-") as scratch:  # the decoded song, read in blocks
+        song = load_audio_to_disk(args.audio, scratch, start_seconds, duration_seconds or None, input_name="--audio")
+        plan = ChunkPlan(FrameClock.for_duration(song.num_samples, song.sample_rate, fps).frame_count, chunk_frames)
+        prompts = {}
+        for client in clients:
+            try:
+                name = client.upload_file(args.audio)
+            except ComfyConnectionError as exc:
+                print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
+                continue
+            prompts[client] = _with_song(api, loaders, name)
+        if not prompts:
+            raise ChunkRunError("no server took the song")
+        print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames on "
+              f"{len(prompts)} server(s)", file=sys.stderr)
+        output = _spread_output_path(args.output, args.audio)
+        progress = SpreadProgress()
         try:
-            name = client.upload_file(args.audio)
-        except ComfyConnectionError as exc:
-            print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
-            continue
-        prompts[client] = _with_song(api, loaders, name)
-    if not prompts:
-        raise ChunkRunError("no server took the song")
-    print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames on "
-          f"{len(prompts)} server(s)", file=sys.stderr)
-    output = _spread_output_path(args.output, args.audio)
-    progress = SpreadProgress()
-    try:
-        SpreadRender(prompts, chunk_node, save_node, plan, fps=fps, audio=song, output=output,
-                     on_message=progress.message, on_progress=progress.progress, timeout=args.timeout).run()
-    finally:
-        progress.finish()
+            SpreadRender(prompts, chunk_node, save_node, plan, fps=fps, audio=song, output=output,
+                         on_message=progress.message, on_progress=progress.progress, timeout=args.timeout).run()
+        finally:
+            progress.finish()
+        close_clip(song)
     print(f"saved {output} ({plan.total_frames:,} frames from {len(prompts)} servers in "
           f"{time.perf_counter() - started:.1f} s)")
     return 0
