@@ -17,12 +17,12 @@ from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
-from .frame_means import VideoFrameMeans
+from .frame_means import DiskRows, VideoFrameMeans
 from .settings import BAND_MODES, DEFAULTS
 
-# BAND_MODES (declared in settings.py): improved: our bands on the exact clock. seed: the notebook's bands and frame
-# count (video ~1 s shorter than the song). seed_full_length: the notebook's band maths on the exact clock (windows
-# past the end zero-padded). Defaults of the band parameters: settings.DEFAULTS (the seed README's demo values).
+# BAND_MODES and the band parameters' defaults: settings.py (improved: our bands on the exact clock; seed: the
+# notebook's bands and frame count; seed_full_length: its band maths on the exact clock, windows zero-padded).
+LOG_BANDS_IN_MEMORY_BYTES = 32 << 20  # log bands beyond this (about 16 min at 44.1 kHz) go to a temporary file
 _DB_PER_LN_POWER = 10.0 / math.log(10.0)  # dB = 10*log10(p) = _DB_PER_LN_POWER * ln(p), p = |X|^2
 
 
@@ -277,7 +277,8 @@ class _StftTables:
         self.video_bands = VideoFrameMeans(clock, len(band_edges) - 1) if per_frame else None
         self.video_chroma = VideoFrameMeans(clock, 12) if per_frame else None
         self.bands = None if per_frame else np.empty((frames, len(band_edges) - 1), np.float32)
-        self.log_bands = np.empty((frames, len(log_lo)), np.float32)
+        spill = frames * len(log_lo) * 4 > LOG_BANDS_IN_MEMORY_BYTES  # long songs: on disk, read in blocks
+        self.log_bands = DiskRows(frames, len(log_lo)) if spill else np.empty((frames, len(log_lo)), np.float32)
         self.chroma = None if per_frame else np.zeros((frames, 12), np.float32)
         norm = np.float32(1.0 / (window.sum() ** 2))
         for first in range(0, frames, block):

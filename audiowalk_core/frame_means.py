@@ -36,3 +36,57 @@ class VideoFrameMeans:
             nearest = have[np.clip(np.searchsorted(have, np.arange(len(out))), 0, len(have) - 1)]
             out[~filled] = out[nearest[~filled]]
         return out.astype(np.float32)
+
+
+class DiskRows:
+    """A float32 table ``[rows, columns]`` in an anonymous temporary file (gone when closed or collected), written
+    and read by row slices: ``table[a:b] = block``, ``table[a:b]`` (a fresh array), ``len``, ``shape``, ``max()``.
+    For per-STFT-row tables of long songs (analysis' log bands: 115 MiB per hour at 44.1 kHz), which are read in
+    blocks."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, rows: int, columns: int, block_rows: int = 8192):
+        import tempfile
+
+        self.shape = (int(rows), int(columns))
+        self.block_rows = block_rows
+        self._file = tempfile.TemporaryFile()
+        self._file.truncate(self.shape[0] * self.shape[1] * 4)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def _rows(self, key: slice) -> tuple[int, int]:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("DiskRows takes row slices [first:stop]")
+        first, stop, _ = key.indices(self.shape[0])
+        return first, max(stop, first)
+
+    def __setitem__(self, key: slice, block: np.ndarray) -> None:
+        import os
+
+        first, stop = self._rows(key)
+        data = np.ascontiguousarray(np.broadcast_to(block, (stop - first, self.shape[1])), np.float32)
+        os.pwrite(self._file.fileno(), data.tobytes(), first * self.shape[1] * 4)
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        import os
+
+        first, stop = self._rows(key)
+        out = np.empty((stop - first, self.shape[1]), np.float32)
+        view, offset = memoryview(out).cast("B"), first * self.shape[1] * 4
+        while view.nbytes:
+            got = os.preadv(self._file.fileno(), [view], offset)
+            if got <= 0:
+                raise OSError("DiskRows: the table file ended early")
+            view, offset = view[got:], offset + got
+        return out
+
+    def max(self) -> float:
+        """The largest value (-inf when empty), a block at a time."""
+        return max((float(self[first:first + self.block_rows].max()) for first in range(0, len(self), self.block_rows)),
+                   default=-np.inf)
+
+    def close(self) -> None:
+        self._file.close()
