@@ -27,12 +27,12 @@ SAMPLE_RATE = 44100
 BLOCK_SECONDS = 10
 
 
-def write_long_song(path: Path, seconds: float, sample_rate: int = SAMPLE_RATE) -> Path:
-    """A deterministic stereo 16-bit wav ``seconds`` long, written ``BLOCK_SECONDS`` at a time (never held whole):
+def write_long_song(path: Path, seconds: float, sample_rate: int = SAMPLE_RATE, channels: int = 2) -> Path:
+    """A deterministic 16-bit wav (stereo, or mono with ``channels=1``) ``seconds`` long, written ``BLOCK_SECONDS`` at a time (never held whole):
     an A minor chord whose loudness swells every 8 s, and a decaying 60 Hz kick on every beat at 120 BPM."""
     total = int(round(seconds * sample_rate))
     with wave.open(str(path), "wb") as out:
-        out.setnchannels(2)
+        out.setnchannels(channels)
         out.setsampwidth(2)
         out.setframerate(sample_rate)
         for first in range(0, total, BLOCK_SECONDS * sample_rate):
@@ -43,7 +43,7 @@ def write_long_song(path: Path, seconds: float, sample_rate: int = SAMPLE_RATE) 
             kick = np.sin(2 * np.pi * 60.0 * since_beat) * np.exp(-since_beat / 0.08)
             left = 0.3 * swell * chord + 0.5 * kick
             right = 0.3 * swell * np.roll(chord, 7) + 0.5 * kick
-            pcm = (np.stack([left, right], axis=1) * 32767 * 0.9).astype("<i2")
+            pcm = (np.stack([left, right][:channels], axis=1) * 32767 * 0.9).astype("<i2")
             out.writeframes(pcm.tobytes())
     return path
 

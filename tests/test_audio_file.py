@@ -57,6 +57,23 @@ def test_features_from_disk_equal_features_from_memory(song, tmp_path, band_mode
         assert np.array_equal(disk.curves[name], curve), name
 
 
+def test_features_with_the_log_bands_on_disk_are_the_same(song, monkeypatch):
+    """A long song's log bands go to a temporary file (analysis.LOG_BANDS_IN_MEMORY_BYTES): same features."""
+    import audiowalk_core.analysis as analysis
+    from audiowalk_core.frame_means import DiskRows
+
+    clip = load_audio(song)
+    in_memory = compute_features(clip, 7)
+    monkeypatch.setattr(analysis, "LOG_BANDS_IN_MEMORY_BYTES", 1024)
+    on_disk = compute_features(clip, 7)
+    for name, curve in in_memory.curves.items():
+        assert np.array_equal(on_disk.curves[name], curve), name
+    rows = DiskRows(5, 3)
+    rows[1:4] = np.arange(9, dtype=np.float32).reshape(3, 3)
+    assert np.array_equal(rows[0:5][1:4], np.arange(9).reshape(3, 3)) and rows.max() == 8.0 and len(rows) == 5
+    rows.close()
+
+
 def test_disk_loading_gives_load_audios_errors_and_silence_warning(tmp_path):
     text = tmp_path / "notes.wav"
     text.write_text("not audio at all\n")
@@ -73,7 +90,8 @@ def test_disk_loading_gives_load_audios_errors_and_silence_warning(tmp_path):
 @pytest.mark.slow
 def test_render_peak_memory_is_flat_in_song_length(tmp_path):
     """``audiowalk render`` of a 10-minute song peaks within 10% of a 1-minute song (fresh processes, tiny BigGAN,
-    1/4 fps so the song's length is what grows). Holding the decoded song would add 0.34 MiB per second: +180 MiB."""
+    1/4 fps so the song's length is what grows; 22.05 kHz mono to keep it short: bench/bench_cli_memory.py measures
+    44.1 kHz stereo up to an hour). Before: 367 vs 519 MiB (the song held, frame_rms reading 256 frames at once)."""
     from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
 
     bench = bench_module()
@@ -84,7 +102,7 @@ def test_render_peak_memory_is_flat_in_song_length(tmp_path):
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])))
     peaks = {}
     for minutes in (1, 10):
-        song = bench.write_long_song(tmp_path / f"song-{minutes}.wav", minutes * 60)
+        song = bench.write_long_song(tmp_path / f"song-{minutes}.wav", minutes * 60, 22050, channels=1)
         peaks[minutes], _, _ = bench.peak_mib(
             [sys.executable, "-m", "audiowalk_tools.cli", "render", str(song), "-o", str(tmp_path / "out.mp4"),
              "--models-dir", str(models), "--fps", "1/4", "--batch-size", "16"], env)
