@@ -32,6 +32,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
                 batch_size: int = 8, allow_random_weights: bool = False, on_progress=None,
                 start_seconds: float = 0.0, duration_seconds: float | None = None, crf: int = 18,
                 device: str = "auto", dtype: str = "auto", on_message=None, keep_whole_song: bool = False,
+                output_mapping: str = "fixed",
                 **setting_changes) -> Path:
     """Render ``song_path`` to the mp4 ``output_path`` with the default pipeline; returns the output path.
 
@@ -45,7 +46,8 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     ``on_message(text)``. ``on_progress(done_frames, total_frames)`` follows the BigGAN frames. The file is written
     to a temporary name and renamed at the end, so a failed render leaves nothing behind. ``keep_whole_song``: the
     music runs to its end even where the video is shorter (band_mode seed ends about a second early: the seed
-    notebook kept the whole song, see settings.PRESET_KEEPS_WHOLE_SONG); otherwise it is cut to the video.
+    notebook kept the whole song, see settings.PRESET_RENDER_OPTIONS); otherwise it is cut to the video.
+    ``output_mapping``: BigGAN's "fixed" (x + 1) / 2, or the notebook's "per_frame_minmax" (flickers).
     """
     from .audio_file import close_clip, load_audio_to_disk
     from .clock import parse_fps
@@ -77,7 +79,8 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
             say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
             output_path.parent.mkdir(parents=True, exist_ok=True)
             render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size),
-                          crf=crf, on_progress=on_progress, keep_whole_audio=keep_whole_song)
+                          crf=crf, on_progress=on_progress, keep_whole_audio=keep_whole_song,
+                          output_mapping=output_mapping)
             if handle.compile_error:
                 say(f"torch.compile failed, rendered without it: {handle.compile_error}")
             elif handle.compile_seconds is not None:
@@ -89,7 +92,8 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
 
 
 def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: int = 8, crf: int = 18,
-                  preset: str = "medium", on_progress=None, keep_whole_audio: bool = False) -> Path:
+                  preset: str = "medium", on_progress=None, keep_whole_audio: bool = False,
+                  output_mapping: str = "fixed") -> Path:
     """BigGAN frames of ``latents`` -> ``output_path`` (mp4 with ``audio``), generation and encoding at once.
 
     The frames leave the device as uint8 (``generate_frames(output_format="uint8")``) and go through the
@@ -102,7 +106,7 @@ def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: 
     with VideoWriter(output_path, fps, audio=audio, crf=crf, preset=preset, total_frames=latents.frame_count,
                      keep_whole_audio=keep_whole_audio) as writer:
         for frames in generate_frames(handle, latents, batch_size=int(batch_size), on_progress=on_progress,
-                                      output_format="uint8"):
+                                      output_format="uint8", output_mapping=output_mapping):
             writer.write(frames)
     return Path(output_path)
 

@@ -233,9 +233,14 @@ PRESETS: dict[str, dict] = {
              "smoothing_factor": 0.1, "iterations": 2, "chain_order": "lowest_correlation",
              "labels": "teapot | bubble | mushroom", "class_mode": "seed", "smoothing_method": "none"},
 }
-# What a preset does beyond the walk settings: the seed notebook keeps the whole song under its shorter video
-# (its last cell concatenates the video and the untouched music with ffmpeg, which ends each stream on its own).
-PRESET_KEEPS_WHOLE_SONG = {"default": False, "seed": True}
+# What a preset sets beyond the walk (render options of ``audiowalk render``; the node widgets are in
+# docs/presets.md). The seed notebook renders biggan-deep-512, min-max normalises every frame on its own, and keeps
+# the whole song under its shorter video (its last cell concatenates the video and the untouched music with ffmpeg,
+# which ends each stream on its own).
+PRESET_RENDER_OPTIONS: dict[str, dict] = {
+    "default": {"model": "biggan-deep-128", "output_mapping": "fixed", "keep_whole_song": False},
+    "seed": {"model": "biggan-deep-512", "output_mapping": "per_frame_minmax", "keep_whole_song": True},
+}
 
 
 def preset(name: str):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from audiowalk_core.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
-from audiowalk_core.settings import (FEATURES_NODE, PRESET_KEEPS_WHOLE_SONG, PRESETS, SETTINGS, node_settings,
+from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
                                      preset)
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
@@ -81,8 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default="biggan-deep-128", choices=tuple(BIGGAN_MODELS),
-                        help="BigGAN model (default biggan-deep-128)")
+    render.add_argument("--model", default=None, choices=tuple(BIGGAN_MODELS),
+                        help="BigGAN model (default biggan-deep-128; biggan-deep-512 with --preset seed)")
+    render.add_argument("--output-mapping", default=None, choices=("fixed", "per_frame_minmax"),
+                        help="BigGAN output to pixels: fixed (x + 1) / 2 (default), or per_frame_minmax, the seed "
+                             "notebook's (each frame stretched on its own: flickers; the default with --preset seed)")
     render.add_argument("--models-dir", type=Path, default=None,
                         help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
                              "AUDIOWALK_HOME defaulting to the current folder)")
@@ -93,7 +96,8 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--preset", choices=tuple(PRESETS), default="default",
                         help="a named set of settings; flags given beside it override it. seed: the seed notebook "
                              "end to end (its bands, walk, class schedule, frame count and parameters, no "
-                             "smoothing, the whole song under its shorter video; docs/presets.md)")
+                             "smoothing, biggan-deep-512 with per-frame min-max, the whole song under its shorter "
+                             "video; docs/presets.md)")
     add_setting_flags(render, SETTINGS)
     render.add_argument("--keep-whole-song", action="store_true",
                         help="the music runs to its end even where the video is shorter (band-mode seed ends about "
@@ -270,13 +274,16 @@ def cmd_render(args) -> int:
 
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
         settings = settings_from_args(args)
+        options = PRESET_RENDER_OPTIONS[args.preset]
         path = render.render_song(
-            song, args.output, settings=settings, model_name=args.model, models_dir=args.models_dir,
+            song, args.output, settings=settings, model_name=args.model or options["model"],
+            models_dir=args.models_dir,
             batch_size=args.batch_size, allow_random_weights=args.random_weights,
             on_progress=progress.update, start_seconds=args.start_seconds,
             duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
             on_message=lambda text: print(text, file=sys.stderr, flush=True),
-            keep_whole_song=args.keep_whole_song or PRESET_KEEPS_WHOLE_SONG[args.preset])
+            keep_whole_song=args.keep_whole_song or options["keep_whole_song"],
+            output_mapping=args.output_mapping or options["output_mapping"])
     progress.finish()
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
