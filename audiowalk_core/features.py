@@ -22,6 +22,8 @@ class AudioFeatures:
     ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
     ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` one of analysis.BAND_MODES.
     ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
+    ``song_samples``: samples of the analysed audio at ``clock.sample_rate`` (0 when unknown), for schedules that
+    follow the song's length rather than the frame count (the seed notebook's class schedule).
     """
 
     clock: FrameClock
@@ -31,6 +33,7 @@ class AudioFeatures:
     band_edges_hz: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     band_mode: str = "improved"
     warnings: tuple = ()
+    song_samples: int = 0
 
     @property
     def frame_count(self) -> int:
@@ -49,4 +52,5 @@ class AudioFeatures:
         beats = self.beat_frames[(self.beat_frames >= start) & (self.beat_frames < stop)] - start
         return AudioFeatures(self.clock.with_frame_count(stop - start),
                              {k: v[start:stop] for k, v in self.curves.items()},
-                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode, self.warnings)
+                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode, self.warnings,
+                             song_samples=self.song_samples)

@@ -88,17 +88,20 @@ def main(argv=None) -> None:
     parser.add_argument("--seed-frames", type=int, default=4, help="frames for the seed's way")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--contiguous", action="store_true", help="also try the plain NCHW memory format")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.device, args.dtype, args.batch_sizes, args.frames, args.seed_frames = "cpu", "float32", "1,2", 2, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     device = devices.resolve_device(args.device)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     dtypes = [d.strip() for d in args.dtype.split(",")]
-    config = biggan.builtin_config(args.model)
-    print(f"model {args.model} ({config['output_dim']} px), device {device}, torch {torch.__version__}, "
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
+    print(f"model {'tiny (smoke)' if args.smoke else args.model} ({config['output_dim']} px), device {device}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, frames {args.frames}")
 
-    peak = matmul_rate(device, torch.float32)
+    peak = matmul_rate(device, torch.float32, **({"size": 256} if args.smoke else {}))
     print(f"matmul rate float32 (2048^2 mm): {peak / 1e9:.1f} GFLOP/s")
     peaks = {"float32": peak}
     for low in ("bfloat16", "float16"):

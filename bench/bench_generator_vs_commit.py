@@ -81,10 +81,14 @@ def main(argv=None) -> None:
                         help="torch.compile this tree's generator (the other commit's runs as that commit does)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default; 1 is steadier on a busy shared machine)")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures; the other commit: HEAD")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.commit, args.dtype, args.batch_size, args.frames, args.rounds = "HEAD", "float32", 2, 2, 1
+        args.device = "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = biggan.builtin_config(args.model)
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
     latents = make_latents(args.frames)
     with tempfile.TemporaryDirectory() as folder:
         other = import_core_at(args.commit, Path(folder))

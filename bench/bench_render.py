@@ -68,7 +68,7 @@ def make_latents(frames: int, seed: int = 0, truncation: float = 0.4) -> WalkLat
 
 def music(seconds: float) -> AudioClip:
     """The demo song (drums, bass, chords), ``seconds`` long: AAC costs what it costs on music, not on a sine."""
-    from audiowalk_core.demo import synthesize_demo_song
+    from audiowalk_tools.demo import synthesize_demo_song
 
     return synthesize_demo_song(duration_seconds=max(seconds, 0.1))
 
@@ -164,7 +164,7 @@ def time_song_render(args, seconds: float, folder: Path) -> dict:
     """Wall time of render.render_song (the CLI's function) on a synthesised song, weights from a local file."""
     import wave
 
-    from audiowalk_core.demo import synthesize_demo_song
+    from audiowalk_tools.demo import synthesize_demo_song
     from audiowalk_core.render import render_song
 
     song = synthesize_demo_song(duration_seconds=seconds)
@@ -213,7 +213,12 @@ def main(argv=None) -> None:
                         help="comma list of generator, encoder, whole, writer, writer_uint8, raw")
     parser.add_argument("--check", action="store_true", help="compare the frames with the library model first")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.frames, args.batch_size, args.rounds, args.video_size, args.video_frames = 4, 2, 1, 32, 4
+        args.preset, args.compile, args.device = "ultrafast", "off", "cpu"
+        args.song_seconds = min(args.song_seconds, 1.0) if args.song_seconds else 0.0
 
     if args.compile != "auto":  # render_song (--song-seconds) reads these, as the CLI does
         os.environ[devices.COMPILE_ENV] = "1" if args.compile == "on" else "0"
@@ -221,7 +226,7 @@ def main(argv=None) -> None:
         os.environ[devices.COMPILE_MODE_ENV] = args.compile_mode
     device = devices.resolve_device(args.device)
     args.device = device.type
-    config = biggan.builtin_config(args.model)
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
     handle = biggan.handle_from_weights(
         biggan.random_biggan_weights(config, 0), config, dtype=args.dtype, device=args.device,
         fused_upsampling=not args.no_fused_upsampling, compile_mode=args.compile_mode,
@@ -235,7 +240,7 @@ def main(argv=None) -> None:
                "compile_mode": handle.compile_mode, "preset": args.preset, "crf": args.crf,
                "fused_upsampling": not args.no_fused_upsampling, "torch": torch.__version__}
     flops = count_flops_per_frame(handle)
-    rate = matmul_rate(device, handle.dtype, 8192 if device.type == "cuda" else 2048)
+    rate = matmul_rate(device, handle.dtype, 256 if args.smoke else 8192 if device.type == "cuda" else 2048)
     figures.update(flops_per_frame=flops, matmul_rate=rate)
     print(f"{flops / 1e9:.1f} GFLOP per frame; {handle.dtype} matmul rate {rate / 1e12:.2f} TFLOP/s")
 
