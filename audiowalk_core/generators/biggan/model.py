@@ -222,18 +222,23 @@ class BigGAN(nn.Module):
 
 def fused_state(config: dict, state: dict, fused_upsampling: bool = True) -> dict:
     """:class:`BigGAN`'s state dict from the published weights ``state``: spectral norms folded, batch-norm
-    tables concatenated, the up-sampling convolutions transposed, the output convolution cut to 3 channels."""
+    tables concatenated, the up-sampling convolutions transposed, the output convolution cut to 3 channels. Every
+    tensor is a new float32 one (none shares memory with ``state``), and each is made once: the peak is about
+    ``state`` plus the model."""
+    def copied(key):
+        return state[key].to(torch.float32, copy=True)
+
     with torch.no_grad():
-        ours = {"embeddings.weight": state["embeddings.weight"],
+        ours = {"embeddings.weight": copied("embeddings.weight"),
                 "generator.gen_z.weight": folded_weight(state, "generator.gen_z"),
-                "generator.gen_z.bias": state["generator.gen_z.bias"]}
+                "generator.gen_z.bias": copied("generator.gen_z.bias")}
         scales, offsets, means, variances = [], [], [], []
         for index, entry in enumerate(block_channels(config)):
             prefix = f"generator.layers.{index}"
             if entry[0] == "attention":
                 for name in ("theta", "phi", "g", "o_conv"):
                     ours[f"{prefix}.{name}.weight"] = folded_weight(state, f"{prefix}.snconv1x1_{name}")
-                ours[f"{prefix}.gamma"] = state[f"{prefix}.gamma"]
+                ours[f"{prefix}.gamma"] = copied(f"{prefix}.gamma")
                 continue
             for number in range(4):
                 norm = f"{prefix}.bn_{number}"
@@ -245,14 +250,15 @@ def fused_state(config: dict, state: dict, fused_upsampling: bool = True) -> dic
                 if number == 1 and entry[3] and fused_upsampling:
                     weight = transposed_upsampling_weight(weight)
                 ours[f"{prefix}.conv_{number}.weight"] = weight
-                ours[f"{prefix}.conv_{number}.bias"] = state[f"{prefix}.conv_{number}.bias"]
+                ours[f"{prefix}.conv_{number}.bias"] = copied(f"{prefix}.conv_{number}.bias")
         ours["generator.norm_weight"] = torch.cat(scales + offsets)
-        ours["generator.norm_means"] = torch.cat(means, dim=1)
-        ours["generator.norm_vars"] = torch.cat(variances, dim=1)
+        del scales, offsets
+        ours["generator.norm_means"] = torch.cat(means, dim=1).float()
+        ours["generator.norm_vars"] = torch.cat(variances, dim=1).float()
         for name in ("weight", "bias"):
-            ours[f"generator.final_{name}"] = state[f"generator.bn.{name}"]
-        ours["generator.final_means"] = state["generator.bn.running_means"]
-        ours["generator.final_vars"] = state["generator.bn.running_vars"]
-        ours["generator.conv_to_rgb.weight"] = folded_weight(state, "generator.conv_to_rgb")[:3]
-        ours["generator.conv_to_rgb.bias"] = state["generator.conv_to_rgb.bias"][:3]
-    return {key: value.float().contiguous().clone() for key, value in ours.items()}
+            ours[f"generator.final_{name}"] = copied(f"generator.bn.{name}")
+        ours["generator.final_means"] = copied("generator.bn.running_means")
+        ours["generator.final_vars"] = copied("generator.bn.running_vars")
+        ours["generator.conv_to_rgb.weight"] = folded_weight(state, "generator.conv_to_rgb")[:3].clone()
+        ours["generator.conv_to_rgb.bias"] = copied("generator.conv_to_rgb.bias")[:3].clone()
+    return ours
