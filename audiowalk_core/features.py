@@ -22,6 +22,9 @@ class AudioFeatures:
     ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
     ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` one of analysis.BAND_MODES.
     ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
+    The music map (music_map.py): ``downbeat_frames`` int frame indices of the first beats of bars, ``sections``
+    a tuple of music_map.Section (``start_seconds``, ``end_seconds``, ``label``; empty when not analysed),
+    ``meter`` beats per bar (0: unknown), ``beat_seconds`` / ``downbeat_seconds`` the exact times (float64 s).
     """
 
     clock: FrameClock
@@ -31,6 +34,11 @@ class AudioFeatures:
     band_edges_hz: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     band_mode: str = "improved"
     warnings: tuple = ()
+    downbeat_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sections: tuple = ()
+    meter: int = 0
+    beat_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    downbeat_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @property
     def frame_count(self) -> int:
@@ -44,9 +52,15 @@ class AudioFeatures:
         return self.curves[name]
 
     def slice_frames(self, start: int, count: int) -> "AudioFeatures":
-        """Features of frames ``[start, start + count)`` (rows of every curve; beats shifted)."""
+        """Features of frames ``[start, start + count)`` (rows of every curve; beats and downbeats shifted; the
+        sections and exact times stay the song's, in seconds from the song's start)."""
         stop = min(start + count, self.frame_count)
-        beats = self.beat_frames[(self.beat_frames >= start) & (self.beat_frames < stop)] - start
+
+        def shifted(frames):
+            return frames[(frames >= start) & (frames < stop)] - start
+
         return AudioFeatures(self.clock.with_frame_count(stop - start),
                              {k: v[start:stop] for k, v in self.curves.items()},
-                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode, self.warnings)
+                             shifted(self.beat_frames), self.tempo_bpm, self.band_edges_hz, self.band_mode,
+                             self.warnings, shifted(self.downbeat_frames), self.sections, self.meter,
+                             self.beat_seconds, self.downbeat_seconds)
