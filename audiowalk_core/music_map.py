@@ -77,7 +77,9 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     if len(beat_rows) < 2:
         note = (f"the song ({duration_seconds:.2f} s) has {len(beat_rows)} beat(s), under two: no downbeats or bars, "
                 "one section")
-        return MusicMap(beat_seconds, np.zeros(0), 0, tempo if len(beat_rows) else 0.0, whole, (note,))
+        silent = not np.any(log_bands)  # the silence warning of the analysis says it already
+        return MusicMap(beat_seconds, np.zeros(0), 0, tempo if len(beat_rows) else 0.0, whole,
+                        () if silent else (note,))
     accents = meter_module.beat_accents(beat_rows, onset, log_bands, chroma, band_low_hz)
     positions, meters = meter_module.bar_positions(accents)
     downbeat_seconds = beat_seconds[positions == 0]
