@@ -16,7 +16,7 @@ from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .latents import NUM_CLASSES
 
-SCHEDULE_MODES = ("interpolate", "chroma", "beats")
+SCHEDULE_MODES = ("interpolate", "chroma", "beats", "bars", "sections")
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -78,8 +78,15 @@ def label_weights(features: AudioFeatures, labels, *, mode: str = "interpolate",
 
     Modes: "interpolate" (the seed: label to label linearly over the song), "chroma" (label j follows pitch class j
     mod len(labels), C=0; up to 12 labels; silence holds equal weights), "beats" (move to the next label every
-    ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade). One label is held on every frame."""
+    ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade), "bars" (the same every ``beats_per_switch``
+    bars, on the downbeats), "sections" (see :func:`music_map_schedule.section_switches`: each distinct section
+    label its own label, a repeat returns to it). One label is held on every frame."""
     require_choice("mode", mode, SCHEDULE_MODES)
+    if mode in ("bars", "sections"):
+        from .music_map_schedule import switch_weights
+
+        return switch_weights(features, len(_label_indices(labels)), mode, int(beats_per_switch),
+                              int(crossfade_frames))
     count = len(_label_indices(labels))
     frames = features.frame_count
     weights = np.zeros((frames, count), np.float32)

@@ -56,7 +56,8 @@ class AudioWalkBandNoiseWalk:
 class AudioWalkClassSchedule:
     DESCRIPTION = ("Makes BigGAN's ImageNet class weights for every frame from labels (names or indices 0-999, "
                    "separated by |): interpolate (the seed: label to label over the song), chroma (each label "
-                   "follows a pitch class), beats (next label every N beats, with a crossfade).")
+                   "follows a pitch class), beats (next label every N beats, with a crossfade), bars (every N bars), "
+                   "sections (each song section's label its own class).")
     CATEGORY = "AudioWalk/walk"
     RETURN_TYPES = ("AUDIOWALK_CLASSES",)
     RETURN_NAMES = ("classes",)
@@ -72,11 +73,13 @@ class AudioWalkClassSchedule:
                                              "song."}),
             "mode": (list(SCHEDULE_MODES), {"default": "interpolate", "tooltip":
                      "interpolate: over the whole song; chroma: label j follows pitch class j (C, C#, ...); "
-                     "beats: switch every beats_per_switch beats."}),
+                     "beats: switch every beats_per_switch beats; bars: every beats_per_switch bars (on downbeats); "
+                     "sections: each distinct song section (A, B ...) its own label, a repeat returns to it."}),
             "beats_per_switch": ("INT", {"default": 4, "min": 1, "max": 256,
-                                         "tooltip": "beats mode: beats between label changes."}),
+                                         "tooltip": "beats mode: beats between label changes; bars mode: bars."}),
             "crossfade_frames": ("INT", {"default": 8, "min": 0, "max": 1000,
-                                         "tooltip": "beats mode: frames of the fade from one label to the next."}),
+                                         "tooltip": "beats, bars, sections modes: frames of the fade from one label to "
+                                                    "the next."}),
         }}
 
     def schedule(self, features, labels, mode, beats_per_switch=4, crossfade_frames=8):
