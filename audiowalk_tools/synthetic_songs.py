@@ -37,6 +37,7 @@ class SyntheticSong:
     downbeats_seconds: np.ndarray
     sections: list = field(default_factory=list)
     meter: int = 4
+    onsets: dict = field(default_factory=dict)
 
     @property
     def seconds(self) -> float:
@@ -60,10 +61,13 @@ def _add(out: np.ndarray, start: int, signal: np.ndarray) -> None:
 
 def synthesize_song(sections=(("A", 16), ("B", 16), ("A", 16), ("B", 16), ("C", 16)), meter: int = 4,
                     bpm=120.0, sample_rate: int = 22050, lead_in_seconds: float = 0.5,
-                    tail_seconds: float = 1.5, accent: float = 1.0) -> SyntheticSong:
+                    tail_seconds: float = 1.5, accent: float = 1.0, bass_every_beat: bool = False,
+                    bass_offset_beats: float = 0.0, chord_offset_beats: float = 0.0) -> SyntheticSong:
     """Render ``sections`` (label, bars) in ``meter`` beats per bar at ``bpm`` (see :func:`_bar_tempos`).
 
-    ``accent``: how much louder the downbeat kick is than the other beats' (1.0: twice as loud)."""
+    ``accent``: how much louder the downbeat kick is than the other beats' (1.0: twice as loud). The bass plays
+    once a bar (or once a beat with ``bass_every_beat``), ``bass_offset_beats`` after the bar's (beat's) start; the
+    chords ``chord_offset_beats`` after the bar's start. ``onsets`` (of the result) lists each stem's note times."""
     rng = np.random.default_rng(1234)
     total_bars = sum(bars for _, bars in sections)
     tempos = _bar_tempos(total_bars, bpm)
@@ -91,6 +95,7 @@ def synthesize_song(sections=(("A", 16), ("B", 16), ("A", 16), ("B", 16), ("C", 
              ).astype(np.float32)
 
     section_truth = []
+    onsets = {"drums": [], "bass": [], "chords": []}
     bar = 0
     for label, bars in sections:
         kick_on, hats_on, snare_on, bass_on = _ARRANGEMENT[label]
@@ -105,12 +110,15 @@ def synthesize_song(sections=(("A", 16), ("B", 16), ("A", 16), ("B", 16), ("C", 
                 at = int(round((bar_start + beat * beat_seconds) * sample_rate))
                 if kick_on:
                     _add(drums, at, kick * (0.5 * (1.0 + accent) if beat == 0 else 0.5))
+                if kick_on or snare_on:
+                    onsets["drums"].append(at / sample_rate)
                 if hats_on:
                     _add(drums, at + int(beat_seconds * sample_rate / 2), hat)
                 if snare_on and beat % 2 == 1:
                     _add(drums, at, snare)
             chord = progression[local_bar % len(progression)]
-            length = int(round((bar_stop - bar_start) * sample_rate))
+            chord_start = bar_start + chord_offset_beats * beat_seconds
+            length = int(round((bar_stop - chord_start) * sample_rate))
             t = np.arange(length) / sample_rate
             envelope = np.exp(-t / decay) * np.minimum(1.0, t / 0.005)
             tone = np.zeros(length)
@@ -119,12 +127,20 @@ def synthesize_song(sections=(("A", 16), ("B", 16), ("A", 16), ("B", 16), ("C", 
                 for number, amplitude in enumerate(partials, start=1):
                     if amplitude:
                         tone += amplitude * np.sin(2 * np.pi * f0 * number * t)
-            _add(chords, int(round(bar_start * sample_rate)), (0.08 * envelope * tone).astype(np.float32))
+            _add(chords, int(round(chord_start * sample_rate)), (0.08 * envelope * tone).astype(np.float32))
+            onsets["chords"].append(chord_start)
             if bass_on:
                 f0 = 65.41 * 2 ** (chord[0] / 12)
-                bass_envelope = np.exp(-t / 0.5) * np.minimum(1.0, t / 0.01)
-                bass_tone = np.sin(2 * np.pi * f0 * t) + 0.3 * np.sin(4 * np.pi * f0 * t)
-                _add(bass, int(round(bar_start * sample_rate)), (0.25 * bass_envelope * bass_tone).astype(np.float32))
+                notes = range(meter) if bass_every_beat else range(1)
+                note_seconds = beat_seconds if bass_every_beat else bar_stop - bar_start
+                for note in notes:
+                    note_start = bar_start + (note + bass_offset_beats) * beat_seconds
+                    t = np.arange(int(round(note_seconds * sample_rate))) / sample_rate
+                    bass_envelope = np.exp(-t / min(0.5, 0.4 * note_seconds)) * np.minimum(1.0, t / 0.01)
+                    bass_tone = np.sin(2 * np.pi * f0 * t) + 0.3 * np.sin(4 * np.pi * f0 * t)
+                    _add(bass, int(round(note_start * sample_rate)),
+                         (0.25 * bass_envelope * bass_tone).astype(np.float32))
+                    onsets["bass"].append(note_start)
             bar += 1
         section_truth.append((bar_starts[start_bar], bar_starts[bar] if bar < total_bars else end_time, label))
     stems = {"drums": drums, "bass": bass, "chords": chords}
@@ -133,4 +149,5 @@ def synthesize_song(sections=(("A", 16), ("B", 16), ("A", 16), ("B", 16), ("C", 
     scale = np.float32(0.9 / peak)
     stems = {name: (stem * scale).astype(np.float32) for name, stem in stems.items()}
     return SyntheticSong(sample_rate, (mix * scale).astype(np.float32), stems, np.asarray(beat_times),
-                         np.asarray(bar_starts), section_truth, meter)
+                         np.asarray(bar_starts), section_truth, meter,
+                         {name: np.asarray(times) for name, times in onsets.items()})
