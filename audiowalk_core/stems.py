@@ -146,3 +146,13 @@ def stem_features(stems: Stems, name: str, fps=30, mix_features=None, **analysis
     if mix_features is not None:
         features = with_music_map_of(features, mix_features)
     return features
+
+
+def stem_energies(stems: Stems, clock) -> dict:
+    """RMS of each stem per frame of ``clock``, each normalised by the loudest stem's 99th percentile (so quiet
+    stems look quiet), float32 [frame_count] in [0, 1]."""
+    from .analysis import frame_rms
+
+    raw = {name: frame_rms(clip.mono_reader(), clock) for name, clip in stems.clips.items()}
+    scale = max([float(np.percentile(values, 99)) for values in raw.values() if len(values)] + [1e-12])
+    return {name: np.clip(values / scale, 0.0, 1.0).astype(np.float32) for name, values in raw.items()}
