@@ -117,10 +117,12 @@ def stems_from_clips(mix: AudioClip, clips: dict, source: str = "files") -> Stem
     return Stems(fitted, mix.sample_rate, mix.num_samples, tuple(notes), source)
 
 
-def load_stems(mix: AudioClip, files: dict, resolve=None) -> Stems:
+def load_stems(mix: AudioClip, files: dict, resolve=None, start_seconds: float = 0.0,
+               duration_seconds: float | None = None) -> Stems:
     """Decode the stem ``files`` {name: path} and fit them to ``mix``. ``resolve(name, path) -> Path`` maps a
-    listed file to its place (e.g. inside ComfyUI's input folder). Every file is checked (exists, not text, not
-    empty) before any is decoded."""
+    listed file to its place (e.g. inside ComfyUI's input folder); ``start_seconds`` / ``duration_seconds`` take
+    the same part of each stem as of the mix. Every file is checked (exists, not text, not empty) before any is
+    decoded."""
     from .paths import file_digest
 
     validate_clip(mix, "audio")
@@ -130,7 +132,7 @@ def load_stems(mix: AudioClip, files: dict, resolve=None) -> Stems:
         paths[name] = check_audio_file(where, f"stem {name}")
     clips, digests = {}, {}
     for name, path in paths.items():
-        clips[name] = load_audio(path, input_name=f"stem {name}")
+        clips[name] = load_audio(path, start_seconds, duration_seconds, input_name=f"stem {name}")
         digests[name] = file_digest(path)
     stems = stems_from_clips(mix, clips)
     return Stems(stems.clips, stems.sample_rate, stems.num_samples, stems.notes, "files", digests)

@@ -27,6 +27,7 @@ from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
 from audiowalk_core.smoothing import SMOOTHING_METHODS
 from audiowalk_core.walk import WALK_MODES
+from . import cli_music_map
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -150,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
     features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")
     features.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the curves here")
+    cli_music_map.add_features_options(features)  # --stem, --separate, --json, --music-map
 
     demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
     demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
@@ -216,6 +218,7 @@ def cmd_features(args) -> int:
     from audiowalk_core.audio import load_audio
     from audiowalk_core.clock import parse_fps
 
+    stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
     clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
     features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
     for warning in features.warnings:
@@ -239,6 +242,7 @@ def cmd_features(args) -> int:
         with atomic_output(args.plot) as tmp:
             imsave(tmp, plot_features(features), format="png")
         print(f"wrote {args.plot}")
+    cli_music_map.finish(args, clip, features, stem_files)
     return 0
 
 
