@@ -18,8 +18,9 @@ def add_features_options(parser) -> None:
     """The music map options of the ``features`` subcommand."""
     parser.add_argument("--stem", action="append", default=[], metavar="NAME=FILE",
                         help="a stem of the song (your own file, e.g. drums=drums.wav); repeat for each stem")
-    parser.add_argument("--separate", action="store_true",
-                        help="separate the stems with a neural model (not available in this version: use --stem)")
+    parser.add_argument("--separate", nargs="?", const="hpss", default=None, metavar="METHOD",
+                        help="separate the mix into stems: hpss (DSP: percussive + harmonic; the default); cached "
+                             "under $AUDIOWALK_HOME/cache/stems. Neural separation (HTDemucs) is not in this version")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="write frame count, fps, tempo, beats, downbeats, sections and per-stem curves here")
     parser.add_argument("--music-map", type=Path, default=None, metavar="PNG",
@@ -32,9 +33,16 @@ def prepare(args) -> dict:
     from audiowalk_core.errors import AudioWalkInputError
     from audiowalk_core.stems import parse_stem_list
 
-    if getattr(args, "separate", False):
-        raise AudioWalkInputError("--separate", "neural stem separation (HTDemucs) is not available in this version",
-                                  "your own stems with --stem NAME=FILE")
+    separate = getattr(args, "separate", None)
+    if separate is not None:
+        from audiowalk_core.separation import SEPARATION_METHODS
+
+        if separate not in SEPARATION_METHODS:
+            raise AudioWalkInputError("--separate", f"{separate!r} is not a separation method (neural separation, "
+                                      "HTDemucs, is not available in this version)",
+                                      "one of " + ", ".join(SEPARATION_METHODS) + ", or your own stems with --stem")
+        if args.stem:
+            raise AudioWalkInputError("--separate", "given together with --stem", "either your stems or --separate")
     stems = {}
     if args.stem:
         for item in args.stem:
@@ -52,9 +60,12 @@ def finish(args, clip, features, stem_files: dict) -> None:
 
     stems = None
     per_stem = {}
-    if stem_files:
+    if getattr(args, "separate", None):
+        stems = _separate(args, clip)
+    elif stem_files:
         stems = load_stems(clip, stem_files, start_seconds=args.start_seconds,
                            duration_seconds=args.duration_seconds or None)
+    if stems is not None:
         for note in stems.notes:
             print(f"audiowalk features: note: {note}", file=sys.stderr)
         for name in stems.names:
@@ -75,6 +86,22 @@ def finish(args, clip, features, stem_files: dict) -> None:
         energy = stem_energies(stems, features.clock) if stems else None
         _write_atomic(args.music_map, lambda tmp: imsave(tmp, plot_music_map(features, energy), format="png"))
         print(f"wrote {args.music_map}")
+
+
+def _separate(args, clip):
+    """Stems of the mix by ``args.separate``, through the disk cache (keyed by the file's digest and the part)."""
+    from audiowalk_core.paths import audiowalk_home, file_digest
+    from audiowalk_core.separation import separate_stems
+
+    digest = f"{file_digest(args.song)}:{args.start_seconds}:{args.duration_seconds}"
+    root = audiowalk_home() / "cache" / "stems"
+
+    def progress(done, total):
+        print(f"\rseparating ({args.separate}): block {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    stems = separate_stems(clip, args.separate, root, digest, on_progress=progress)
+    print(f"\nstems: {', '.join(stems.names)} ({stems.source})", file=sys.stderr)
+    return stems
 
 
 def _write_atomic(path: Path, write) -> None:

@@ -3,7 +3,7 @@
 On a synthetic song of ``--seconds`` (44.1 kHz stereo, sections A B A B C ..., a tempo change), best of three runs
 in this process: the whole analysis (compute_features, music map included), the music map stage alone
 (analyse_music_map on the same STFT tables), and the stage it replaced (the global-tempo beat tracker,
-estimate_tempo + track_beats, still in analysis.py). The ratio "with / before" compares the analysis as it is with
+estimate_tempo + track_beats, still in analysis.py), and the DSP stem separation per minute of audio. The ratio "with / before" compares the analysis as it is with
 the analysis as it was (whole - music map + old beat stage): the issue's budget is 2x.
 
     .venv/bin/python bench/bench_music_map.py [--seconds 180] [--smoke]
@@ -71,6 +71,11 @@ def main() -> None:
     print(f"{'the beat stage it replaced (estimate_tempo + track_beats)':58s} {old:8.3f}")
     print(f"{'analysis as it was (whole - music map + old beat stage)':58s} {before:8.3f}")
     print(f"ratio with / before: {whole / before:.2f}x (budget: under 2x)")
+    from audiowalk_core.separation.hpss import hpss_separate
+
+    separation, _ = best_of(1, hpss_separate, clip, 30.0)
+    print(f"DSP separation (hpss, stereo, 30 s blocks): {separation:.2f} s, "
+          f"{separation / (song.seconds / 60):.2f} s per minute of audio")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,8 @@ from audiowalk_core.music_map_plot import plot_music_map
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import rgb_to_comfy_image
 from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
-from .comfy_adapter import input_directory, progress_callback
+from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
+from .comfy_adapter import input_directory, progress_callback, temp_directory
 
 _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
 _STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
@@ -53,6 +54,32 @@ class AudioWalkLoadStems:
             return "|".join(f"{name}:{file_digest(path)}" for name, path in _stem_files(stems).items())
         except Exception:  # noqa: BLE001 - load reports the problem
             return float("nan")
+
+
+class AudioWalkSeparateStems:
+    DESCRIPTION = ("Splits the mix into stems without a model: hpss gives 'percussive' (drums, attacks) and "
+                   "'harmonic' (sustained tones) by median filtering (DSP, block-wise). Cached per song in ComfyUI's "
+                   "temp folder, so requeued chunks and later runs of the session do not separate again. Neural "
+                   "separation (HTDemucs) is not in this version: for vocals/bass stems, load your own with Load "
+                   "Stems.")
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("AUDIOWALK_STEMS", "STRING")
+    RETURN_NAMES = ("stems", "names")
+    OUTPUT_TOOLTIPS = ("The stems on the mix's clock.", "The stem names, separated by |.")
+    FUNCTION = "separate"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "audio": ("AUDIO", {"tooltip": "The whole mix (Load Song)."}),
+            "method": (list(SEPARATION_METHODS), {"default": "hpss", "tooltip":
+                       "hpss: percussive + harmonic by median filtering (Fitzgerald 2010), no weights."}),
+        }}
+
+    def separate(self, audio, method):
+        stems = separate_stems(audio_from_comfy(audio), method, temp_directory() / "audiowalk_stems",
+                               on_progress=progress_callback(1))
+        return (stems, " | ".join(stems.names))
 
 
 class AudioWalkStemAudio:
@@ -122,7 +149,9 @@ class AudioWalkMusicMap:
                 int(getattr(features, "meter", 0)))
 
 
-NODE_CLASS_MAPPINGS = {"AudioWalkLoadStems": AudioWalkLoadStems, "AudioWalkStemAudio": AudioWalkStemAudio,
+NODE_CLASS_MAPPINGS = {"AudioWalkLoadStems": AudioWalkLoadStems, "AudioWalkSeparateStems": AudioWalkSeparateStems,
+                       "AudioWalkStemAudio": AudioWalkStemAudio,
                        "AudioWalkStemFeatures": AudioWalkStemFeatures, "AudioWalkMusicMap": AudioWalkMusicMap}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadStems": "Load Stems", "AudioWalkStemAudio": "Stem Audio",
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadStems": "Load Stems", "AudioWalkSeparateStems": "Separate Stems (DSP)",
+                              "AudioWalkStemAudio": "Stem Audio",
                               "AudioWalkStemFeatures": "Stem Features", "AudioWalkMusicMap": "Music Map"}

@@ -50,10 +50,28 @@ def test_features_json_has_the_music_map_and_each_stems_curves(song_files, tmp_p
 def test_separate_and_bad_stems_fail_before_any_analysis(song_files, tmp_path, capsys):
     song, folder = song_files
     out = tmp_path / "song.json"
-    assert main(["features", str(folder / "mix.flac"), "--separate", "--json", str(out)]) == 2
-    assert "--separate" in capsys.readouterr().err and not out.exists()
+    assert main(["features", str(folder / "mix.flac"), "--separate", "htdemucs", "--json", str(out)]) == 2
+    assert "--separate: 'htdemucs'" in capsys.readouterr().err and not out.exists()
     assert main(["features", str(folder / "mix.flac"), "--stem", f"vocals={tmp_path / 'none.wav'}",
                  "--json", str(out)]) == 2
     err = capsys.readouterr()
     assert "stem vocals" in err.err and "frames at" not in err.out and not out.exists()
     assert main(["features", str(folder / "mix.flac"), "--stem", "drums"]) == 2
+
+
+def test_separate_writes_the_dsp_stems_and_the_second_run_uses_the_cache(song_files, tmp_path, monkeypatch, capsys):
+    song, folder = song_files
+    monkeypatch.setenv("AUDIOWALK_HOME", str(tmp_path))
+    out = tmp_path / "song.json"
+    arguments = ["features", str(folder / "mix.flac"), "--fps", "10", "--separate", "--json", str(out),
+                 "--duration-seconds", "40"]
+    assert main(arguments) == 0
+    first = capsys.readouterr().err
+    assert "stems: percussive, harmonic (hpss)" in first and "block" in first
+    document = json.loads(out.read_text())
+    assert sorted(document["stems"]) == ["harmonic", "percussive"]
+    assert len(document["stems"]["percussive"]["onset"]) == document["frame_count"] == 400
+    assert main(arguments) == 0
+    second = capsys.readouterr().err
+    assert "(hpss (cached))" in second and "block" not in second
+    assert len(list((tmp_path / "cache" / "stems").iterdir())) == 1

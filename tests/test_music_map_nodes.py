@@ -58,3 +58,14 @@ def test_load_stems_names_the_missing_stem(pack, stem_files):
         run(pack, "AudioWalkLoadStems", audio=audio, stems="drums = my song/drums.wav\nvocals = vocals.wav")
     with pytest.raises(AudioWalkInputError, match="stem drums"):
         run(pack, "AudioWalkLoadStems", audio=audio, stems="drums = ../outside.wav")
+
+
+def test_separate_stems_node_caches_per_song(pack, stem_files, comfy_home):
+    audio, = run(pack, "AudioWalkLoadAudio", audio="mix.wav", start_seconds=0.0, duration_seconds=20.0)
+    stems, names = run(pack, "AudioWalkSeparateStems", audio=audio, method="hpss")
+    assert names == "percussive | harmonic" and stems.source == "hpss"
+    again, _ = run(pack, "AudioWalkSeparateStems", audio=audio, method="hpss")
+    assert again.source == "hpss (cached)"
+    assert len(list((comfy_home / "temp" / "audiowalk_stems").iterdir())) == 1
+    drums, _ = run(pack, "AudioWalkStemFeatures", stems=again, stem="percussive", fps="10", band_count=16)
+    assert drums.frame_count == 200
