@@ -99,7 +99,7 @@ def pick_boundaries(novelty: np.ndarray, min_spacing: int, threshold: float = 0.
     return sorted(peaks)
 
 
-def repeat_labels(similarity: np.ndarray, bounds: list[int], repeat_threshold: float = 0.8) -> list[str]:
+def repeat_labels(similarity: np.ndarray, bounds: list[int], repeat_threshold: float = 0.7) -> list[str]:
     """A label per segment ``[bounds[i], bounds[i + 1])`` of beats; repeats alike (see the module's method)."""
     segments = list(zip(bounds[:-1], bounds[1:]))
     mean = np.array([[similarity[a:b, c:d].mean() for (c, d) in segments] for (a, b) in segments])
