@@ -18,6 +18,7 @@ from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .frame_means import DiskRows, VideoFrameMeans
+from .music_map import analyse_music_map, attach_music_map
 from .settings import BAND_MODES, DEFAULTS
 
 # BAND_MODES and the band parameters' defaults: settings.py (improved: our bands on the exact clock; seed: the
@@ -567,10 +568,12 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
         bands = _normalise_columns(tables.video_bands.means() if tables.video_bands is not None
                                    else _to_video_frames(tables.bands, times, clock))
     onset_rows = onset_strength(tables.log_bands)
-    tempo = estimate_tempo(onset_rows, frame_rate)
-    beat_rows = track_beats(onset_rows, frame_rate, tempo)
     onset_times = tables.onset_times()
-    beat_frames = np.unique(clock.frame_at_seconds(onset_times[beat_rows])) if len(beat_rows) \
+    music = analyse_music_map(tables.log_bands, tables.chroma, times, tables.n_fft / sample_rate,  # beats, bars,
+                              _log_band_matrix(sample_rate, tables.n_fft)[0] * sample_rate / tables.n_fft,  # sections
+                              clip.num_samples / sample_rate)
+    tempo = music.tempo_bpm
+    beat_frames = np.unique(clock.frame_at_seconds(music.beat_seconds)) if len(music.beat_seconds) \
         else np.zeros(0, np.int64)
     onset = _normalise_columns(_to_video_frames(onset_rows[:, None], onset_times, clock, how="max"))[:, 0]
     chroma_frames = tables.video_chroma.means() if tables.video_chroma is not None \
@@ -595,6 +598,7 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
     for name, values in curves.items():
         np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     report(stages, stages)
-    return AudioFeatures(clock=clock, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(tempo),
-                         band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
-                         warnings=tuple(filter(None, [silence_warning(clip)])), song_samples=clip.num_samples)
+    return attach_music_map(AudioFeatures(
+        clock=clock, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(tempo),
+        band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
+        warnings=tuple(filter(None, [silence_warning(clip)])), song_samples=clip.num_samples), music)

@@ -106,8 +106,15 @@ def label_weights(features: AudioFeatures, labels, *, mode: str = DEFAULTS.class
     Modes: "interpolate" (label to label linearly over the frames rendered), "seed" (the notebook: label to label
     over :func:`seed_schedule_frame_count` frames, see :func:`_seed_label_positions`), "chroma" (label j follows pitch class j
     mod len(labels), C=0; up to 12 labels; silence holds equal weights), "beats" (move to the next label every
-    ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade). One label is held on every frame."""
+    ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade), "bars" (the same every ``beats_per_switch``
+    bars, on the downbeats), "sections" (see :func:`music_map_schedule.section_switches`: each distinct section
+    label its own label, a repeat returns to it). One label is held on every frame."""
     require_choice("mode", mode, SCHEDULE_MODES)
+    if mode in ("bars", "sections"):
+        from .music_map_schedule import switch_weights
+
+        return switch_weights(features, len(_label_indices(labels)), mode, int(beats_per_switch),
+                              int(crossfade_frames))
     count = len(_label_indices(labels))
     frames = features.frame_count
     weights = np.zeros((frames, count), np.float32)

@@ -15,7 +15,8 @@ from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 
 # One-dimensional curves, then the two families picked by ``index``.
-SINGLE_CURVES = ("rms", "onset", "beat", "harmonic", "percussive")
+SINGLE_CURVES = ("rms", "onset", "beat", "harmonic", "percussive", "downbeat", "bar_phase", "section_index",
+                 "section_change")
 INDEXED_CURVES = {"band": "bands", "chroma": "chroma"}
 CURVE_NAMES = SINGLE_CURVES + tuple(INDEXED_CURVES)
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -25,6 +26,9 @@ def select_curve(features: AudioFeatures, curve: str, index: int = 0) -> np.ndar
     """The raw curve (float32 ``[frame_count]``, in [0, 1]): one of ``SINGLE_CURVES`` (``index`` unused), band
     ``index`` (0 = lowest frequencies) or chroma bin ``index`` (0 = C ... 11 = B)."""
     require_choice("curve", curve, CURVE_NAMES)
+    if curve == "section_index":  # the features hold the ordinal (0, 1, 2 ...): 0 first section .. 1 last here
+        ordinal = np.asarray(features.curve(curve, "curve"), np.float32)
+        return ordinal / np.float32(max(float(ordinal.max(initial=0.0)), 1.0))
     if curve in SINGLE_CURVES:
         return np.asarray(features.curve(curve, "curve"), np.float32)
     table = np.asarray(features.curve(INDEXED_CURVES[curve], "curve"))

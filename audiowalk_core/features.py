@@ -24,6 +24,9 @@ class AudioFeatures:
     ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
     ``song_samples``: samples of the analysed audio at ``clock.sample_rate`` (0 when unknown), for schedules that
     follow the song's length rather than the frame count (the seed notebook's class schedule).
+    The music map (music_map.py): ``downbeat_frames`` int frame indices of the first beats of bars, ``sections``
+    a tuple of music_map.Section (``start_seconds``, ``end_seconds``, ``label``; empty when not analysed),
+    ``meter`` beats per bar (0: unknown), ``beat_seconds`` / ``downbeat_seconds`` the exact times (float64 s).
     """
 
     clock: FrameClock
@@ -34,6 +37,11 @@ class AudioFeatures:
     band_mode: str = "improved"
     warnings: tuple = ()
     song_samples: int = 0
+    downbeat_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    sections: tuple = ()
+    meter: int = 0
+    beat_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
+    downbeat_seconds: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
 
     @property
     def frame_count(self) -> int:
@@ -47,10 +55,17 @@ class AudioFeatures:
         return self.curves[name]
 
     def slice_frames(self, start: int, count: int) -> "AudioFeatures":
-        """Features of frames ``[start, start + count)`` (rows of every curve; beats shifted)."""
+        """Features of frames ``[start, start + count)`` (rows of every curve; beats and downbeats shifted; the
+        sections and exact times stay the song's, in seconds from the song's start)."""
         stop = min(start + count, self.frame_count)
-        beats = self.beat_frames[(self.beat_frames >= start) & (self.beat_frames < stop)] - start
+
+        def shifted(frames):
+            return frames[(frames >= start) & (frames < stop)] - start
+
         return AudioFeatures(self.clock.with_frame_count(stop - start),
                              {k: v[start:stop] for k, v in self.curves.items()},
-                             beats, self.tempo_bpm, self.band_edges_hz, self.band_mode, self.warnings,
-                             song_samples=self.song_samples)
+                             shifted(self.beat_frames), self.tempo_bpm, self.band_edges_hz, self.band_mode,
+                             self.warnings, song_samples=self.song_samples,
+                             downbeat_frames=shifted(self.downbeat_frames), sections=self.sections,
+                             meter=self.meter, beat_seconds=self.beat_seconds,
+                             downbeat_seconds=self.downbeat_seconds)

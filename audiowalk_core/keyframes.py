@@ -8,7 +8,7 @@ import numpy as np
 
 from .errors import AudioWalkInputError, require_choice
 
-KEYFRAME_MODES = ("every_n", "beats", "onsets")
+KEYFRAME_MODES = ("every_n", "beats", "onsets", "downbeats", "sections")
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,9 @@ def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str =
                      features=None, first_frame: int = 0) -> KeyframePlan:
     """Keyframe indices for ``frame_count`` frames.
 
-    "every_n": every ``interpolation_steps + 1``-th frame. "beats"/"onsets": the frames of the features' beats or
-    onset peaks (onset curve local maxima >= 0.3), at least ``interpolation_steps + 1`` frames apart where
-    possible. ``first_frame``: where these frames sit on the features' clock (for a chunk of a longer render).
+    "every_n": every ``interpolation_steps + 1``-th frame. "beats"/"onsets"/"downbeats"/"sections": the frames of
+    the features' beats, onset peaks (onset curve local maxima >= 0.3), downbeats or section starts, at least
+    ``interpolation_steps + 1`` frames apart where possible. ``first_frame``: where these frames sit on the features' clock (for a chunk of a longer render).
     """
     if frame_count < 1:
         raise AudioWalkInputError("images", "no frames", "at least one image")
@@ -52,6 +52,10 @@ def select_keyframes(frame_count: int, interpolation_steps: int = 3, mode: str =
             raise AudioWalkInputError("features", f"mode {mode!r} needs the audio features", "a FEATURES input")
         if mode == "beats":
             marks = np.asarray(features.beat_frames, np.int64) - first_frame
+        elif mode in ("downbeats", "sections"):
+            from .music_map_schedule import music_map_keyframes
+
+            marks = music_map_keyframes(features, mode, first_frame)
         else:
             onset = np.asarray(features.curve("onset", "features"), np.float64)
             peaks = (onset[1:-1] >= onset[:-2]) & (onset[1:-1] > onset[2:]) & (onset[1:-1] >= 0.3)

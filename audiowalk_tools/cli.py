@@ -24,6 +24,7 @@ from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
                                      preset)
+from . import cli_music_map
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -141,6 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
     features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")
     features.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the curves here")
+    cli_music_map.add_features_options(features)  # --stem, --separate, --json, --music-map
 
     demo = sub.add_parser("demo-song", help="write the synthesised demo song (wav)")
     demo.add_argument("output", nargs="?", type=Path, default=None, help="the wav to write")
@@ -226,12 +228,22 @@ def cmd_features(args) -> int:
     from audiowalk_core.audio_file import close_clip, load_audio_to_disk
     from audiowalk_core.pipeline import compute_song_features
 
+    stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
     settings = settings_from_args(args)
     with tempfile.TemporaryDirectory(prefix="audiowalk-features-") as scratch:  # the decoded song, read in blocks
         clip = load_audio_to_disk(args.song, scratch, args.start_seconds, args.duration_seconds or None,
                                   input_name="song")
-        features = compute_song_features(clip, settings)
-        close_clip(clip)
+        try:
+            features = compute_song_features(clip, settings)
+            _print_features(args, clip, features)
+            cli_music_map.finish(args, clip, features, stem_files)
+        finally:
+            close_clip(clip)
+    return 0
+
+
+def _print_features(args, clip, features) -> None:
+    """The summary ``audiowalk features`` prints, and the plot it writes with --plot."""
     for warning in features.warnings:
         print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
@@ -253,7 +265,6 @@ def cmd_features(args) -> int:
         with atomic_output(args.plot) as tmp:
             imsave(tmp, plot_features(features), format="png")
         print(f"wrote {args.plot}")
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------------- render

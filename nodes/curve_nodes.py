@@ -7,7 +7,10 @@ _SELECTION = {
     "features": ("AUDIOWALK_FEATURES", {"tooltip": "Per-frame audio features (Audio Features)."}),
     "curve": (list(CURVE_NAMES), {"default": "rms", "tooltip":
               "rms: loudness; onset: note and drum attacks; beat: 1 on each beat, fading; harmonic / percussive: "
-              "tonal and drum energy; band: one frequency band (index); chroma: one pitch class (index)."}),
+              "tonal and drum energy; band: one frequency band (index); chroma: one pitch class (index); "
+              "downbeat: 1 on each bar's first beat, fading; bar_phase: 0 to 1 through each bar; section_index: "
+              "the song section's number scaled to 0 (first) .. 1 (last); section_change: 1 where a section "
+              "starts, fading over a second."}),
     "index": ("INT", {"default": 0, "min": 0, "max": 511, "tooltip":
               "band: which band, 0 = lowest frequencies; chroma: 0 = C, 1 = C#, ... 11 = B. Unused otherwise."}),
     "low": ("FLOAT", {"default": 0.0, "min": -10000.0, "max": 10000.0, "step": 0.01, "tooltip":

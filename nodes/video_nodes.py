@@ -96,7 +96,8 @@ class AudioWalkSelectKeyframes:
                 "interpolation_steps": ("INT", {"default": 3, "min": 0, "max": 100, "tooltip":
                                                 "Frames crossfaded between keyframes (the seed's value: 3)."}),
                 "mode": (list(KEYFRAME_MODES), {"default": "every_n", "tooltip":
-                         "every_n: regular keyframes; beats / onsets: keyframes on the music (needs features)."}),
+                         "every_n: regular keyframes; beats / onsets / downbeats / sections: keyframes on the music "
+                         "(needs features; sections: the first frame of each song section)."}),
             },
             "optional": {
                 "features": ("AUDIOWALK_FEATURES", {"tooltip": "Audio features, for the beats and onsets modes."}),

@@ -19,7 +19,8 @@ def test_digital_silence_is_a_warning_not_an_error():
                                   "stands still, only the class schedule changes the picture")
     assert silent.slice_frames(5, 5).warnings == silent.warnings
     whisper = 1e-7 * np.random.default_rng(0).standard_normal((1, 22050 * 2)).astype(np.float32)
-    assert compute_features(AudioClip(whisper, 22050), 10).warnings == ()  # normalised curves: it moves
+    whisper_warnings = compute_features(AudioClip(whisper, 22050), 10).warnings  # normalised curves: it moves
+    assert not any("silence" in warning for warning in whisper_warnings)  # (it has no beats: music map warns)
 
 
 def test_render_of_a_silent_song_warns_and_with_chroma_classes_gives_a_still_video(tmp_path, capsys):

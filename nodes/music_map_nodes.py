@@ -1,0 +1,157 @@
+"""Music map nodes: Load Stems (the user's stem files), Stem Audio, Stem Features, Music Map (plot and summary)."""
+from __future__ import annotations
+
+import logging
+
+from audiowalk_core.audio import audio_from_comfy, audio_to_comfy
+from audiowalk_core.music_map_plot import plot_music_map
+from audiowalk_core.paths import file_digest, resolve_inside
+from audiowalk_core.plots import rgb_to_comfy_image
+from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
+from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
+from .comfy_adapter import input_directory, progress_callback, temp_directory
+
+_STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
+_STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
+                                                          "bass, vocals)."})
+_LOG = logging.getLogger("audiowalk")
+
+
+def _stem_files(stems: str) -> dict:
+    """{name: path inside ComfyUI's input folder} of a Load Stems list."""
+    files = parse_stem_list(stems)
+    return {name: resolve_inside(input_directory(), str(path), f"stem {name}") for name, path in files.items()}
+
+
+class AudioWalkLoadStems:
+    DESCRIPTION = ("Loads your own stems of the song (a DAW export: one file per instrument, names free) from "
+                   "ComfyUI's input folder, checked against the mix: same length (within one frame at 24 fps), "
+                   "another sample rate is resampled with a note. Every feature node can then follow one stem.")
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("AUDIOWALK_STEMS", "STRING")
+    RETURN_NAMES = ("stems", "names")
+    OUTPUT_TOOLTIPS = ("The stems on the mix's clock.", "The stem names, separated by |.")
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "audio": ("AUDIO", {"tooltip": "The whole mix (Load Song): the stems are checked against it."}),
+            "stems": ("STRING", {"default": _STEM_LIST_DEFAULT, "multiline": True, "tooltip":
+                      "One 'name = file' per line; files in ComfyUI's input folder (sub-folders allowed), any audio "
+                      "format; names are yours (letters, digits, _ and -)."}),
+        }}
+
+    def load(self, audio, stems):
+        loaded = load_stems(audio_from_comfy(audio), _stem_files(stems))
+        for note in loaded.notes:
+            _LOG.warning("Load Stems: %s", note)
+        return (loaded, " | ".join(loaded.names))
+
+    @classmethod
+    def IS_CHANGED(cls, stems, **_):
+        try:
+            return "|".join(f"{name}:{file_digest(path)}" for name, path in _stem_files(stems).items())
+        except Exception:  # noqa: BLE001 - load reports the problem
+            return float("nan")
+
+
+class AudioWalkSeparateStems:
+    DESCRIPTION = ("Splits the mix into stems without a model: hpss gives 'percussive' (drums, attacks) and "
+                   "'harmonic' (sustained tones) by median filtering (DSP, block-wise). Cached per song in ComfyUI's "
+                   "temp folder, so requeued chunks and later runs of the session do not separate again. Neural "
+                   "separation (HTDemucs) is not in this version: for vocals/bass stems, load your own with Load "
+                   "Stems.")
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("AUDIOWALK_STEMS", "STRING")
+    RETURN_NAMES = ("stems", "names")
+    OUTPUT_TOOLTIPS = ("The stems on the mix's clock.", "The stem names, separated by |.")
+    FUNCTION = "separate"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "audio": ("AUDIO", {"tooltip": "The whole mix (Load Song)."}),
+            "method": (list(SEPARATION_METHODS), {"default": "hpss", "tooltip":
+                       "hpss: percussive + harmonic by median filtering (Fitzgerald 2010), no weights."}),
+        }}
+
+    def separate(self, audio, method):
+        stems = separate_stems(audio_from_comfy(audio), method, temp_directory() / "audiowalk_stems",
+                               on_progress=progress_callback(1))
+        return (stems, " | ".join(stems.names))
+
+
+class AudioWalkStemAudio:
+    DESCRIPTION = "One stem as ComfyUI AUDIO: plug it into Audio Features (all its settings) or any audio node."
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("AUDIO",)
+    RETURN_NAMES = ("audio",)
+    FUNCTION = "pick"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
+                             "stem": _STEM_CHOICE}}
+
+    def pick(self, stems, stem):
+        return (audio_to_comfy(stems.clip(str(stem).strip())),)
+
+
+class AudioWalkStemFeatures:
+    DESCRIPTION = ("The features of one stem (bands, loudness, onsets, beats, chroma, harmonic/percussive) on the "
+                   "mix's clock, so 'the kick drives the noise' is Load Stems -> Stem Features (drums) -> Band Noise "
+                   "Walk. Linked to the mix's features, the stem keeps the song's beats, bars and sections.")
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("AUDIOWALK_FEATURES", "INT")
+    RETURN_NAMES = ("features", "frame_count")
+    FUNCTION = "analyse"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
+            "stem": _STEM_CHOICE,
+            "fps": ("STRING", {"default": "30", "tooltip": "Video frame rate, exact (as in Audio Features)."}),
+            "band_count": ("INT", {"default": 48, "min": 1, "max": 512, "tooltip": "Number of log-spaced bands."}),
+        }, "optional": {
+            "mix_features": ("AUDIOWALK_FEATURES", {"tooltip": "The mix's features (Audio Features): the stem "
+                                                               "then moves on the song's beats, bars and sections."}),
+        }}
+
+    def analyse(self, stems, stem, fps, band_count=48, mix_features=None):
+        fps = str(fps).strip()
+        features = stem_features(stems, str(stem).strip(), fps, mix_features, band_count=int(band_count),
+                                 on_progress=progress_callback(4))
+        return (features, features.frame_count)
+
+
+class AudioWalkMusicMap:
+    DESCRIPTION = ("The music map on one time axis: labelled sections, loudness with beats and downbeats, and each "
+                   "stem's energy; with the tempo, the meter and the sections as text.")
+    CATEGORY = "AudioWalk/music map"
+    RETURN_TYPES = ("IMAGE", "STRING", "FLOAT", "INT")
+    RETURN_NAMES = ("plot", "sections", "tempo_bpm", "beats_per_bar")
+    OUTPUT_TOOLTIPS = ("The picture.", "One line per section: start-end seconds and label.",
+                       "Median tempo (BPM).", "Beats per bar (3 or 4; 0 when unknown).")
+    FUNCTION = "draw"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"features": ("AUDIOWALK_FEATURES", {"tooltip": "The mix's features (Audio Features)."})},
+                "optional": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems, drawn one row each (Load Stems)."})}}
+
+    def draw(self, features, stems=None):
+        energy = stem_energies(stems, features.clock) if stems is not None else None
+        text = "\n".join(f"{s.start_seconds:.2f}-{s.end_seconds:.2f} s: {s.label}"
+                         for s in getattr(features, "sections", ()))
+        return (rgb_to_comfy_image(plot_music_map(features, energy)), text, float(features.tempo_bpm),
+                int(getattr(features, "meter", 0)))
+
+
+NODE_CLASS_MAPPINGS = {"AudioWalkLoadStems": AudioWalkLoadStems, "AudioWalkSeparateStems": AudioWalkSeparateStems,
+                       "AudioWalkStemAudio": AudioWalkStemAudio,
+                       "AudioWalkStemFeatures": AudioWalkStemFeatures, "AudioWalkMusicMap": AudioWalkMusicMap}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadStems": "Load Stems", "AudioWalkSeparateStems": "Separate Stems (DSP)",
+                              "AudioWalkStemAudio": "Stem Audio",
+                              "AudioWalkStemFeatures": "Stem Features", "AudioWalkMusicMap": "Music Map"}

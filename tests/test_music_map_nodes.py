@@ -1,0 +1,71 @@
+"""The music map nodes driven as ComfyUI drives them: Load Stems -> Stem Features (drums) -> Band Noise Walk, the
+mix's sections -> Class Schedule, and the Music Map picture."""
+import numpy as np
+import pytest
+import soundfile
+
+from audiowalk_tools.synthetic_songs import synthesize_song
+
+
+def run(pack, node_id, **inputs):
+    cls = pack.NODE_CLASS_MAPPINGS[node_id]
+    return getattr(cls(), cls.FUNCTION)(**inputs)
+
+
+@pytest.fixture
+def stem_files(comfy_home):
+    song = synthesize_song((("A", 8), ("B", 8), ("A", 8), ("B", 8)), bpm=120.0)
+    folder = comfy_home / "input" / "my song"
+    folder.mkdir()
+    soundfile.write(comfy_home / "input" / "mix.wav", song.mix, song.sample_rate)
+    for name, samples in song.stems.items():
+        soundfile.write(folder / f"{name}.wav", samples, song.sample_rate)
+    return song
+
+
+def test_kick_drives_the_noise_and_sections_drive_the_classes(pack, stem_files):
+    audio, = run(pack, "AudioWalkLoadAudio", audio="mix.wav", start_seconds=0.0, duration_seconds=0.0)
+    listing = "drums = my song/drums.wav\nbass = my song/bass.wav\nchords = my song/chords.wav"
+    stems, names = run(pack, "AudioWalkLoadStems", audio=audio, stems=listing)
+    assert names == "drums | bass | chords"
+    assert isinstance(pack.NODE_CLASS_MAPPINGS["AudioWalkLoadStems"].IS_CHANGED(stems=listing), str)
+    mix, frames, _, _ = run(pack, "AudioWalkAudioFeatures", audio=audio, fps="10", band_mode="improved",
+                            max_frequency_level=11000.0, low_frequency_skip=16.0, frequency_band_growth_rate=1.01,
+                            extra_detail=0.9, band_count=48)
+    assert [s.label for s in mix.sections] == ["A", "B", "A", "B"]
+    drums, drum_frames = run(pack, "AudioWalkStemFeatures", stems=stems, stem="drums", fps="10", band_count=48,
+                             mix_features=mix)
+    assert drum_frames == frames and drums.sections == mix.sections
+    noise, = run(pack, "AudioWalkBandNoiseWalk", features=drums, seed=1, mode="improved", truncation=0.7,
+                 smoothing_factor=0.1, iterations=1, chain_order="lowest_correlation")
+    classes, = run(pack, "AudioWalkClassSchedule", features=mix, labels="teapot | bubble", mode="sections",
+                   beats_per_switch=4, crossfade_frames=5)
+    assert noise.noise.shape[0] == classes.weights.shape[0] == frames
+    middle = [int(0.5 * (s.start_seconds + s.end_seconds) * 10) for s in mix.sections]
+    assert [int(np.argmax(classes.weights[f])) for f in middle] == [0, 1, 0, 1]
+    plot, text, tempo, beats_per_bar = run(pack, "AudioWalkMusicMap", features=mix, stems=stems)
+    assert plot.shape[0] == 1 and plot.shape[3] == 3 and plot.shape[2] == 1200
+    assert text.count("\n") == 3 and abs(tempo - 120) < 2 and beats_per_bar == 4
+    stem_audio, = run(pack, "AudioWalkStemAudio", stems=stems, stem="bass")
+    assert stem_audio["waveform"].shape[-1] == len(stem_files.mix)
+
+
+def test_load_stems_names_the_missing_stem(pack, stem_files):
+    audio, = run(pack, "AudioWalkLoadAudio", audio="mix.wav", start_seconds=0.0, duration_seconds=0.0)
+    from audiowalk_core.errors import AudioWalkInputError
+
+    with pytest.raises(AudioWalkInputError, match="stem vocals"):
+        run(pack, "AudioWalkLoadStems", audio=audio, stems="drums = my song/drums.wav\nvocals = vocals.wav")
+    with pytest.raises(AudioWalkInputError, match="stem drums"):
+        run(pack, "AudioWalkLoadStems", audio=audio, stems="drums = ../outside.wav")
+
+
+def test_separate_stems_node_caches_per_song(pack, stem_files, comfy_home):
+    audio, = run(pack, "AudioWalkLoadAudio", audio="mix.wav", start_seconds=0.0, duration_seconds=20.0)
+    stems, names = run(pack, "AudioWalkSeparateStems", audio=audio, method="hpss")
+    assert names == "percussive | harmonic" and stems.source == "hpss"
+    again, _ = run(pack, "AudioWalkSeparateStems", audio=audio, method="hpss")
+    assert again.source == "hpss (cached)"
+    assert len(list((comfy_home / "temp" / "audiowalk_stems").iterdir())) == 1
+    drums, _ = run(pack, "AudioWalkStemFeatures", stems=again, stem="percussive", fps="10", band_count=16)
+    assert drums.frame_count == 200
