@@ -1,10 +1,9 @@
-"""Per-frame audio features on a FrameClock: seed-compatible and improved band energies, RMS, onsets, beats,
-chroma and harmonic/percussive energy.
+"""Per-frame audio features on a FrameClock: seed and improved band energies, RMS, onsets, beats, chroma, HPSS.
 
 Everything is numpy/scipy. librosa, the field's reference, is not a runtime dependency (its numba compilation costs
 ~12 s on first use); tests/test_librosa_reference.py checks every feature here against it.
 Memory is bounded by chunking: the one-second seed windows and the STFT are processed a block of frames at a time
-and reduced at once to small per-frame tables.
+and reduced at once to per-frame tables (a long song's per-STFT-row log bands wait in a temporary file).
 """
 from __future__ import annotations
 
