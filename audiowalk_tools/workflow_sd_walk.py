@@ -89,6 +89,6 @@ def sd_walk_workflow(x, group, note, song: str, features_values: dict, checkpoin
             "the guidance follows the loudness (Feature Curve).\n\n"
             "**keyframes** (SD Walk Frames and SD Walk Sampler): every 4th frame diffused, crossfaded between. "
             "**every frame**: set both to every frame and use a few-step model (SD/SDXL-Turbo, "
-            "SDXL-Lightning, Hyper-SD), steps 1-8, cfg 1.\n\n"
+            "SDXL-Lightning, Hyper-SD), steps 1-8, guidance (Guidance from Loudness) 1-2.\n\n"
             "Headless: `audiowalk comfy-run audiowalk_sd_walk --audio song.mp3 -o out.mp4`.")
     return nodes, [note(text, 600)], groups

@@ -127,7 +127,7 @@ class AudioWalkPromptTravel:
 
 class AudioWalkSDWalkSampler:
     DESCRIPTION = ("Guider, sampler and sigmas for the render way of SD Walk Frames. keyframes: dpmpp_2m + karras, "
-                   "4-150 steps, any checkpoint. every frame: euler + sgm_uniform, 1-8 steps, cfg 1, with a few-step "
+                   "4-150 steps, any checkpoint. every frame: euler + sgm_uniform, 1-8 steps, cfg 1-2, with a few-step "
                    "model (SD/SDXL-Turbo, SDXL-Lightning, Hyper-SD LoRA). Steps or cfg that cannot work for the "
                    "way are refused before sampling. 'guidance' (Feature Curve floats) sets cfg per frame.")
     CATEGORY = "AudioWalk/sd walk"
@@ -149,7 +149,7 @@ class AudioWalkSDWalkSampler:
             "steps": ("INT", {"default": 20, "min": 1, "max": 150, "tooltip":
                       "Sampling steps (keyframes 4-150; every frame: the model's 1-8)."}),
             "cfg": ("FLOAT", {"default": 7.0, "min": 0.0, "max": 30.0, "step": 0.1, "tooltip":
-                    "Guidance scale (every frame: 1). Ignored where 'guidance' is linked."}),
+                    "Guidance scale (every frame: 1 to 2). Ignored where 'guidance' is linked."}),
             "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip":
                         "1 for text-to-image; below 1 for img2img (the last steps of a longer schedule)."}),
         }, "optional": {"guidance": ("FLOATS", {"tooltip": "Guidance per song frame (Feature Curve 'floats', e.g. "
@@ -157,14 +157,16 @@ class AudioWalkSDWalkSampler:
 
     def make(self, model, positive, negative, frames, render_way, few_step_model, steps, cfg, denoise,
              guidance=None):
-        sampler_name, scheduler = sampler_settings(render_way, few_step_model, steps, cfg)
+        scales = None
+        if guidance is not None:
+            scales = check_guidance(values_of_frames(guidance, frames.indices, "SD Walk Sampler: guidance"),
+                                    "SD Walk Sampler: guidance")
+        sampler_name, scheduler = sampler_settings(render_way, few_step_model, steps, cfg, scales)
         check_deterministic_sampler(sampler_name)
         if render_way == "every frame" and len(frames.indices) != frames.frame_count:
             raise AudioWalkInputError("SD Walk Sampler: frames", "keyframes from SD Walk Frames",
                                       "the same render_way in SD Walk Frames and SD Walk Sampler")
-        if guidance is not None:
-            scales = check_guidance(values_of_frames(guidance, frames.indices, "SD Walk Sampler: guidance"),
-                                    "SD Walk Sampler: guidance")
+        if scales is not None:
             model = with_cfg_function(model, PerFrameGuidance(scales))
         sampler, sigmas = sampler_and_sigmas(model, sampler_name, scheduler, steps, denoise)
         return (cfg_guider(model, positive, negative, cfg), sampler, sigmas)

@@ -65,6 +65,9 @@ def test_sampler_settings_per_render_way_and_refusals():
         sampler_settings("every frame", "Lightning (SDXL-Lightning 2/4/8 step)", 20, 1.0)
     with pytest.raises(AudioWalkInputError, match="SD Walk Sampler: cfg.*distilled"):
         sampler_settings("every frame", "Hyper-SD (1/2/4/8 step LoRA)", 4, 7.0)
+    with pytest.raises(AudioWalkInputError, match="SD Walk Sampler: guidance.*5 to 9.*Feature Curve"):
+        sampler_settings("every frame", "Hyper-SD (1/2/4/8 step LoRA)", 4, 1.0, np.array([5.0, 9.0]))
+    assert sampler_settings("keyframes", "Hyper-SD (1/2/4/8 step LoRA)", 20, 1.0, np.array([5.0, 9.0]))
     assert check_deterministic_sampler("dpmpp_2m") == "dpmpp_2m"
     for name in ("euler_ancestral", "dpmpp_sde", "lcm", "dpmpp_2m_sde_gpu"):
         with pytest.raises(AudioWalkInputError, match="depend on its chunk"):

@@ -4,7 +4,7 @@ latents, and the sampler choices each render way allows.
 - ``keyframes``: the song's keyframes (every interpolation_steps + 1 frames, or on beats/onsets) that the chunk
   needs, crossfaded back to every frame by Interpolate Frames (as the diffused BigGAN template).
 - ``every frame``: each frame of the chunk diffused, with a few-step model (SD-Turbo / SDXL-Turbo, SDXL-Lightning,
-  Hyper-SD: euler + sgm_uniform, 1-8 steps, cfg about 1).
+  Hyper-SD: euler + sgm_uniform, 1-8 steps, cfg 1-2).
 """
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ STOCHASTIC_SAMPLER_MARKS = ("ancestral", "sde", "lcm", "ddpm", "restart", "seeds
                             "er_sde", "sa_solver")
 # Few-step presets of the every-frame way: (sampler, scheduler, steps range, cfg range)
 FEW_STEP_PRESETS = {
-    "Turbo (SD-Turbo, SDXL-Turbo)": ("euler", "sgm_uniform", (1, 4), (1.0, 1.0)),
-    "Lightning (SDXL-Lightning 2/4/8 step)": ("euler", "sgm_uniform", (2, 8), (1.0, 1.0)),
-    "Hyper-SD (1/2/4/8 step LoRA)": ("euler", "sgm_uniform", (1, 8), (1.0, 1.0)),
+    "Turbo (SD-Turbo, SDXL-Turbo)": ("euler", "sgm_uniform", (1, 4), (1.0, 2.0)),
+    "Lightning (SDXL-Lightning 2/4/8 step)": ("euler", "sgm_uniform", (2, 8), (1.0, 2.0)),
+    "Hyper-SD (1/2/4/8 step LoRA)": ("euler", "sgm_uniform", (1, 8), (1.0, 2.0)),
 }
 KEYFRAME_PRESET = ("dpmpp_2m", "karras", (4, 150), (1.0, 30.0))
 SAMPLER_NODE = "SD Walk Sampler"
@@ -67,9 +67,11 @@ def song_chunk(features, chunk_frames_value: int, render: str, chunk_index: int,
                       audio=audio)
 
 
-def sampler_settings(render_way: str, few_step_model: str, steps: int, cfg: float) -> tuple[str, str]:
+def sampler_settings(render_way: str, few_step_model: str, steps: int, cfg: float,
+                     guidance=None) -> tuple[str, str]:
     """``(sampler name, scheduler name)`` for a render way; AudioWalkInputError (naming SD Walk Sampler and the
-    input) before any sampling when the steps or cfg cannot work for that way."""
+    input) before any sampling when the steps, cfg or the per-frame ``guidance`` values (when given) cannot work
+    for that way."""
     require_choice(f"{SAMPLER_NODE}: render_way", render_way, RENDER_WAYS)
     if render_way == "every frame":
         require_choice(f"{SAMPLER_NODE}: few_step_model", few_step_model, FEW_STEP_PRESETS)
@@ -81,11 +83,17 @@ def sampler_settings(render_way: str, few_step_model: str, steps: int, cfg: floa
         why = "keyframes with a regular checkpoint"
     if not low <= int(steps) <= high:
         raise AudioWalkInputError(f"{SAMPLER_NODE}: steps", f"{int(steps)} steps: {why}", f"{low} to {high} steps")
-    if not cfg_low - 1e-9 <= float(cfg) <= cfg_high + 1e-9:
-        raise AudioWalkInputError(f"{SAMPLER_NODE}: cfg", f"cfg {float(cfg):g} for {render_way}: "
-                                  + ("few-step models are distilled for cfg 1 (higher burns the picture)"
+    if guidance is not None and len(guidance):
+        name, low_value, high_value = "guidance", float(np.min(guidance)), float(np.max(guidance))
+    else:
+        name, low_value, high_value = "cfg", float(cfg), float(cfg)
+    if not (cfg_low - 1e-9 <= low_value and high_value <= cfg_high + 1e-9):
+        shown = f"{low_value:g}" if low_value == high_value else f"{low_value:g} to {high_value:g}"
+        raise AudioWalkInputError(f"{SAMPLER_NODE}: {name}", f"{name} {shown} for {render_way}: "
+                                  + ("few-step models are distilled for cfg about 1 (higher burns the picture)"
                                      if render_way == "every frame" else "outside the usual range"),
-                                  f"cfg from {cfg_low:g} to {cfg_high:g} (CFG Guider)")
+                                  f"{name} from {cfg_low:g} to {cfg_high:g}"
+                                  + (" (the Feature Curve's low/high)" if name == "guidance" else ""))
     return sampler, scheduler
 
 
