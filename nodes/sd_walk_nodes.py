@@ -127,7 +127,7 @@ class AudioWalkPromptTravel:
 
 class AudioWalkSDWalkSampler:
     DESCRIPTION = ("Guider, sampler and sigmas for the render way of SD Walk Frames. keyframes: dpmpp_2m + karras, "
-                   "4-150 steps, any checkpoint. every frame: euler + sgm_uniform, 1-8 steps, cfg 1-2, with a few-step "
+                   "1-150 steps, any checkpoint. every frame: euler + sgm_uniform, 1-8 steps, cfg 1-2, with a few-step "
                    "model (SD/SDXL-Turbo, SDXL-Lightning, Hyper-SD LoRA). Steps or cfg that cannot work for the "
                    "way are refused before sampling. 'guidance' (Feature Curve floats) sets cfg per frame.")
     CATEGORY = "AudioWalk/sd walk"
@@ -147,7 +147,8 @@ class AudioWalkSDWalkSampler:
             "few_step_model": (list(FEW_STEP_PRESETS), {"default": next(iter(FEW_STEP_PRESETS)), "tooltip":
                                "every frame: which few-step family the checkpoint or LoRA is."}),
             "steps": ("INT", {"default": 20, "min": 1, "max": 150, "tooltip":
-                      "Sampling steps (keyframes 4-150; every frame: the model's 1-8)."}),
+                      "Sampling steps (keyframes 1-150, about 20 for a regular checkpoint; every frame: the "
+                      "model's 1-8)."}),
             "cfg": ("FLOAT", {"default": 7.0, "min": 0.0, "max": 30.0, "step": 0.1, "tooltip":
                     "Guidance scale (every frame: 1 to 2). Ignored where 'guidance' is linked."}),
             "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip":

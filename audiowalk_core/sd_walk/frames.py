@@ -27,7 +27,7 @@ FEW_STEP_PRESETS = {
     "Lightning (SDXL-Lightning 2/4/8 step)": ("euler", "sgm_uniform", (2, 8), (1.0, 2.0)),
     "Hyper-SD (1/2/4/8 step LoRA)": ("euler", "sgm_uniform", (1, 8), (1.0, 2.0)),
 }
-KEYFRAME_PRESET = ("dpmpp_2m", "karras", (4, 150), (1.0, 30.0))
+KEYFRAME_PRESET = ("dpmpp_2m", "karras", (1, 150), (1.0, 30.0))
 SAMPLER_NODE = "SD Walk Sampler"
 
 

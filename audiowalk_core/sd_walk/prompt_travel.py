@@ -184,9 +184,10 @@ def blend_conditionings(conditionings, weights):
                                   "every prompt encoded by the same CLIP (one checkpoint)")
     length = math.lcm(*(int(t.shape[1]) for t, _ in entries))
     first = entries[0][0]
-    stack = torch.stack([t.to(first.dtype).repeat(1, length // int(t.shape[1]), 1)[0] for t, _ in entries])
     used = weights.shape[1]
-    cond = torch.einsum("bp,pld->bld", weights.to(torch.float32), stack[:used].to(torch.float32)).to(first.dtype)
+    rows = [t if int(t.shape[1]) == length else t.repeat(1, length // int(t.shape[1]), 1) for t, _ in entries[:used]]
+    stack = torch.cat([r.reshape(1, -1).to(torch.float32) for r in rows])  # [prompts, tokens * width]
+    cond = (weights.to(torch.float32) @ stack).reshape(len(weights), length, -1).to(first.dtype)
     extras = dict(entries[0][1])
     for key, value in entries[0][1].items():
         values = [e.get(key) for _, e in entries[:used]]
