@@ -28,6 +28,8 @@ from audiowalk_core.pipeline import DEFAULT_PIPELINE
 from audiowalk_core.smoothing import SMOOTHING_METHODS
 from audiowalk_core.walk import WALK_MODES
 
+from . import cli_sdwalk
+
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
 GENERATE_TYPE = "AudioWalkBigGANGenerate"
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "and writes one .safetensors file carrying the config.")
     convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
     convert.add_argument("output", type=Path, help="the .safetensors file to write")
+    cli_sdwalk.add_commands(sub)
     return parser
 
 
@@ -174,7 +177,8 @@ def cmd_convert_biggan(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
-                "features": cmd_features, "convert-biggan": cmd_convert_biggan}
+                "features": cmd_features, "convert-biggan": cmd_convert_biggan,
+                "reactivity": cli_sdwalk.cmd_reactivity}
     try:
         with stop_signals_unwind():
             return handlers[args.command](args) or 0
@@ -269,7 +273,8 @@ def cmd_render(args) -> int:
             on_progress=progress.update, start_seconds=args.start_seconds,
             duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
             on_message=lambda text: print(text, file=sys.stderr, flush=True))
-    progress.finish()
+        progress.finish()
+        print(cli_sdwalk.render_reactivity_line(path, song, settings, args.start_seconds, args.duration_seconds))
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -109,3 +109,26 @@ class ReactivityMeter:
         if not seen.all():  # unknown changes: correlate only over the known stretch from frame 0
             changes = changes[:int(np.argmin(seen))]
         return reactivity(changes, onset[:len(changes)], fps, max_lag)
+
+
+def video_frame_changes(video_path, width: int = 64) -> tuple[np.ndarray, float]:
+    """``(frame changes [N], fps)`` of an mp4, decoded at ``width`` px (streaming: one frame held at a time)."""
+    import av
+
+    changes, previous = [], None
+    with av.open(str(video_path)) as container:
+        stream = container.streams.video[0]
+        fps = float(stream.average_rate)
+        for frame in container.decode(stream):
+            height = max(2, round(frame.height * width / frame.width))
+            pixels = frame.reformat(width=width, height=height, format="rgb24").to_ndarray().astype(np.float32) / 255
+            changes.append(0.0 if previous is None else float(np.abs(pixels - previous).mean()))
+            previous = pixels
+    return np.asarray(changes, np.float64), fps
+
+
+def video_reactivity(video_path, onset, max_lag: int = DEFAULT_MAX_LAG) -> Reactivity:
+    """The reactivity of a rendered mp4 against the onset curve of its song (on the video's frame clock)."""
+    changes, fps = video_frame_changes(video_path)
+    count = min(len(changes), len(onset))
+    return reactivity(changes[:count], np.asarray(onset)[:count], fps, max_lag)
