@@ -46,6 +46,13 @@ class AudioWalkRenderChunks:
             "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"},
         }
 
+    @classmethod
+    def IS_CHANGED(cls, **_):
+        """Never reuse a cached chunk from another prompt: ComfyUI's cache keys on the inputs only, and the chunk
+        carries its prompt (to queue the next chunk) and the render id, so a Run that changed only nodes downstream
+        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt. NaN never equals."""
+        return float("nan")
+
     def plan(self, chunk_frames, render, chunk_index, latents=None, features=None, audio=None, prompt=None,
              unique_id=None):
         if latents is None:  # Stable Diffusion walk (sd_walk_nodes): chunks of the features' frames, no latents
