@@ -24,7 +24,7 @@ from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
                                      preset)
-from . import cli_music_map
+from . import cli_music_map, cli_sdwalk
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "and writes one .safetensors file carrying the config.")
     convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
     convert.add_argument("output", type=Path, help="the .safetensors file to write")
+    cli_sdwalk.add_commands(sub)
     return parser
 
 
@@ -185,7 +186,8 @@ def cmd_convert_biggan(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
-                "features": cmd_features, "convert-biggan": cmd_convert_biggan}
+                "features": cmd_features, "convert-biggan": cmd_convert_biggan,
+                "reactivity": cli_sdwalk.cmd_reactivity}
     try:
         with stop_signals_unwind():
             return handlers[args.command](args) or 0
@@ -295,7 +297,8 @@ def cmd_render(args) -> int:
             on_message=lambda text: print(text, file=sys.stderr, flush=True),
             keep_whole_song=args.keep_whole_song or options["keep_whole_song"],
             output_mapping=args.output_mapping or options["output_mapping"])
-    progress.finish()
+        progress.finish()
+        print(cli_sdwalk.render_reactivity_line(path, song, settings, args.start_seconds, args.duration_seconds))
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
 
