@@ -28,6 +28,8 @@ from audiowalk_core.pipeline import DEFAULT_PIPELINE
 from audiowalk_core.smoothing import SMOOTHING_METHODS
 from audiowalk_core.walk import WALK_MODES
 
+from . import cli_stylegan
+
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
 GENERATE_TYPE = "AudioWalkBigGANGenerate"
@@ -159,6 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "and writes one .safetensors file carrying the config.")
     convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
     convert.add_argument("output", type=Path, help="the .safetensors file to write")
+    parser.stylegan_handlers = cli_stylegan.add_commands(sub)
     return parser
 
 
@@ -172,9 +175,10 @@ def cmd_convert_biggan(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
-                "features": cmd_features, "convert-biggan": cmd_convert_biggan}
+                "features": cmd_features, "convert-biggan": cmd_convert_biggan, **parser.stylegan_handlers}
     try:
         with stop_signals_unwind():
             return handlers[args.command](args) or 0

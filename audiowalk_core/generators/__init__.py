@@ -1,0 +1,1 @@
+"""Generators behind the seam (BigGAN, StyleGAN2/3)."""
