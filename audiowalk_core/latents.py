@@ -1,7 +1,7 @@
 """The AUDIOWALK_LATENTS value: per-frame BigGAN inputs."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -21,6 +21,9 @@ class WalkLatents:
     song then holds N x labels weights, not N x 1000); ``truncation`` in (0, 1], ``seed`` the user seed they were
     drawn from, ``clock`` the frame clock of the whole song and ``first_frame`` the index (on that clock) of row 0,
     so a slice knows where it sits in the song. BigGAN gets :meth:`dense_class_weights`.
+    Generator-neutral: ``noise`` may be ``[N, any width]``; ``condition_count`` is the number of conditioning
+    columns when ``class_indices`` is None (1000 ImageNet classes for BigGAN, a StyleGAN's c_dim, 0 when
+    unconditional); ``extras`` holds more per-frame arrays whose first dimension is N (sliced with the rows).
     """
 
     noise: np.ndarray
@@ -30,19 +33,25 @@ class WalkLatents:
     clock: FrameClock
     first_frame: int = 0
     class_indices: tuple | None = None
+    condition_count: int = NUM_CLASSES
+    extras: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.noise.ndim != 2 or self.class_weights.ndim != 2 or len(self.noise) != len(self.class_weights):
             raise AudioWalkInputError("latents", f"noise {self.noise.shape} and class weights "
                                       f"{self.class_weights.shape} do not match",
                                       "noise [N, dim] and class weights [N, classes] with the same N")
-        columns = NUM_CLASSES if self.class_indices is None else len(self.class_indices)
+        columns = int(self.condition_count) if self.class_indices is None else len(self.class_indices)
         if self.class_weights.shape[1] != columns:
             raise AudioWalkInputError("latents", f"class weights with {self.class_weights.shape[1]} columns",
                                       f"{columns} columns (one per class)")
         if not (0.0 < float(self.truncation) <= 1.0):
             raise AudioWalkInputError("truncation", f"{self.truncation!r} is outside (0, 1]",
                                       "a truncation in (0, 1], e.g. 0.4")
+        for name, values in self.extras.items():
+            if len(values) != len(self.noise):
+                raise AudioWalkInputError("latents", f"extra {name!r} has {len(values)} rows for "
+                                          f"{len(self.noise)} frames", "one row per frame")
 
     @property
     def frame_count(self) -> int:
@@ -55,7 +64,8 @@ class WalkLatents:
                                       f"a frame index below the frame count {self.frame_count}")
         stop = self.frame_count if count is None or count <= 0 else min(start + count, self.frame_count)
         return WalkLatents(self.noise[start:stop], self.class_weights[start:stop], self.truncation,
-                           self.seed, self.clock, self.first_frame + start, self.class_indices)
+                           self.seed, self.clock, self.first_frame + start, self.class_indices,
+                           self.condition_count, {k: v[start:stop] for k, v in self.extras.items()})
 
     def dense_class_weights(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """float32 ``[rows, 1000]`` class weights of rows ``[start, stop)`` (what BigGAN takes)."""
@@ -82,7 +92,8 @@ class WalkLatents:
                                       f"{self.first_frame}-{self.first_frame + self.frame_count - 1}",
                                       "the whole song's latents (Smooth Latents or Make Latents)")
         return WalkLatents(self.noise[rows], self.class_weights[rows], self.truncation, self.seed, self.clock,
-                           int(frame_indices[0]), self.class_indices)
+                           int(frame_indices[0]), self.class_indices, self.condition_count,
+                           {k: v[rows] for k, v in self.extras.items()})
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class StyleGANHandle:
         if "stylegan_ws" in extras:
             return torch.as_tensor(np.asarray(extras["stylegan_ws"][rows]), dtype=torch.float32).to(self.device)
         noise = torch.as_tensor(np.asarray(latents.noise[rows]), dtype=torch.float32).to(self.device)
-        if noise.shape[1] != self.noise_dim:
+        if noise.shape[1] != self.noise_dim and not (self.latent_space == "z" and noise.shape[1] == 0):
             raise AudioWalkInputError("latents", f"noise of width {noise.shape[1]}",
                                       f"width {self.noise_dim} ({self.latent_space} of this {self.kind})")
         c = None
@@ -145,6 +145,20 @@ class StyleGANHandle:
                 raise AudioWalkInputError("latents", f"class weights with {c.shape[1]} columns",
                                           f"{self.condition_dim} (the model's c_dim)")
         psi = float(latents.truncation)
+        if "stylegan_group_z" in extras and self.latent_space == "z":
+            from .walk import layer_groups
+
+            group_z = torch.as_tensor(np.asarray(extras["stylegan_group_z"][rows]), dtype=torch.float32)
+            batch, count, width = group_z.shape
+            if width != self.noise_dim:
+                raise AudioWalkInputError("latents", f"layer-group z of width {width}",
+                                          f"width {self.noise_dim} (z of this {self.kind})")
+            c_rep = None if c is None else c.repeat_interleave(count, dim=0)
+            with torch.no_grad():
+                w = self.network.mapping(group_z.reshape(batch * count, width).to(self.device), c_rep)
+            w = w.reshape(batch, count, -1)
+            index = torch.as_tensor(layer_groups(self.kind, self.num_ws), device=w.device)
+            return self.network.mapping.truncate(w[:, index], psi)
         if self.latent_space == "w":
             w = noise.unsqueeze(1).expand(-1, self.num_ws, -1)
             return self.network.mapping.truncate(w, psi)
@@ -155,6 +169,9 @@ class StyleGANHandle:
         """Yield CPU tensors [B, H, W, 3]: float32 in [0, 1] (``x * 0.5 + 0.5`` clamped) or uint8 (NVlabs' pixel
         mapping). Noise inputs per frame come from the latents' seed and the frame's absolute index."""
         require_choice("output_format", output_format, ("float", "uint8"))
+        require_choice("output_mapping", output_mapping, ("fixed", "per_frame_minmax"))
+        if int(batch_size) < 1:
+            raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
         total = latents.frame_count
         first_frame = int(getattr(latents, "first_frame", 0))
         strength = (getattr(latents, "extras", None) or {}).get("stylegan_noise")
@@ -171,6 +188,10 @@ class StyleGANHandle:
                     noise = [n * scale[:, None, None, None] for n in noise]
             with torch.no_grad():
                 images = self.network.synthesis(ws, noise=noise, dtype=self.dtype)
+            if output_mapping == "per_frame_minmax":
+                low = images.amin(dim=(1, 2, 3), keepdim=True)
+                high = images.amax(dim=(1, 2, 3), keepdim=True)
+                images = (images - low) / (high - low).clamp_min(1e-8) * 2 - 1
             if output_format == "uint8":
                 out = to_pixels(images)
             else:
