@@ -25,6 +25,7 @@ from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
 
+from .workflow_stylegan import stylegan_workflow
 from .workflow_tools import (GraphGroup, GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                              import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
                              validate_ui_workflow)
@@ -203,7 +204,8 @@ class ShippedWorkflow:
 
 WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow),
              ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
-                             diffused_biggan_workflow))
+                             diffused_biggan_workflow),
+             ShippedWorkflow("AudioWalk StyleGAN music video.json", "audiowalk_stylegan.json", stylegan_workflow))
 # How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
 OPENING_VIEW = {"ds": {"scale": 0.62, "offset": [30, 170]}}
 

@@ -249,3 +249,27 @@ def numbered_output_path(output_dir, filename_prefix: str, width: int = 0, heigh
     folder, name, counter, subfolder, _ = fp.get_save_image_path(filename_prefix, str(output_dir), width, height)
     filename = f"{name}_{counter:05}_.mp4"
     return Path(folder) / filename, subfolder, filename
+
+
+# ---------------------------------------------------------------------------------------- any torch module (StyleGAN)
+
+def manage_module(module, load_device, offload_device):
+    """Inside ComfyUI: a ModelPatcher around ``module`` (a torch.nn.Module) so ComfyUI's model management moves,
+    offloads and frees it like its own models; None outside ComfyUI."""
+    try:
+        from comfy.model_patcher import ModelPatcher
+    except ImportError:
+        return None
+    return ModelPatcher(module, load_device=load_device, offload_device=offload_device)
+
+
+def load_managed(patcher, memory_required: int = 0):
+    """ComfyUI loads ``patcher``'s model whole onto its load device (freeing ``memory_required`` bytes first);
+    returns that device, or None when ComfyUI is absent or ``patcher`` is None."""
+    mm = _model_management()
+    if patcher is None or mm is None:
+        return None
+    mm.load_models_gpu([patcher], memory_required=int(memory_required), force_full_load=True)
+    if patcher.loaded_size() < patcher.model_size():
+        patcher.partially_load(patcher.load_device, 1e32)
+    return patcher.load_device

@@ -95,10 +95,9 @@ def test_chunked_render_equals_whole_frame_for_frame():
         features = bass_only_features()
         latents = stylegan_latents(features, z_dim=16, c_dim=h.condition_dim, seed=9, classes=[0, 2])
         assert latents.class_weights.shape == (FRAMES, h.condition_dim)
-        whole = torch.cat(list(h.generate_frames(latents, batch_size=16, output_format="uint8")))
-        parts = [torch.cat(list(h.generate_frames(latents.slice_frames(start, 13), batch_size=5,
-                                                  output_format="uint8")))
+        whole = torch.cat(list(h.generate_frames(latents, batch_size=5)))
+        parts = [torch.cat(list(h.generate_frames(latents.slice_frames(start, 13), batch_size=5)))
                  for start in range(0, FRAMES, 13)]
         assert whole.shape == (FRAMES, 32, 32, 3)
         assert torch.equal(torch.cat(parts), whole), name
-        assert whole.float().std(dim=0).mean() > 1  # the frames move
+        assert whole.std(dim=0).mean() > 0.01  # the frames move

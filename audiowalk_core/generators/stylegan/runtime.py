@@ -98,6 +98,7 @@ class StyleGANHandle:
     latent_space: str = "z"
     noise_mode: str = "random"
     source: str = "model"
+    patcher: object = None  # ComfyUI's ModelPatcher around ``network`` when an application manages it
 
     @property
     def kind(self) -> str:
@@ -127,20 +128,24 @@ class StyleGANHandle:
         per_frame = 4 * 6 * min(channels, 512) * (res * 2) ** 2 // 4
         return int(weights + batch_size * per_frame)
 
-    def ws_for_rows(self, latents, rows: slice) -> torch.Tensor:
-        """Truncated per-layer w ``[rows, num_ws, w_dim]`` of some rows of ``latents``."""
+    def ws_for_rows(self, latents, rows) -> torch.Tensor:
+        """Truncated per-layer w ``[rows, num_ws, w_dim]`` of some rows of ``latents`` (a slice or int indices)."""
+        if isinstance(rows, slice):
+            rows = np.arange(*rows.indices(latents.frame_count))
+        rows = np.asarray(rows, np.int64)
         extras = getattr(latents, "extras", None) or {}
         if "stylegan_ws" in extras:
-            return torch.as_tensor(np.asarray(extras["stylegan_ws"][rows]), dtype=torch.float32).to(self.device)
-        noise = torch.as_tensor(np.asarray(latents.noise[rows]), dtype=torch.float32).to(self.device)
+            return torch.as_tensor(np.asarray(extras["stylegan_ws"])[rows], dtype=torch.float32).to(self.device)
+        noise = torch.as_tensor(np.asarray(latents.noise)[rows], dtype=torch.float32).to(self.device)
         if noise.shape[1] != self.noise_dim and not (self.latent_space == "z" and noise.shape[1] == 0):
             raise AudioWalkInputError("latents", f"noise of width {noise.shape[1]}",
                                       f"width {self.noise_dim} ({self.latent_space} of this {self.kind})")
         c = None
         if self.condition_dim > 0:
-            weights = latents.dense_class_weights(rows.start, rows.stop) if hasattr(latents, "dense_class_weights") \
-                else latents.class_weights[rows]
-            c = torch.as_tensor(np.asarray(weights), dtype=torch.float32).to(self.device)
+            low, high = int(rows.min()), int(rows.max()) + 1
+            weights = latents.dense_class_weights(low, high) if getattr(latents, "class_indices", None) \
+                else latents.class_weights[low:high]
+            c = torch.as_tensor(np.asarray(weights)[rows - low], dtype=torch.float32).to(self.device)
             if c.shape[1] != self.condition_dim:
                 raise AudioWalkInputError("latents", f"class weights with {c.shape[1]} columns",
                                           f"{self.condition_dim} (the model's c_dim)")
@@ -148,7 +153,7 @@ class StyleGANHandle:
         if "stylegan_group_z" in extras and self.latent_space == "z":
             from .walk import layer_groups
 
-            group_z = torch.as_tensor(np.asarray(extras["stylegan_group_z"][rows]), dtype=torch.float32)
+            group_z = torch.as_tensor(np.asarray(extras["stylegan_group_z"])[rows], dtype=torch.float32)
             batch, count, width = group_z.shape
             if width != self.noise_dim:
                 raise AudioWalkInputError("latents", f"layer-group z of width {width}",
@@ -167,7 +172,8 @@ class StyleGANHandle:
     def generate_frames(self, latents, *, batch_size: int = 8, output_format: str = "float",
                         output_mapping: str = "fixed", on_progress=None):
         """Yield CPU tensors [B, H, W, 3]: float32 in [0, 1] (``x * 0.5 + 0.5`` clamped) or uint8 (NVlabs' pixel
-        mapping). Noise inputs per frame come from the latents' seed and the frame's absolute index."""
+        mapping). Noise inputs per frame come from the latents' seed and the frame's absolute index; with the same
+        ``batch_size`` any frame range equals those frames of a whole render exactly."""
         require_choice("output_format", output_format, ("float", "uint8"))
         require_choice("output_mapping", output_mapping, ("fixed", "per_frame_minmax"))
         if int(batch_size) < 1:
@@ -175,28 +181,36 @@ class StyleGANHandle:
         total = latents.frame_count
         first_frame = int(getattr(latents, "first_frame", 0))
         strength = (getattr(latents, "extras", None) or {}).get("stylegan_noise")
+        size = max(int(batch_size), 1)
         done = 0
-        for start in range(0, total, max(int(batch_size), 1)):
-            rows = slice(start, min(start + int(batch_size), total))
+        # Batches sit on the song's frame grid (frames [k * size, (k + 1) * size)) and are padded to ``size``:
+        # each frame is computed at the same place in a batch of the same shape whatever range is rendered, so
+        # a chunk equals those frames of a whole render bit for bit.
+        window = (first_frame // size) * size
+        while window < first_frame + total:
+            low, high = max(window, first_frame), min(window + size, first_frame + total)
+            rows = np.full(size, low - first_frame, np.int64)
+            rows[low - window:high - window] = np.arange(low, high) - first_frame
             ws = self.ws_for_rows(latents, rows)
             noise = self.noise_mode
             if self.noise_mode == "random" and self.network.synthesis.noise_layers():
-                frames = range(first_frame + rows.start, first_frame + rows.stop)
-                noise = frame_unit_noise(self.network, int(latents.seed), frames, self.device)
+                noise = frame_unit_noise(self.network, int(latents.seed), rows + first_frame, self.device)
                 if strength is not None:
-                    scale = torch.as_tensor(np.asarray(strength[rows]), dtype=torch.float32).to(self.device)
+                    scale = torch.as_tensor(np.asarray(strength)[rows], dtype=torch.float32).to(self.device)
                     noise = [n * scale[:, None, None, None] for n in noise]
             with torch.no_grad():
                 images = self.network.synthesis(ws, noise=noise, dtype=self.dtype)
             if output_mapping == "per_frame_minmax":
-                low = images.amin(dim=(1, 2, 3), keepdim=True)
-                high = images.amax(dim=(1, 2, 3), keepdim=True)
-                images = (images - low) / (high - low).clamp_min(1e-8) * 2 - 1
+                floor = images.amin(dim=(1, 2, 3), keepdim=True)
+                top = images.amax(dim=(1, 2, 3), keepdim=True)
+                images = (images - floor) / (top - floor).clamp_min(1e-8) * 2 - 1
             if output_format == "uint8":
                 out = to_pixels(images)
             else:
                 out = (images.permute(0, 2, 3, 1).float() * 0.5 + 0.5).clamp_(0, 1)
-            done += rows.stop - rows.start
+            out = out[low - window:high - window]
+            done += high - low
+            window += size
             yield out.cpu()
             if on_progress is not None:
                 on_progress(done, total)
