@@ -86,8 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default="biggan-deep-128", choices=tuple(BIGGAN_MODELS),
-                        help="BigGAN model (default biggan-deep-128)")
+    render.add_argument("--model", default="biggan-deep-128",
+                        help="BigGAN model (" + ", ".join(BIGGAN_MODELS) + "; default biggan-deep-128), or a "
+                             "StyleGAN2/3 file (.pkl, .pt, .safetensors): the generator is picked from the file")
     render.add_argument("--models-dir", type=Path, default=None,
                         help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
                              "AUDIOWALK_HOME defaulting to the current folder)")
@@ -255,6 +256,8 @@ def cmd_render(args) -> int:
 
     if args.demo == (args.song is not None):
         raise CommandError("give either a SONG or --demo (not both, not neither)")
+    if cli_stylegan.is_stylegan_model(args.model):
+        return cli_stylegan.cmd_render_stylegan(args, TerminalProgress("rendering", sys.stderr))
     progress = TerminalProgress("rendering", sys.stderr)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:

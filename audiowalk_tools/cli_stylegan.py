@@ -49,6 +49,41 @@ def add_commands(subparsers) -> dict:
     return {"stylegan-images": cmd_stylegan_images, "convert-stylegan": cmd_convert_stylegan}
 
 
+def is_stylegan_model(model: str) -> bool:
+    """Whether ``audiowalk render --model`` names a StyleGAN file rather than a BigGAN."""
+    from audiowalk_core.generators.stylegan.store import SUFFIXES
+
+    return Path(str(model)).suffix.lower() in SUFFIXES
+
+
+def cmd_render_stylegan(args, progress) -> int:
+    """``audiowalk render`` with a StyleGAN model file (the walk of the pipeline's settings + StyleGAN Latents)."""
+    import sys
+    import tempfile
+    import time
+
+    from audiowalk_core.generators.stylegan.render import render_stylegan_song
+    from audiowalk_core.pipeline import DEFAULT_PIPELINE
+
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:
+        song = args.song
+        if args.demo:
+            from . import demo
+
+            song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
+        settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, truncation=args.truncation,
+                                            band_mode=args.band_mode, walk_mode=args.walk_mode)
+        path = render_stylegan_song(song, args.output, Path(args.model), settings=settings,
+                                    batch_size=args.batch_size, on_progress=progress.update,
+                                    start_seconds=args.start_seconds, duration_seconds=args.duration_seconds or None,
+                                    crf=args.crf, device=args.device, dtype=args.dtype,
+                                    on_message=lambda text: print(text, file=sys.stderr, flush=True))
+    progress.finish()
+    print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
+    return 0
+
+
 def cmd_stylegan_images(args) -> int:
     from audiowalk_core.generators.stylegan.runtime import write_seed_images
 

@@ -211,3 +211,35 @@ def test_noise_modes_and_truncation_act():
     assert not np.array_equal(const, none)
     flat = np.stack([p for _, p in seed_images(network, [0, 1], psi=0.0)])
     assert np.array_equal(flat[0], flat[1])  # psi 0: every seed is the average image
+
+
+# ------------------------------------------------------------------------------------------------------ CLI
+
+def test_cli_images_convert_and_render(tmp_path, monkeypatch):
+    import av
+
+    from audiowalk_tools.cli import main
+    from support import sine
+
+    network = random_network("sg3-t")
+    write_snapshot(network, tmp_path / "model.pkl", monkeypatch)
+    assert main(["stylegan-images", str(tmp_path / "model.pkl"), "--seeds", "0,1,42", "--trunc", "0.7",
+                 "--outdir", str(tmp_path / "pngs")]) == 0
+    from PIL import Image
+
+    pngs = sorted(p.name for p in (tmp_path / "pngs").iterdir())
+    assert pngs == ["seed0000.png", "seed0001.png", "seed0042.png"]
+    expected = _images(network, seeds=(42,))[0]
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "pngs" / "seed0042.png")), expected)
+    assert main(["convert-stylegan", str(tmp_path / "model.pkl"), str(tmp_path / "model.safetensors")]) == 0
+    assert main(["convert-stylegan", str(tmp_path / "missing.pkl"), str(tmp_path / "x.safetensors")]) == 2
+    import soundfile
+
+    soundfile.write(tmp_path / "song.wav", sine(110.0, 3.0) + sine(3000.0, 3.0, amplitude=0.2), 22050)
+    assert main(["render", str(tmp_path / "song.wav"), "--model", str(tmp_path / "model.safetensors"),
+                 "--fps", "8", "--batch-size", "4", "-o", str(tmp_path / "out.mp4")]) == 0
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        stream = container.streams.video[0]
+        frames = sum(1 for _ in container.decode(stream))
+        assert (stream.width, stream.height) == (32, 32)
+    assert frames == 24
