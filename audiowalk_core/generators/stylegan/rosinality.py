@@ -8,8 +8,6 @@ A checkpoint without ``latent_avg`` gets w_avg as the mean of w over 10,000 z dr
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
 from ...errors import AudioWalkInputError
@@ -70,8 +68,6 @@ def rosinality_to_nvlabs(state: dict, latent_avg, source: str) -> tuple[StyleGAN
                                   "a complete rosinality stylegan2-pytorch g_ema") from None
     from .network import StyleGANGenerator
 
-    template = StyleGANGenerator.__new__(StyleGANGenerator)  # only for the buffers' default values
-    del template
     with torch.no_grad():
         reference = StyleGANGenerator(config).state_dict()
     for key, value in reference.items():  # filters, and noise_const when the checkpoint has none
@@ -85,5 +81,4 @@ def rosinality_to_nvlabs(state: dict, latent_avg, source: str) -> tuple[StyleGAN
         z = torch.randn(10_000, w_dim, generator=torch.Generator().manual_seed(0))
         with torch.no_grad():
             out["mapping.w_avg"] = network.mapping(z).mean(0)
-    assert math.log2(resolution).is_integer()
     return config, out

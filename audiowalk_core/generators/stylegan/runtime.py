@@ -125,6 +125,7 @@ class StyleGANHandle:
         weights = sum(t.numel() * t.element_size() for t in self.network.state_dict().values())
         res = self.resolution
         channels = max(p.shape[0] for n, p in self.network.named_parameters() if n.endswith("weight") and p.ndim == 4)
+        # a few activations of the widest layer at twice the output size (StyleGAN3's up-sampled leaky ReLU)
         per_frame = 4 * 6 * min(channels, 512) * (res * 2) ** 2 // 4
         return int(weights + batch_size * per_frame)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import collections
 import io
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -43,13 +43,6 @@ class PersistentRecord:
     def child(self, name: str):
         modules = self.state.get("_modules") or {}
         return modules.get(name)
-
-
-@dataclass
-class _Refused:
-    module: str
-    name: str
-    seen: list = field(default_factory=list)
 
 
 class _PlainDict(dict):
