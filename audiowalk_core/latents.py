@@ -58,6 +58,10 @@ class WalkLatents:
         if not (0.0 < float(self.truncation) <= 1.0):
             raise AudioWalkInputError("truncation", f"{self.truncation!r} is outside (0, 1]",
                                       "a truncation in (0, 1], e.g. 0.4")
+        for name, values in self.extras.items():
+            if len(values) != len(self.noise):
+                raise AudioWalkInputError("latents", f"extra {name!r} has {len(values)} rows for "
+                                          f"{len(self.noise)} frames", "one row per frame")
 
     @property
     def frame_count(self) -> int:

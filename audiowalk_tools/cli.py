@@ -24,7 +24,7 @@ from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
                                      preset)
-from . import cli_music_map, cli_sdwalk
+from . import cli_music_map, cli_sdwalk, cli_stylegan
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -82,8 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default=None, choices=tuple(BIGGAN_MODELS),
-                        help="BigGAN model (default biggan-deep-128; biggan-deep-512 with --preset seed)")
+    render.add_argument("--model", default=None,
+                        help="BigGAN model (" + ", ".join(BIGGAN_MODELS) + "; default biggan-deep-128, "
+                             "biggan-deep-512 with --preset seed), or a StyleGAN2/3 file (.pkl, .pt, .safetensors): "
+                             "the generator is picked from the file")
     render.add_argument("--output-mapping", default=None, choices=("fixed", "per_frame_minmax"),
                         help="BigGAN output to pixels: fixed (x + 1) / 2 (default), or per_frame_minmax, the seed "
                              "notebook's (each frame stretched on its own: flickers; the default with --preset seed)")
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
     convert.add_argument("output", type=Path, help="the .safetensors file to write")
     cli_sdwalk.add_commands(sub)
+    parser.stylegan_handlers = cli_stylegan.add_commands(sub)
     return parser
 
 
@@ -184,10 +187,11 @@ def cmd_convert_biggan(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
                 "features": cmd_features, "convert-biggan": cmd_convert_biggan,
-                "reactivity": cli_sdwalk.cmd_reactivity}
+                "reactivity": cli_sdwalk.cmd_reactivity, **parser.stylegan_handlers}
     try:
         with stop_signals_unwind():
             return handlers[args.command](args) or 0
@@ -278,6 +282,8 @@ def cmd_render(args) -> int:
 
     if args.demo == (args.song is not None):
         raise CommandError("give either a SONG or --demo (not both, not neither)")
+    if cli_stylegan.is_stylegan_model(args.model):
+        return cli_stylegan.cmd_render_stylegan(args, TerminalProgress("rendering", sys.stderr))
     progress = TerminalProgress("rendering", sys.stderr)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:

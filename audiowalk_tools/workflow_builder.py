@@ -26,6 +26,7 @@ from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
 
 from .workflow_sd_walk import SD_WALK_API_NAME, SD_WALK_UI_NAME, sd_walk_workflow
+from .workflow_stylegan import stylegan_workflow
 from .workflow_tools import (GraphGroup, GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                              import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
                              validate_ui_workflow)
@@ -206,7 +207,8 @@ WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_big
              ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
                              diffused_biggan_workflow),
              ShippedWorkflow(SD_WALK_UI_NAME, SD_WALK_API_NAME, lambda: sd_walk_workflow(
-                 _x, _group, _note, SONG, PIPELINE_VALUES["AudioWalkAudioFeatures"], SD_CHECKPOINT, WIDE, SLOT)))
+                 _x, _group, _note, SONG, PIPELINE_VALUES["AudioWalkAudioFeatures"], SD_CHECKPOINT, WIDE, SLOT)),
+             ShippedWorkflow("AudioWalk StyleGAN music video.json", "audiowalk_stylegan.json", stylegan_workflow))
 # How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
 OPENING_VIEW = {"ds": {"scale": 0.62, "offset": [30, 170]}}
 

@@ -284,3 +284,25 @@ def with_cfg_function(model, cfg_function):
     patched = model.clone()
     patched.set_model_sampler_cfg_function(cfg_function, disable_cfg1_optimization=True)
     return patched
+# ---------------------------------------------------------------------------------------- any torch module (StyleGAN)
+
+def manage_module(module, load_device, offload_device):
+    """Inside ComfyUI: a ModelPatcher around ``module`` (a torch.nn.Module) so ComfyUI's model management moves,
+    offloads and frees it like its own models; None outside ComfyUI."""
+    try:
+        from comfy.model_patcher import ModelPatcher
+    except ImportError:
+        return None
+    return ModelPatcher(module, load_device=load_device, offload_device=offload_device)
+
+
+def load_managed(patcher, memory_required: int = 0):
+    """ComfyUI loads ``patcher``'s model whole onto its load device (freeing ``memory_required`` bytes first);
+    returns that device, or None when ComfyUI is absent or ``patcher`` is None."""
+    mm = _model_management()
+    if patcher is None or mm is None:
+        return None
+    mm.load_models_gpu([patcher], memory_required=int(memory_required), force_full_load=True)
+    if patcher.loaded_size() < patcher.model_size():
+        patcher.partially_load(patcher.load_device, 1e32)
+    return patcher.load_device
