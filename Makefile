@@ -7,7 +7,7 @@ VENV ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 
-.PHONY: setup test render bench clean
+.PHONY: setup test render bench bench-smoke clean
 
 setup: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ render: setup
 
 bench: setup
 	for b in bench/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+# every bench at its smallest size (seconds each, no figures): what tests/test_benches.py runs in CI
+bench-smoke: setup
+	for b in bench/bench_*.py; do $(BIN)/python $$b --smoke || exit 1; done
 
 clean:
 	rm -rf $(VENV) output/demo.mp4 .pytest_cache

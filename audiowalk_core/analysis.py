@@ -17,14 +17,13 @@ from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
-from .music_map import analyse_music_map, attach_music_map
+from .frame_means import DiskRows, VideoFrameMeans
+from .music_map import attach_music_map, music_map_of_tables
+from .settings import BAND_MODES, DEFAULTS
 
-# improved: our bands on the exact clock. seed: the notebook's bands and frame count (video ~1 s shorter than the
-# song). seed_full_length: the notebook's band maths on the exact clock (windows past the end zero-padded).
-BAND_MODES = ("improved", "seed", "seed_full_length")
-# Seed README demo values (docs/seed_algorithm.md).
-SEED_DEFAULTS = {"max_frequency_level": 11000.0, "low_frequency_skip": 16.0,
-                 "frequency_band_growth_rate": 1.01, "extra_detail": 0.9}
+# BAND_MODES and the band parameters' defaults: settings.py (improved: our bands on the exact clock; seed: the
+# notebook's bands and frame count; seed_full_length: its band maths on the exact clock, windows zero-padded).
+LOG_BANDS_IN_MEMORY_BYTES = 32 << 20  # log bands beyond this (about 16 min at 44.1 kHz) go to a temporary file
 _DB_PER_LN_POWER = 10.0 / math.log(10.0)  # dB = 10*log10(p) = _DB_PER_LN_POWER * ln(p), p = |X|^2
 
 
@@ -119,9 +118,11 @@ def _seed_block_weights(windows: np.ndarray, extra_detail: float, starts, stops,
     out[:] = (sums[:, :len(starts)] / widths).astype(np.float32)
 
 
-def seed_band_energies(mono: np.ndarray, sample_rate: int, max_frequency_level: float = 11000.0,
-                       low_frequency_skip: float = 16.0, frequency_band_growth_rate: float = 1.01,
-                       extra_detail: float = 0.9, fps=30, frame_count: int | None = None,
+def seed_band_energies(mono: np.ndarray, sample_rate: int,
+                       max_frequency_level: float = DEFAULTS.max_frequency_level,
+                       low_frequency_skip: float = DEFAULTS.low_frequency_skip,
+                       frequency_band_growth_rate: float = DEFAULTS.frequency_band_growth_rate,
+                       extra_detail: float = DEFAULTS.extra_detail, fps=30, frame_count: int | None = None,
                        block_frames: int = 24, threads: int = 2) -> tuple[np.ndarray, np.ndarray]:
     """The notebook's band energies (docs/seed_algorithm.md steps 2-5), float32 maths, within 1e-5 of float64.
 
@@ -239,9 +240,11 @@ class _StftTables:
     improved band), ``log_bands`` (summed power per log band [frames, 96]: a tone gives the same value in whichever
     band it falls) and ``chroma`` [frames, 12]."""
 
-    def __init__(self, mono, sample_rate: int, band_edges: np.ndarray, block: int = 256):
+    def __init__(self, mono, sample_rate: int, band_edges: np.ndarray, block: int = 256, clock=None):
         """``mono``: the mono signal, as an array or as ``mono_between(first, stop)`` (float32 samples of that
-        range), so a long song is never held twice: only one block of windows is made at a time."""
+        range), so a long song is never held twice: only one block of windows is made at a time. ``clock``: when
+        its fps is at most the STFT's row rate, ``bands`` and ``chroma`` are averaged onto its video frames as the
+        rows are made (``video_bands``, ``video_chroma``; frame_means.VideoFrameMeans) instead of kept per row."""
         import scipy.fft
         import scipy.sparse
 
@@ -271,9 +274,13 @@ class _StftTables:
         # leaves OpenBLAS threads spinning against the FFT workers (0.2 s slower on a 3-minute song, 2 cores)
         pitch_weights = scipy.sparse.csr_array(
             np.where(weights >= 1e-4 * weights.max(axis=0, keepdims=True), weights, 0.0).T)
-        self.bands = np.empty((frames, len(band_edges) - 1), np.float32)
-        self.log_bands = np.empty((frames, len(log_lo)), np.float32)
-        self.chroma = np.zeros((frames, 12), np.float32)
+        per_frame = clock is not None and float(clock.fps) <= sample_rate / hop
+        self.video_bands = VideoFrameMeans(clock, len(band_edges) - 1) if per_frame else None
+        self.video_chroma = VideoFrameMeans(clock, 12) if per_frame else None
+        self.bands = None if per_frame else np.empty((frames, len(band_edges) - 1), np.float32)
+        spill = frames * len(log_lo) * 4 > LOG_BANDS_IN_MEMORY_BYTES  # long songs: on disk, read in blocks
+        self.log_bands = DiskRows(frames, len(log_lo)) if spill else np.empty((frames, len(log_lo)), np.float32)
+        self.chroma = np.zeros((frames, 12), np.float32)  # kept per STFT row too: the music map's beats need it
         norm = np.float32(1.0 / (window.sum() ** 2))
         for first in range(0, frames, block):
             last = min(first + block, frames)
@@ -281,9 +288,15 @@ class _StftTables:
             power = (spectrum.real * spectrum.real + spectrum.imag * spectrum.imag) * norm
             del spectrum
             sums = np.add.reduceat(power, band_edges[:-1], axis=1)[:, :len(band_edges) - 1]
-            self.bands[first:last] = sums / np.diff(band_edges).astype(np.float32)
+            bands, chroma = sums / np.diff(band_edges).astype(np.float32), power @ pitch_weights
             self.log_bands[first:last] = np.add.reduceat(power, log_lo, axis=1)[:, :len(log_lo)]
-            self.chroma[first:last] = power @ pitch_weights
+            self.chroma[first:last] = chroma
+            if per_frame:
+                times = np.arange(first, last) * hop / sample_rate  # = frame_times()[first:last]
+                self.video_bands.add(bands, times)
+                self.video_chroma.add(chroma, times)
+            else:
+                self.bands[first:last] = bands
 
     def frame_times(self) -> np.ndarray:
         """Centre time (s) of each STFT frame."""
@@ -467,22 +480,26 @@ def beat_curve(beat_frames: np.ndarray, frame_count: int, fps: float, decay_seco
     return curve
 
 
-def frame_rms(mono, clock: FrameClock, block_frames: int = 256) -> np.ndarray:
+def frame_rms(mono, clock: FrameClock, block_frames: int = 256, block_samples: int = 1 << 20) -> np.ndarray:
     """RMS of each frame's own samples (exact frame spans), float32 ``[frames]``. ``mono``: an array, or
-    ``mono_between(first, stop)`` with a ``num_samples`` attribute; read ``block_frames`` frames at a time."""
+    ``mono_between(first, stop)`` with a ``num_samples`` attribute; read at most ``block_frames`` frames and (one
+    frame's span aside) ``block_samples`` samples at a time, so memory does not grow at low fps either."""
     mono_between = mono if callable(mono) else (lambda first, stop: np.asarray(mono[first:stop], np.float32))
     num_samples = int(mono.num_samples) if callable(mono) else len(mono)
     bounds = np.minimum(clock.frame_boundaries(), num_samples)
     out = np.zeros(clock.frame_count, np.float32)
-    for first in range(0, clock.frame_count, block_frames):
-        last = min(first + block_frames, clock.frame_count)
+    first = 0
+    while first < clock.frame_count:
+        fitting = int(np.searchsorted(bounds, bounds[first] + block_samples, side="right")) - 1
+        last = min(first + block_frames, clock.frame_count, max(fitting, first + 1))
         lo, hi = int(bounds[first]), int(bounds[last])
+        first, block_first = last, first
         if hi <= lo:
             continue
         squares = np.concatenate([[0.0], np.cumsum(np.asarray(mono_between(lo, hi), np.float64) ** 2)])
-        edges = bounds[first:last + 1] - lo
+        edges = bounds[block_first:last + 1] - lo
         counts = np.maximum(np.diff(edges), 1)
-        out[first:last] = np.sqrt(np.maximum(np.diff(squares[edges]), 0.0) / counts)
+        out[block_first:last] = np.sqrt(np.maximum(np.diff(squares[edges]), 0.0) / counts)
     return out
 
 
@@ -495,10 +512,12 @@ def feature_frame_count(num_samples: int, sample_rate: int, fps=30, band_mode: s
     return FrameClock.for_duration(num_samples, sample_rate, fps).frame_count
 
 
-def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
-                     max_frequency_level: float = 11000.0, low_frequency_skip: float = 16.0,
-                     frequency_band_growth_rate: float = 1.01, extra_detail: float = 0.9,
-                     band_count: int = 48, on_progress=None) -> AudioFeatures:
+def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFAULTS.band_mode,
+                     max_frequency_level: float = DEFAULTS.max_frequency_level,
+                     low_frequency_skip: float = DEFAULTS.low_frequency_skip,
+                     frequency_band_growth_rate: float = DEFAULTS.frequency_band_growth_rate,
+                     extra_detail: float = DEFAULTS.extra_detail, band_count: int = DEFAULTS.band_count,
+                     on_progress=None) -> AudioFeatures:
     """Describe ``clip`` frame by frame at ``fps`` (rational; 29.97 -> 30000/1001).
 
     Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode``:
@@ -541,23 +560,20 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
         band_edges_hz = stft_band_edges * sample_rate / n_fft
     report(1, stages)
 
-    tables = _StftTables(mono, sample_rate, stft_band_edges)
+    tables = _StftTables(mono, sample_rate, stft_band_edges, clock=clock)
     times = tables.frame_times()
     frame_rate = sample_rate / tables.hop
     report(2, stages)
 
     if band_mode == "improved":
-        bands = _normalise_columns(_to_video_frames(tables.bands, times, clock))
+        bands = _normalise_columns(tables.video_bands.means() if tables.video_bands is not None
+                                   else _to_video_frames(tables.bands, times, clock))
     onset_rows = onset_strength(tables.log_bands)
     onset_times = tables.onset_times()
-    music = analyse_music_map(tables.log_bands, tables.chroma, times, tables.n_fft / sample_rate,  # beats, bars,
-                              _log_band_matrix(sample_rate, tables.n_fft)[0] * sample_rate / tables.n_fft,  # sections
-                              clip.num_samples / sample_rate)
-    tempo = music.tempo_bpm
-    beat_frames = np.unique(clock.frame_at_seconds(music.beat_seconds)) if len(music.beat_seconds) \
-        else np.zeros(0, np.int64)
+    music = music_map_of_tables(tables, clip.num_samples / sample_rate)  # beats, bars, meter, sections
     onset = _normalise_columns(_to_video_frames(onset_rows[:, None], onset_times, clock, how="max"))[:, 0]
-    chroma_frames = _to_video_frames(tables.chroma, times, clock)
+    chroma_frames = tables.video_chroma.means() if tables.video_chroma is not None \
+        else _to_video_frames(tables.chroma, times, clock)
     chroma_peak = chroma_frames.max(axis=1, keepdims=True)
     loud_enough = chroma_peak > 1e-10
     chroma = np.where(loud_enough, chroma_frames / np.where(loud_enough, chroma_peak, 1.0), 0.0).astype(np.float32)
@@ -570,7 +586,6 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
         "bands": np.ascontiguousarray(bands, np.float32),
         "rms": rms,
         "onset": onset,
-        "beat": beat_curve(beat_frames, clock.frame_count, float(fps)),
         "chroma": chroma,
         "harmonic": hp[:, 0].copy(),
         "percussive": hp[:, 1].copy(),
@@ -578,7 +593,6 @@ def compute_features(clip: AudioClip, fps=30, *, band_mode: str = "improved",
     for name, values in curves.items():
         np.nan_to_num(values, copy=False, nan=0.0, posinf=1.0, neginf=0.0)
     report(stages, stages)
-    return attach_music_map(AudioFeatures(
-        clock=clock, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(tempo),
-        band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
-        warnings=tuple(filter(None, [silence_warning(clip)]))), music)
+    return attach_music_map(AudioFeatures(  # + beat_frames, the beat curve and the music map
+        clock=clock, curves=curves, band_edges_hz=np.asarray(band_edges_hz, np.float64), band_mode=band_mode,
+        warnings=tuple(filter(None, [silence_warning(clip)])), song_samples=clip.num_samples), music)

@@ -15,7 +15,10 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".mp3", ".m4a", ".aac", ".opus", ".
 
 @dataclass(frozen=True)
 class AudioClip:
-    """Decoded audio: ``samples`` float32 ``[channels, num_samples]`` in [-1, 1], ``sample_rate`` in Hz."""
+    """Decoded audio: ``samples`` float32 ``[channels, num_samples]`` in [-1, 1], ``sample_rate`` in Hz.
+
+    ``samples`` is an array, or an object read in blocks (audio_file.DiskSamples: ``shape``, ``ndim`` and
+    ``samples[channels, first:stop]``); the methods here only read it that way."""
 
     samples: np.ndarray
     sample_rate: int
@@ -34,9 +37,7 @@ class AudioClip:
 
     def mono(self) -> np.ndarray:
         """Channel mean, float32 ``[num_samples]``."""
-        if self.channels == 1:
-            return self.samples[0]
-        return self.samples.mean(axis=0, dtype=np.float32)
+        return self.mono_between(0, self.num_samples)
 
     def mono_between(self, first: int, stop: int) -> np.ndarray:
         """Channel mean of samples ``[first, stop)``, float32 (a new array, or a view for mono clips)."""
@@ -126,7 +127,8 @@ def silence_warning(clip: AudioClip, input_name: str = "audio") -> str | None:
     """A warning when every sample is 0 (digital silence): valid, but the noise walk then stands still, so only the
     class schedule changes the picture (with a chroma or beats schedule: one still picture). None otherwise (even
     -140 dBFS of noise moves the walk: the feature curves are normalised)."""
-    if np.any(clip.samples):
+    block = 1 << 20
+    if any(np.any(clip.samples[:, first:first + block]) for first in range(0, clip.num_samples, block)):
         return None
     return (f"{input_name}: all {clip.duration_seconds:.2f} s are digital silence (every sample is 0): the noise "
             "walk stands still, only the class schedule changes the picture")
@@ -194,9 +196,10 @@ def _short_reason(exc: BaseException) -> str:
     return str(text).strip().removeprefix("Error : ").rstrip(".")
 
 
-def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float | None):
+def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float | None, collector=None):
     """``(samples, sample_rate, short)``; ``short`` is None, or says how far decoding got when the stream ended well
-    before the length its header declares (PyAV stops quietly at garbage in some formats, e.g. FLAC)."""
+    before the length its header declares (PyAV stops quietly at garbage in some formats, e.g. FLAC).
+    ``collector(channels, expected_samples)``: where the samples go (default: one buffer in memory)."""
     import av
 
     with av.open(path) as container:
@@ -211,7 +214,7 @@ def _decode_with_pyav(path: str, start_seconds: float, duration_seconds: float |
         resampler = av.AudioResampler(format="fltp", layout=stream.codec_context.layout, rate=sample_rate)
         declared = None if stream.duration is None else int(stream.duration * stream.time_base * sample_rate)
         wanted = None if declared is None else max(0, (declared if stop is None else min(stop, declared)) - first)
-        collected = _SampleCollector(channels, wanted)
+        collected = (collector or _SampleCollector)(channels, wanted)
         position = 0  # samples decoded so far (from the start of the stream)
         done = False
 

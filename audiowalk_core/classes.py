@@ -6,6 +6,7 @@ in index order, as listed by torchvision, BSD-3-Clause), so no WordNet download 
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from functools import lru_cache
 from importlib import resources
@@ -15,8 +16,8 @@ import numpy as np
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .latents import NUM_CLASSES
+from .settings import DEFAULTS, SCHEDULE_MODES  # noqa: F401 - re-exported
 
-SCHEDULE_MODES = ("interpolate", "chroma", "beats", "bars", "sections")
 PITCH_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 
@@ -72,11 +73,38 @@ def _label_indices(labels) -> list[int]:
     return parse_labels(labels)
 
 
-def label_weights(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
-                  crossfade_frames: int = 8) -> np.ndarray:
+def seed_schedule_frame_count(features: AudioFeatures) -> int:
+    """The frame count the seed notebook spreads its labels over: ``ceil(song seconds * fps)`` from the analysed
+    song's length (``features.song_samples``), computed as the notebook does (float seconds); the features' own
+    frame count when the song's length is unknown (0). In band_mode seed this is about fps frames MORE than the
+    frames rendered, so the last label is never quite reached, as in the notebook."""
+    samples = int(getattr(features, "song_samples", 0) or 0)
+    if samples <= 0:
+        return features.frame_count
+    return int(math.ceil(samples / features.clock.sample_rate * float(features.clock.fps)))
+
+
+def _seed_label_positions(frames: int, count: int, schedule_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """The notebook's step 8 per frame: ``(pair, fraction)``. Pair p runs ``F = schedule_frames // (count - 1)``
+    frames of ``linspace(label p, label p + 1, F)`` (endpoint included, so its last frame is label p + 1 and the next
+    pair starts on it again). Frames past the last pair hold the last label (the notebook's video stops there)."""
+    per_pair = max(schedule_frames // (count - 1), 1)
+    rows = np.arange(frames)
+    pair = rows // per_pair
+    fraction = (rows % per_pair) / (per_pair - 1) if per_pair > 1 else np.zeros(frames)
+    past = pair >= count - 1
+    pair = np.where(past, count - 2, pair)
+    fraction = np.where(past, 1.0, fraction)
+    return pair, fraction
+
+
+def label_weights(features: AudioFeatures, labels, *, mode: str = DEFAULTS.class_mode,
+                  beats_per_switch: int = DEFAULTS.beats_per_switch,
+                  crossfade_frames: int = DEFAULTS.crossfade_frames) -> np.ndarray:
     """Weight of each label position per frame, float32 ``[frames, len(labels)]``, rows summing to 1.
 
-    Modes: "interpolate" (the seed: label to label linearly over the song), "chroma" (label j follows pitch class j
+    Modes: "interpolate" (label to label linearly over the frames rendered), "seed" (the notebook: label to label
+    over :func:`seed_schedule_frame_count` frames, see :func:`_seed_label_positions`), "chroma" (label j follows pitch class j
     mod len(labels), C=0; up to 12 labels; silence holds equal weights), "beats" (move to the next label every
     ``beats_per_switch`` beats with a ``crossfade_frames`` linear fade), "bars" (the same every ``beats_per_switch``
     bars, on the downbeats), "sections" (see :func:`music_map_schedule.section_switches`: each distinct section
@@ -100,6 +128,10 @@ def label_weights(features: AudioFeatures, labels, *, mode: str = "interpolate",
         fraction = (position - low).astype(np.float32)
         weights[rows, low] = 1.0 - fraction
         weights[rows, low + 1] += fraction
+    elif mode == "seed":
+        pair, fraction = _seed_label_positions(frames, count, seed_schedule_frame_count(features))
+        weights[rows, pair] = (1.0 - fraction).astype(np.float32)
+        weights[rows, pair + 1] += fraction.astype(np.float32)
     elif mode == "chroma":
         if count > 12:
             raise AudioWalkInputError("labels", f"{count} labels for chroma mode", "at most 12 labels")
@@ -148,8 +180,9 @@ def expand_class_columns(classes, weights: np.ndarray) -> np.ndarray:
     return dense
 
 
-def class_schedule(features: AudioFeatures, labels, *, mode: str = "interpolate", beats_per_switch: int = 4,
-                   crossfade_frames: int = 8) -> np.ndarray:
+def class_schedule(features: AudioFeatures, labels, *, mode: str = DEFAULTS.class_mode,
+                   beats_per_switch: int = DEFAULTS.beats_per_switch,
+                   crossfade_frames: int = DEFAULTS.crossfade_frames) -> np.ndarray:
     """Class weights per frame, float32 ``[frames, 1000]``, each row summing to 1 (see :func:`label_weights` for
     the modes; :func:`class_schedule_columns` is the same without the 1000 columns)."""
     return expand_class_columns(*class_schedule_columns(features, labels, mode=mode,

@@ -22,6 +22,8 @@ class AudioFeatures:
     ``beat_frames`` are int frame indices of beats, ``tempo_bpm`` the estimated tempo,
     ``band_edges_hz`` [B + 1] the band limits in Hz, ``band_mode`` one of analysis.BAND_MODES.
     ``warnings``: things the user should hear about that are not errors (a wholly silent song: a still video).
+    ``song_samples``: samples of the analysed audio at ``clock.sample_rate`` (0 when unknown), for schedules that
+    follow the song's length rather than the frame count (the seed notebook's class schedule).
     The music map (music_map.py): ``downbeat_frames`` int frame indices of the first beats of bars, ``sections``
     a tuple of music_map.Section (``start_seconds``, ``end_seconds``, ``label``; empty when not analysed),
     ``meter`` beats per bar (0: unknown), ``beat_seconds`` / ``downbeat_seconds`` the exact times (float64 s).
@@ -34,6 +36,7 @@ class AudioFeatures:
     band_edges_hz: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float64))
     band_mode: str = "improved"
     warnings: tuple = ()
+    song_samples: int = 0
     downbeat_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     sections: tuple = ()
     meter: int = 0
@@ -62,5 +65,6 @@ class AudioFeatures:
         return AudioFeatures(self.clock.with_frame_count(stop - start),
                              {k: v[start:stop] for k, v in self.curves.items()},
                              shifted(self.beat_frames), self.tempo_bpm, self.band_edges_hz, self.band_mode,
-                             self.warnings, shifted(self.downbeat_frames), self.sections, self.meter,
-                             self.beat_seconds, self.downbeat_seconds)
+                             self.warnings, song_samples=self.song_samples,
+                             downbeat_frames=shifted(self.downbeat_frames), sections=self.sections, meter=self.meter,
+                             beat_seconds=self.beat_seconds, downbeat_seconds=self.downbeat_seconds)

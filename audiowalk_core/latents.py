@@ -1,7 +1,8 @@
-"""The AUDIOWALK_LATENTS value: per-frame BigGAN inputs."""
+"""The AUDIOWALK_LATENTS value: per-frame generator inputs (noise, conditioning, extras), for any generator."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -14,13 +15,16 @@ NUM_CLASSES = 1000
 
 @dataclass(frozen=True)
 class WalkLatents:
-    """Per-frame BigGAN inputs.
+    """Per-frame generator inputs (the generator seam's, ``audiowalk_core.generators``).
 
-    ``noise`` float32 ``[N, 128]``; ``class_weights`` float32 ``[N, 1000]``, or, when ``class_indices`` names the
-    ImageNet classes of its columns, the compact ``[N, len(class_indices)]`` (the other classes weigh 0: a long
-    song then holds N x labels weights, not N x 1000); ``truncation`` in (0, 1], ``seed`` the user seed they were
-    drawn from, ``clock`` the frame clock of the whole song and ``first_frame`` the index (on that clock) of row 0,
-    so a slice knows where it sits in the song. BigGAN gets :meth:`dense_class_weights`.
+    ``noise`` float32 ``[N, noise width]`` (128 for BigGAN); ``class_weights`` float32 ``[N, condition_count]``
+    (the conditioning: 1000 ImageNet classes for BigGAN, a StyleGAN's c_dim, 0 when unconditional), or, when
+    ``class_indices`` names the conditioning columns it holds, the compact ``[N, len(class_indices)]`` (the other
+    columns weigh 0: a long song then holds N x labels weights, not N x 1000); ``truncation`` in (0, 1], ``seed``
+    the user seed they were drawn from, ``clock`` the frame clock of the whole song and ``first_frame`` the index
+    (on that clock) of row 0, so a slice knows where it sits in the song. ``extras``: further per-frame arrays
+    (first dimension N, e.g. StyleGAN's per-layer-group latents), sliced with the rows. A generator gets
+    :meth:`dense_class_weights`.
     """
 
     noise: np.ndarray
@@ -30,16 +34,27 @@ class WalkLatents:
     clock: FrameClock
     first_frame: int = 0
     class_indices: tuple | None = None
+    condition_count: int = NUM_CLASSES
+    extras: dict = field(default_factory=dict)
 
     def __post_init__(self):
         if self.noise.ndim != 2 or self.class_weights.ndim != 2 or len(self.noise) != len(self.class_weights):
             raise AudioWalkInputError("latents", f"noise {self.noise.shape} and class weights "
                                       f"{self.class_weights.shape} do not match",
                                       "noise [N, dim] and class weights [N, classes] with the same N")
-        columns = NUM_CLASSES if self.class_indices is None else len(self.class_indices)
+        columns = int(self.condition_count) if self.class_indices is None else len(self.class_indices)
         if self.class_weights.shape[1] != columns:
             raise AudioWalkInputError("latents", f"class weights with {self.class_weights.shape[1]} columns",
                                       f"{columns} columns (one per class)")
+        if self.class_indices is not None and any(not 0 <= int(i) < int(self.condition_count)
+                                                  for i in self.class_indices):
+            raise AudioWalkInputError("latents", f"class indices {tuple(self.class_indices)[:5]}... reach past "
+                                      f"{self.condition_count} conditioning columns",
+                                      f"indices in 0..{int(self.condition_count) - 1}")
+        for name, values in self.extras.items():
+            if np.ndim(values) < 1 or len(values) != len(self.noise):
+                raise AudioWalkInputError("latents", f"extra {name!r} of shape {np.shape(values)} for "
+                                          f"{len(self.noise)} frames", "per-frame arrays with one row per frame")
         if not (0.0 < float(self.truncation) <= 1.0):
             raise AudioWalkInputError("truncation", f"{self.truncation!r} is outside (0, 1]",
                                       "a truncation in (0, 1], e.g. 0.4")
@@ -54,15 +69,20 @@ class WalkLatents:
             raise AudioWalkInputError("start_frame", f"{start} is outside 0..{self.frame_count - 1}",
                                       f"a frame index below the frame count {self.frame_count}")
         stop = self.frame_count if count is None or count <= 0 else min(start + count, self.frame_count)
-        return WalkLatents(self.noise[start:stop], self.class_weights[start:stop], self.truncation,
-                           self.seed, self.clock, self.first_frame + start, self.class_indices)
+        return self._rows(slice(start, stop), self.first_frame + start)
+
+    def _rows(self, rows, first_frame: int) -> "WalkLatents":
+        """The same latents restricted to ``rows`` (a slice or an index array) of noise, weights and extras."""
+        return dataclasses.replace(self, noise=self.noise[rows], class_weights=self.class_weights[rows],
+                                   first_frame=int(first_frame),
+                                   extras={name: values[rows] for name, values in self.extras.items()})
 
     def dense_class_weights(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        """float32 ``[rows, 1000]`` class weights of rows ``[start, stop)`` (what BigGAN takes)."""
+        """float32 ``[rows, condition_count]`` class weights of rows ``[start, stop)`` (what a generator takes)."""
         rows = self.class_weights[start:stop]
         if self.class_indices is None:
             return rows
-        dense = np.zeros((rows.shape[0], NUM_CLASSES), np.float32)
+        dense = np.zeros((rows.shape[0], int(self.condition_count)), np.float32)
         dense[:, list(self.class_indices)] = rows
         return dense
 
@@ -70,8 +90,7 @@ class WalkLatents:
         """``(ImageNet indices, weights [N, len(indices)])`` of the classes that have a column."""
         if self.class_indices is not None:
             return tuple(self.class_indices), self.class_weights
-        return tuple(range(NUM_CLASSES)), self.class_weights
-
+        return tuple(range(int(self.condition_count))), self.class_weights
 
     def take_frames(self, frame_indices) -> "WalkLatents":
         """The rows of the absolute frame indices ``frame_indices`` (on the song's clock; this object's rows start
@@ -81,8 +100,7 @@ class WalkLatents:
             raise AudioWalkInputError("latents", f"frames {list(frame_indices)[:3]}... are outside frames "
                                       f"{self.first_frame}-{self.first_frame + self.frame_count - 1}",
                                       "the whole song's latents (Smooth Latents or Make Latents)")
-        return WalkLatents(self.noise[rows], self.class_weights[rows], self.truncation, self.seed, self.clock,
-                           int(frame_indices[0]), self.class_indices)
+        return self._rows(rows, int(frame_indices[0]))
 
 
 @dataclass(frozen=True)

@@ -45,12 +45,28 @@ class MusicMap:
     warnings: tuple = ()
 
 
-def _low_band_onset(log_bands: np.ndarray, band_low_hz: np.ndarray, low_hz: float = 200.0) -> np.ndarray:
+def _low_band_power(log_bands, band_low_hz: np.ndarray, low_hz: float = 200.0, block_rows: int = 8192):
+    """Summed power below ``low_hz`` per row [rows], read a block of rows at a time (``log_bands`` may be on disk)."""
     low = np.asarray(band_low_hz) < low_hz
-    power = log_bands[:, low].sum(axis=1) if low.any() else log_bands[:, 0]
-    decibels = 10.0 * np.log10(np.maximum(power, 1e-10))
+    low = low if low.any() else np.arange(len(low)) == 0
+    return np.concatenate([np.asarray(log_bands[first:first + block_rows])[:, low].sum(axis=1)
+                           for first in range(0, len(log_bands), block_rows)] or [np.zeros(0)])
+
+
+def _low_band_onset(low_power: np.ndarray) -> np.ndarray:
+    decibels = 10.0 * np.log10(np.maximum(low_power, 1e-10))
     decibels = np.maximum(decibels, decibels.max(initial=-100.0) - 80.0)
     return np.maximum(np.diff(decibels, prepend=decibels[:1]), 0.0)
+
+
+def music_map_of_tables(tables, duration_seconds: float) -> MusicMap:
+    """The music map from the analysis' STFT tables (``analysis._StftTables``)."""
+    from .analysis import _log_band_matrix
+
+    sample_rate, n_fft = tables.sample_rate, tables.n_fft
+    band_low_hz = _log_band_matrix(sample_rate, n_fft)[0] * sample_rate / n_fft
+    return analyse_music_map(tables.log_bands, tables.chroma, tables.frame_times(), n_fft / sample_rate,
+                             band_low_hz, duration_seconds)
 
 
 def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np.ndarray, window_seconds: float,
@@ -77,15 +93,16 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     if len(beat_rows) < 2:
         note = (f"the song ({duration_seconds:.2f} s) has {len(beat_rows)} beat(s), under two: no downbeats or bars, "
                 "one section")
-        silent = not np.any(log_bands)  # the silence warning of the analysis says it already
+        silent = len(log_bands) == 0 or float(log_bands.max()) <= 0  # the silence warning says it already
         return MusicMap(beat_seconds, np.zeros(0), 0, tempo if len(beat_rows) else 0.0, whole,
                         () if silent else (note,))
-    accents = meter_module.beat_accents(beat_rows, onset, log_bands, chroma, band_low_hz)
+    low_power = _low_band_power(log_bands, band_low_hz)
+    accents = meter_module.beat_accents(beat_rows, onset, low_power, chroma)
     positions, meters = meter_module.bar_positions(accents)
     downbeat_seconds = beat_seconds[positions == 0]
     beats_per_bar = int(np.bincount(meters).argmax())
     sections = _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_per_bar, log_bands,
-                              chroma, onset, _low_band_onset(log_bands, band_low_hz), duration_seconds)
+                              chroma, onset, _low_band_onset(low_power), duration_seconds)
     return MusicMap(beat_seconds, downbeat_seconds, beats_per_bar, tempo, sections, ())
 
 
@@ -166,11 +183,14 @@ def attach_music_map(features, music: MusicMap):
     downbeat_frames = np.unique(clock.frame_at_seconds(music.downbeat_seconds)) if len(music.downbeat_seconds) \
         else np.zeros(0, np.int64)
     sections = music.sections or (Section(0.0, clock.duration_seconds, "A"),)
+    from .analysis import beat_curve
+
     curves = dict(features.curves)
+    curves["beat"] = beat_curve(beat_frames, clock.frame_count, float(clock.fps))
     curves.update(section_curves(sections, clock))
     curves.update(bar_curves(downbeat_frames, clock))
     return dataclasses.replace(
-        features, curves=curves, beat_frames=beat_frames.astype(np.int64),
+        features, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(music.tempo_bpm),
         downbeat_frames=downbeat_frames.astype(np.int64), sections=tuple(sections), meter=int(music.meter),
         beat_seconds=np.asarray(music.beat_seconds, np.float64),
         downbeat_seconds=np.asarray(music.downbeat_seconds, np.float64),
@@ -187,9 +207,4 @@ def with_music_map_of(features, source):
                                   f"{source.clock.to_dict()}", "stems as long as the mix, at the same fps")
     music = MusicMap(getattr(source, "beat_seconds", np.zeros(0)), getattr(source, "downbeat_seconds", np.zeros(0)),
                      getattr(source, "meter", 0), source.tempo_bpm, getattr(source, "sections", ()), ())
-    attached = attach_music_map(features, music)
-    curves = dict(attached.curves)
-    for name in ("beat",):
-        if name in source.curves:
-            curves[name] = source.curves[name]
-    return dataclasses.replace(attached, curves=curves, tempo_bpm=source.tempo_bpm)
+    return attach_music_map(features, music)

@@ -2,77 +2,16 @@
 
 ``audiowalk render`` runs :func:`make_walk_latents` with :data:`DEFAULT_PIPELINE`; the shipped BigGAN workflows are
 built from the same :class:`PipelineSettings` (the workflow builder reads ``node_values()``), and a test checks that
-both give identical latents for the same song and seed.
+both give identical latents for the same song and seed. The settings themselves (defaults, ranges, tooltips, widget
+names, CLI flags) are declared once in :mod:`audiowalk_core.settings`.
 """
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
-
 from .latents import WalkLatents
+from .settings import DEFAULTS, PRESETS, PipelineSettings, preset  # noqa: F401 - PipelineSettings: re-exported
 
-
-@dataclass(frozen=True)
-class PipelineSettings:
-    """Every choice of the walk, with the node that takes it. Units: fps in frames/s, frequencies in Hz, smoothing
-    times in frames. ``truncation`` is the one truncation of the walk: it scales and clips the noise and is what
-    BigGAN receives."""
-
-    # Audio Features
-    fps: str = "30"
-    band_mode: str = "improved"
-    max_frequency_level: float = 11000.0
-    low_frequency_skip: float = 16.0
-    frequency_band_growth_rate: float = 1.01
-    extra_detail: float = 0.9
-    band_count: int = 48
-    # Band Noise Walk
-    seed: int = 0
-    walk_mode: str = "improved"
-    truncation: float = 0.7
-    smoothing_factor: float = 0.1
-    iterations: int = 1
-    chain_order: str = "lowest_correlation"
-    pulse_strength: float = 0.6
-    motion_strength: float = 0.5
-    # Class Schedule
-    labels: str = "teapot | bubble | mushroom"
-    class_mode: str = "interpolate"
-    beats_per_switch: int = 4
-    crossfade_frames: int = 8
-    # Smooth Latents
-    smoothing_method: str = "ema"
-    smoothing_target: str = "noise"
-    attack_frames: float = 1.0
-    release_frames: float = 6.0
-    sigma_frames: float = 2.0
-
-    def replace(self, **changes) -> "PipelineSettings":
-        """A copy with some settings changed (unknown names raise TypeError)."""
-        return dataclasses.replace(self, **changes)
-
-    def node_values(self) -> dict[str, dict]:
-        """Widget values per node type of the shipped workflows (node class id -> {widget: value})."""
-        return {
-            "AudioWalkAudioFeatures": {"fps": self.fps, "band_mode": self.band_mode,
-                                       "max_frequency_level": self.max_frequency_level,
-                                       "low_frequency_skip": self.low_frequency_skip,
-                                       "frequency_band_growth_rate": self.frequency_band_growth_rate,
-                                       "extra_detail": self.extra_detail, "band_count": self.band_count},
-            "AudioWalkBandNoiseWalk": {"seed": self.seed, "mode": self.walk_mode, "truncation": self.truncation,
-                                       "smoothing_factor": self.smoothing_factor, "iterations": self.iterations,
-                                       "chain_order": self.chain_order, "pulse_strength": self.pulse_strength,
-                                       "motion_strength": self.motion_strength},
-            "AudioWalkClassSchedule": {"labels": self.labels, "mode": self.class_mode,
-                                       "beats_per_switch": self.beats_per_switch,
-                                       "crossfade_frames": self.crossfade_frames},
-            "AudioWalkSmoothLatents": {"method": self.smoothing_method, "target": self.smoothing_target,
-                                       "attack_frames": self.attack_frames, "release_frames": self.release_frames,
-                                       "sigma_frames": self.sigma_frames},
-        }
-
-
-DEFAULT_PIPELINE = PipelineSettings()
+# Every setting's default, range, tooltip, widget and CLI flag: audiowalk_core/settings.py (declared once).
+DEFAULT_PIPELINE = DEFAULTS
 
 
 def compute_song_features(clip, settings: PipelineSettings = DEFAULT_PIPELINE, on_progress=None):
@@ -87,15 +26,16 @@ def compute_song_features(clip, settings: PipelineSettings = DEFAULT_PIPELINE, o
                             on_progress=on_progress)
 
 
-def make_noise_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE):
-    """The Band Noise Walk step -> NoiseCurves (noise [N, 128] float32, scaled and clipped by the truncation)."""
+def make_noise_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE, bank=None):
+    """The Band Noise Walk step -> NoiseCurves (noise [N, 128] float32, scaled and clipped by the truncation).
+    ``bank``: walk_mode seed only, a noise bank from elsewhere instead of the seeded draw (walk.seed_noise_walk)."""
     from .latents import NoiseCurves
     from .walk import band_noise_walk
 
     noise = band_noise_walk(features, seed=settings.seed, mode=settings.walk_mode, truncation=settings.truncation,
                             smoothing_factor=settings.smoothing_factor, iterations=settings.iterations,
                             chain_order_name=settings.chain_order, pulse_strength=settings.pulse_strength,
-                            motion_strength=settings.motion_strength)
+                            motion_strength=settings.motion_strength, bank=bank)
     return NoiseCurves(noise, features.clock, int(settings.seed), float(settings.truncation))
 
 
@@ -121,9 +61,10 @@ def smooth_walk(latents: WalkLatents, settings: PipelineSettings = DEFAULT_PIPEL
                           sigma_frames=settings.sigma_frames)
 
 
-def make_walk_latents(features, settings: PipelineSettings = DEFAULT_PIPELINE) -> WalkLatents:
-    """Features -> smoothed WalkLatents, exactly as the shipped workflow's walk nodes compute them."""
+def make_walk_latents(features, settings: PipelineSettings = DEFAULT_PIPELINE, bank=None) -> WalkLatents:
+    """Features -> smoothed WalkLatents, exactly as the shipped workflow's walk nodes compute them (``bank``: see
+    :func:`make_noise_curves`)."""
     from .latents import combine_latents
 
-    return smooth_walk(combine_latents(make_noise_curves(features, settings), make_class_curves(features, settings)),
-                       settings)
+    return smooth_walk(combine_latents(make_noise_curves(features, settings, bank),
+                                       make_class_curves(features, settings)), settings)

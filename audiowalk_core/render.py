@@ -1,8 +1,8 @@
 """The BigGAN-only pipeline without ComfyUI: song -> features -> latent walk -> BigGAN -> mp4 with the song.
 
-Frames stream from BigGAN batch by batch into the video file, so they never accumulate; what is held whole grows
-with the song: its decoded samples (0.35 MB per second at 44.1 kHz stereo) and the per-frame curves and latents (a
-few KB per frame). The heavy modules (torch, the model, the encoder) are imported inside the function, so
+Frames stream from BigGAN batch by batch into the video file, so they never accumulate. The decoded song waits in a
+temporary file (0.34 MiB per second at 44.1 kHz stereo, on disk) and is read in blocks; what is held whole grows with
+the song only by the per-frame curves and latents (about 1 KB per frame) and the analysis' per-STFT-frame tables. The heavy modules (torch, the model, the encoder) are imported inside the function, so
 ``audiowalk --help`` stays fast.
 """
 from __future__ import annotations
@@ -31,7 +31,9 @@ def default_models_dir() -> Path:
 def render_song(song_path, output_path, *, settings=None, model_name: str = "biggan-deep-128", models_dir=None,
                 batch_size: int = 8, allow_random_weights: bool = False, on_progress=None,
                 start_seconds: float = 0.0, duration_seconds: float | None = None, crf: int = 18,
-                device: str = "auto", dtype: str = "auto", on_message=None, **setting_changes) -> Path:
+                device: str = "auto", dtype: str = "auto", on_message=None, keep_whole_song: bool = False,
+                output_mapping: str = "fixed",
+                **setting_changes) -> Path:
     """Render ``song_path`` to the mp4 ``output_path`` with the default pipeline; returns the output path.
 
     ``settings``: a :class:`~audiowalk_core.pipeline.PipelineSettings` (default: ``DEFAULT_PIPELINE``, the shipped
@@ -42,9 +44,12 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     be loaded (absent and no download possible) the error says so, unless ``allow_random_weights``: then the model
     is built from its real config with random weights seeded by ``seed``, after a loud warning through
     ``on_message(text)``. ``on_progress(done_frames, total_frames)`` follows the BigGAN frames. The file is written
-    to a temporary name and renamed at the end, so a failed render leaves nothing behind.
+    to a temporary name and renamed at the end, so a failed render leaves nothing behind. ``keep_whole_song``: the
+    music runs to its end even where the video is shorter (band_mode seed ends about a second early: the seed
+    notebook kept the whole song, see settings.PRESET_RENDER_OPTIONS); otherwise it is cut to the video.
+    ``output_mapping``: BigGAN's "fixed" (x + 1) / 2, or the notebook's "per_frame_minmax" (flickers).
     """
-    from .audio import load_audio
+    from .audio_file import close_clip, load_audio_to_disk
     from .clock import parse_fps
     from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
 
@@ -57,51 +62,59 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     settings = (settings or DEFAULT_PIPELINE).replace(**setting_changes)
     frame_rate = parse_fps(settings.fps)
     seed = settings.seed
-    clip = load_audio(song_path, start_seconds, duration_seconds or None, input_name="song")
-    features = compute_song_features(clip, settings)
-    for warning in features.warnings:
-        say(f"WARNING: {warning}")
-    latents = make_walk_latents(features, settings)
-    say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} frames "
-        f"at {frame_rate} fps")
     search_dirs = [Path(models_dir)] if models_dir is not None else [default_models_dir()]
     with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
-        handle = _load_model(model_name, search_dirs, seed=seed, dtype=dtype, device=device,
-                             allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
-        say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
-        output_path.parent.mkdir(parents=True, exist_ok=True)
-        render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size), crf=crf,
-                      on_progress=on_progress)
-        if handle.compile_error:
-            say(f"torch.compile failed, rendered without it: {handle.compile_error}")
-        elif handle.compile_seconds is not None:
-            say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
-                f"{handle.compile_cache_dir})")
+        # the decoded song waits on disk and is read in blocks (analysis, music track): memory flat in its length
+        clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
+        try:
+            features = compute_song_features(clip, settings)
+            for warning in features.warnings:
+                say(f"WARNING: {warning}")
+            latents = make_walk_latents(features, settings)
+            del features
+            say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} "
+                f"frames at {frame_rate} fps")
+            handle = _load_model(model_name, search_dirs, seed=seed, dtype=dtype, device=device,
+                                 allow_random_weights=allow_random_weights, scratch=Path(scratch), say=say)
+            say(f"model {model_name}: {handle.resolution}x{handle.resolution} on {handle.device} ({handle.dtype})")
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size),
+                          crf=crf, on_progress=on_progress, keep_whole_audio=keep_whole_song,
+                          output_mapping=output_mapping)
+            if handle.compile_error:
+                say(f"torch.compile failed, rendered without it: {handle.compile_error}")
+            elif handle.compile_seconds is not None:
+                say(f"torch.compile: {handle.compile_seconds:.1f} s for the first batch (kernels cached in "
+                    f"{handle.compile_cache_dir})")
+        finally:
+            close_clip(clip)
     return output_path
 
 
 def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: int = 8, crf: int = 18,
-                  preset: str = "medium", on_progress=None) -> Path:
+                  preset: str = "medium", on_progress=None, keep_whole_audio: bool = False,
+                  output_mapping: str = "fixed") -> Path:
     """BigGAN frames of ``latents`` -> ``output_path`` (mp4 with ``audio``), generation and encoding at once.
 
     The frames leave the device as uint8 (``generate_frames(output_format="uint8")``) and go through the
     VideoWriter's bounded queue to its encoder thread, so the generator works on batch n+1 while x264 encodes
     batch n; the render takes about as long as the slower of the two. An error in either, or Ctrl-C, stops both
     and leaves nothing under ``output_path``. Memory: a few batches of frames, whatever the song's length."""
-    from .biggan import generate_frames
+    from .generators import generate_frames
     from .video import VideoWriter
 
-    with VideoWriter(output_path, fps, audio=audio, crf=crf, preset=preset,
-                     total_frames=latents.frame_count) as writer:
+    with VideoWriter(output_path, fps, audio=audio, crf=crf, preset=preset, total_frames=latents.frame_count,
+                     keep_whole_audio=keep_whole_audio) as writer:
         for frames in generate_frames(handle, latents, batch_size=int(batch_size), on_progress=on_progress,
-                                      output_format="uint8"):
+                                      output_format="uint8", output_mapping=output_mapping):
             writer.write(frames)
     return Path(output_path)
 
 
 def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_weights, scratch: Path, say):
     """The BigGAN handle: real weights (local, or downloaded when possible), else random ones when allowed."""
-    from .biggan import BIGGAN_MODELS, build_random_biggan, load_biggan, save_biggan_safetensors
+    from .generators.biggan import (BIGGAN_MODELS, builtin_config, load_biggan, random_biggan_weights,
+                                    save_biggan_safetensors)
 
     require_choice("model", model_name, BIGGAN_MODELS, "is not a known BigGAN")
     try:
@@ -120,11 +133,11 @@ def _load_model(model_name, search_dirs, *, seed, dtype, device, allow_random_we
                 "or --random-weights to try the pipeline with random weights") from exc
     say(RANDOM_WEIGHTS_WARNING.format(model=model_name, reason=reason,
                                       dirs=", ".join(str(d) for d in search_dirs)))
-    model = build_random_biggan(model_name, seed)
+    weights = random_biggan_weights(model_name, seed)
     folder = scratch / "random-biggan"
     folder.mkdir()
-    save_biggan_safetensors(model, model.config, folder / f"{model_name}.safetensors")
-    del model
+    save_biggan_safetensors(weights, builtin_config(model_name), folder / f"{model_name}.safetensors")
+    del weights
     try:
         return load_biggan(model_name, [folder], dtype=dtype, device=device, allow_download=False)
     finally:

@@ -6,8 +6,7 @@ import math
 import numpy as np
 
 from .errors import AudioWalkInputError, require_choice
-
-SMOOTHING_METHODS = ("ema", "gaussian")
+from .settings import DEFAULTS, SMOOTHING_METHODS, SMOOTHING_TARGETS  # noqa: F401 - re-exported
 
 
 def _frames_array(values, input_name: str) -> np.ndarray:
@@ -57,18 +56,19 @@ def smooth_gaussian(values, sigma_frames: float, input_name: str = "latents") ->
     return gaussian_filter1d(array, float(sigma_frames), axis=0, mode="nearest").astype(np.float32)
 
 
-SMOOTHING_TARGETS = ("noise", "classes", "both")
-
-
-def smooth_latents(latents, method: str = "ema", target: str = "noise", *, attack_frames: float = 1.0,
-                   release_frames: float = 6.0, sigma_frames: float = 2.0):
+def smooth_latents(latents, method: str = DEFAULTS.smoothing_method, target: str = DEFAULTS.smoothing_target, *,
+                   attack_frames: float = DEFAULTS.attack_frames, release_frames: float = DEFAULTS.release_frames,
+                   sigma_frames: float = DEFAULTS.sigma_frames):
     """A copy of WalkLatents with its noise, class weights or both smoothed over time (``method`` "ema" with
-    attack/release frames, or "gaussian" with sigma frames); smoothed class weights are renormalised to sum to 1. Smoothing runs over the whole song, so a slice of the
-    result equals those rows of any longer render."""
+    attack/release frames, "gaussian" with sigma frames, or "none": the latents as they are); smoothed class weights
+    are renormalised to sum to 1. Smoothing runs over the whole song, so a slice of the result equals those rows of
+    any longer render."""
     import dataclasses
 
     require_choice("method", method, SMOOTHING_METHODS)
     require_choice("target", target, SMOOTHING_TARGETS)
+    if method == "none":
+        return latents
 
     def apply(values):
         if method == "ema":

@@ -11,6 +11,7 @@ are written under a temporary name and renamed when complete.
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import re
@@ -138,7 +139,12 @@ class _AudioTrack:
             self.mux(self.stream.encode(frame))
             self.written += count
 
-    def finish(self, frames: int) -> None:
+    def finish(self, frames: int, whole_clip: bool = False) -> None:
+        """Encode the music to the end of video frame ``frames``; with ``whole_clip``, on to the clip's end when it
+        lasts longer (the seed notebook's video: the whole song under a shorter picture)."""
+        if whole_clip:
+            frames = max(frames, int(math.ceil(Fraction(self.feed.clip.num_samples, self.feed.clip.sample_rate)
+                                               * self.fps)))
         self.write_until(frames)
         self.mux(self.stream.encode(None))
 
@@ -232,8 +238,9 @@ class VideoWriter:
     def __init__(self, path, fps, *, audio: AudioClip | None = None, crf: int = 18, preset: str = "medium",
                  total_frames: int | None = None, video_only: bool = False, encoder_threads: int = 0,
                  color_matrix: str = "bt709", background: bool = True, encoder_niceness: int = ENCODER_NICENESS,
-                 metadata: dict | None = None):
+                 metadata: dict | None = None, keep_whole_audio: bool = False):
         self.path = Path(path)
+        self.keep_whole_audio = bool(keep_whole_audio)  # the music runs on past a shorter video (seed preset)
         self.metadata = metadata
         self.fps = parse_fps(fps)
         if not 0 <= int(crf) <= 51:
@@ -361,7 +368,7 @@ class VideoWriter:
                 self._audio_worker.finish()
             self._video_worker = self._audio_worker = None
             if self._audio_track is not None:
-                self._audio_track.finish(self._encoded)
+                self._audio_track.finish(self._encoded, whole_clip=self.keep_whole_audio)
             self._container.close()
         except BaseException as exc:
             self._abandon()

@@ -21,9 +21,7 @@ import numpy as np
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
 from .latents import NOISE_DIM
-
-WALK_MODES = ("improved", "seed")
-CHAIN_ORDERS = ("lowest_correlation", "highest_correlation", "none")
+from .settings import CHAIN_ORDERS, DEFAULTS, WALK_MODES  # noqa: F401 - re-exported
 
 
 def check_truncation(truncation: float) -> float:
@@ -150,23 +148,29 @@ def _smooth_path(position: np.ndarray, shape: tuple) -> np.ndarray:
     return path * math.sqrt(2.0)
 
 
-def band_noise_walk(features: AudioFeatures, *, seed: int = 0, mode: str = "improved", truncation: float = 0.7,
-                    smoothing_factor: float = 0.1, iterations: int = 1, chain_order_name: str = "lowest_correlation",
-                    band_strength: float = 1.0, pulse_strength: float = 0.6, pulse_release_seconds: float = 0.3,
-                    motion_strength: float = 0.5, motion_speed: float = 1.0, block_frames: int = 4096) -> np.ndarray:
+def band_noise_walk(features: AudioFeatures, *, seed: int = DEFAULTS.seed, mode: str = DEFAULTS.walk_mode,
+                    truncation: float = DEFAULTS.truncation, smoothing_factor: float = DEFAULTS.smoothing_factor,
+                    iterations: int = DEFAULTS.iterations, chain_order_name: str = DEFAULTS.chain_order,
+                    band_strength: float = 1.0, pulse_strength: float = DEFAULTS.pulse_strength,
+                    pulse_release_seconds: float = 0.3, motion_strength: float = DEFAULTS.motion_strength,
+                    motion_speed: float = 1.0, block_frames: int = 4096, bank=None) -> np.ndarray:
     """Noise per frame, float32 ``[frames, 128]`` (computed ``block_frames`` frames at a time).
 
     ``mode`` "seed": :func:`seed_noise_walk` on ``features`` bands (values in [-1, 1]). "improved": base + band
     push + pulse + motion (see module docstring), each scaled by ``truncation`` and clipped to BigGAN's truncated
     range ``[-2 * truncation, 2 * truncation]``. ``pulse_release_seconds`` is the decay time constant of a kick;
-    ``motion_speed`` is path units per second of full-scale loudness.
+    ``motion_speed`` is path units per second of full-scale loudness. ``bank`` (seed mode only): the notebook's
+    noise vectors [bands, 128] as given, already scaled by the truncation (see :func:`seed_noise_walk`), instead of
+    the seeded draw.
     """
     require_choice("mode", mode, WALK_MODES)
     truncation = check_truncation(truncation)
     bands = _finite_curve(features, "bands")
     if mode == "seed":
-        return seed_noise_walk(bands, seed=seed, truncation=truncation, smoothing_factor=smoothing_factor,
-                               iterations=iterations, chain=chain_order_name)
+        return seed_noise_walk(bands, bank=bank, seed=seed, truncation=truncation,
+                               smoothing_factor=smoothing_factor, iterations=iterations, chain=chain_order_name)
+    if bank is not None:
+        raise AudioWalkInputError("bank", "is given for the improved walk", "a bank only with mode seed")
     for name, value in (("band_strength", band_strength), ("pulse_strength", pulse_strength),
                         ("motion_strength", motion_strength), ("motion_speed", motion_speed)):
         if not math.isfinite(float(value)) or float(value) < 0:

@@ -116,7 +116,7 @@ def server_problems(api: dict, client: ComfyClient, object_info: dict) -> tuple[
     """``(problems, notes)`` of running ``api`` on this server: node types it lacks, combo values (models,
     samplers) it does not offer. A model the server lists only for download (Load BigGAN's "<name> (download,
     N MB)") is a problem when the node's allow_download is off, else a note. Each line names the server."""
-    from audiowalk_core.biggan_store import model_name_from_choice
+    from audiowalk_core.generators.biggan.store import model_name_from_choice
 
     where = client.base_url
     missing_types = sorted({node["class_type"] for node in api.values()} - set(object_info))

@@ -20,13 +20,10 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from audiowalk_core.analysis import BAND_MODES
-from audiowalk_core.biggan import BIGGAN_MODELS
-from audiowalk_core.classes import SCHEDULE_MODES
+from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
-from audiowalk_core.pipeline import DEFAULT_PIPELINE
-from audiowalk_core.smoothing import SMOOTHING_METHODS
-from audiowalk_core.walk import WALK_MODES
+from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
+                                     preset)
 from . import cli_music_map
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
@@ -85,8 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("song", nargs="?", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
     render.add_argument("--demo", action="store_true", help="render the bundled synthesised demo song instead")
     render.add_argument("-o", "--output", type=Path, required=True, help="the mp4 to write")
-    render.add_argument("--model", default="biggan-deep-128", choices=tuple(BIGGAN_MODELS),
-                        help="BigGAN model (default biggan-deep-128)")
+    render.add_argument("--model", default=None, choices=tuple(BIGGAN_MODELS),
+                        help="BigGAN model (default biggan-deep-128; biggan-deep-512 with --preset seed)")
+    render.add_argument("--output-mapping", default=None, choices=("fixed", "per_frame_minmax"),
+                        help="BigGAN output to pixels: fixed (x + 1) / 2 (default), or per_frame_minmax, the seed "
+                             "notebook's (each frame stretched on its own: flickers; the default with --preset seed)")
     render.add_argument("--models-dir", type=Path, default=None,
                         help="folder holding the BigGAN weights (default: $AUDIOWALK_HOME/models/biggan, "
                              "AUDIOWALK_HOME defaulting to the current folder)")
@@ -94,22 +94,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="when the weights can be neither found nor downloaded, build the model from its real "
                              "config with RANDOM weights (meaningless pictures, a loud warning; for trying the "
                              "pipeline offline). Without it a missing model is an error.")
-    defaults = DEFAULT_PIPELINE
-    render.add_argument("--fps", default=defaults.fps,
-                        help=f"frames per second, e.g. 30, 29.97 or 30000/1001 (default {defaults.fps})")
-    render.add_argument("--seed", type=int, default=defaults.seed, help="seed of every random draw (default 0)")
-    render.add_argument("--labels", default=defaults.labels,
-                        help="ImageNet classes, names or indices separated by ' | ' (default: the seed's)")
-    render.add_argument("--truncation", type=float, default=defaults.truncation,
-                        help=f"BigGAN truncation in (0, 1] (default {defaults.truncation})")
-    render.add_argument("--band-mode", choices=BAND_MODES, default=defaults.band_mode,
-                        help="frequency bands: improved (default) or the seed notebook's")
-    render.add_argument("--walk-mode", choices=WALK_MODES, default=defaults.walk_mode,
-                        help="noise walk: improved (default) or the seed notebook's")
-    render.add_argument("--class-mode", choices=SCHEDULE_MODES, default=defaults.class_mode,
-                        help="class schedule: interpolate over the song (default), chroma, or beats")
-    render.add_argument("--smoothing", choices=SMOOTHING_METHODS, default=defaults.smoothing_method,
-                        help="latent smoothing over time (default ema, as the shipped workflow)")
+    render.add_argument("--preset", choices=tuple(PRESETS), default="default",
+                        help="a named set of settings; flags given beside it override it. seed: the seed notebook "
+                             "end to end (its bands, walk, class schedule, frame count and parameters, no "
+                             "smoothing, biggan-deep-512 with per-frame min-max, the whole song under its shorter "
+                             "video; docs/presets.md)")
+    add_setting_flags(render, SETTINGS)
+    render.add_argument("--keep-whole-song", action="store_true",
+                        help="the music runs to its end even where the video is shorter (band-mode seed ends about "
+                             "a second early); default: cut to the video (on with --preset seed)")
     render.add_argument("--batch-size", type=int, default=8, help="frames per BigGAN batch (default 8)")
     render.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song (default 0)")
     render.add_argument("--duration-seconds", type=float, default=0.0,
@@ -145,9 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     features = sub.add_parser("features", help="analyse a song: frame count, tempo, feature curves (and a plot)",
                               description="Compute the per-frame audio features the walk uses and print a summary.")
     features.add_argument("song", type=Path, help="audio file (wav, mp3, flac, ogg, m4a)")
-    features.add_argument("--fps", default="30", help="frames per second (default 30)")
-    features.add_argument("--band-mode", choices=BAND_MODES, default="improved",
-                          help="frequency bands: improved (default) or the seed project's FFT bands")
+    add_setting_flags(features, node_settings(FEATURES_NODE))
     features.add_argument("--start-seconds", type=float, default=0.0, help="skip this much of the song")
     features.add_argument("--duration-seconds", type=float, default=0.0, help="use only this much (0: to the end)")
     features.add_argument("--plot", type=Path, default=None, help="write a PNG plot of the curves here")
@@ -164,8 +155,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_setting_flags(parser, settings) -> None:
+    """One flag per pipeline setting (audiowalk_core.settings: flag, type, choices, help, default). The parsed value
+    is None when the flag is not given, so a preset's value stands (:func:`settings_from_args`)."""
+    for item in settings:
+        parser.add_argument(item.flag, dest=item.name, default=None, type=item.python_type,
+                            choices=item.choices or None,
+                            metavar=None if item.choices else {"INT": "N", "FLOAT": "X"}.get(item.kind, "TEXT"),
+                            help=f"{item.help.rstrip('.')} (default {item.default})".replace("%", "%%"))
+
+
+def settings_from_args(args, base=None):
+    """PipelineSettings: ``base`` (default: the --preset's, else the defaults) with every setting flag given."""
+    base = base or preset(getattr(args, "preset", "default"))
+    given = {item.name: item.coerce(getattr(args, item.name)) for item in SETTINGS
+             if getattr(args, item.name, None) is not None}
+    return base.replace(**given)
+
+
 def cmd_convert_biggan(args) -> int:
-    from audiowalk_core.biggan import convert_to_safetensors
+    from audiowalk_core.generators.biggan import convert_to_safetensors
 
     if args.output.suffix != ".safetensors":
         raise CommandError("the output must end in .safetensors")
@@ -214,13 +223,19 @@ def cmd_demo_song(args) -> int:
 # ---------------------------------------------------------------------------------------------------- features
 
 def cmd_features(args) -> int:
-    from audiowalk_core.analysis import compute_features
-    from audiowalk_core.audio import load_audio
-    from audiowalk_core.clock import parse_fps
+    import tempfile
 
     stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
-    clip = load_audio(args.song, args.start_seconds, args.duration_seconds or None, input_name="song")
-    features = compute_features(clip, parse_fps(args.fps), band_mode=args.band_mode)
+    from audiowalk_core.audio_file import close_clip, load_audio_to_disk
+    from audiowalk_core.pipeline import compute_song_features
+
+    settings = settings_from_args(args)
+    with tempfile.TemporaryDirectory(prefix="audiowalk-features-") as scratch:  # the decoded song, read in blocks
+        clip = load_audio_to_disk(args.song, scratch, args.start_seconds, args.duration_seconds or None,
+                                  input_name="song")
+        features = compute_song_features(clip, settings)
+        cli_music_map.finish(args, clip, features, stem_files)  # stems, --json, --music-map (before the close)
+        close_clip(clip)
     for warning in features.warnings:
         print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
@@ -242,7 +257,6 @@ def cmd_features(args) -> int:
         with atomic_output(args.plot) as tmp:
             imsave(tmp, plot_features(features), format="png")
         print(f"wrote {args.plot}")
-    cli_music_map.finish(args, clip, features, stem_files)
     return 0
 
 
@@ -263,16 +277,17 @@ def cmd_render(args) -> int:
             from . import demo
 
             song = demo.write_demo_song(Path(scratch) / "audiowalk_demo.wav")
-        settings = DEFAULT_PIPELINE.replace(fps=args.fps, seed=args.seed, labels=args.labels,
-                                            truncation=args.truncation, band_mode=args.band_mode,
-                                            walk_mode=args.walk_mode, class_mode=args.class_mode,
-                                            smoothing_method=args.smoothing)
+        settings = settings_from_args(args)
+        options = PRESET_RENDER_OPTIONS[args.preset]
         path = render.render_song(
-            song, args.output, settings=settings, model_name=args.model, models_dir=args.models_dir,
+            song, args.output, settings=settings, model_name=args.model or options["model"],
+            models_dir=args.models_dir,
             batch_size=args.batch_size, allow_random_weights=args.random_weights,
             on_progress=progress.update, start_seconds=args.start_seconds,
             duration_seconds=args.duration_seconds or None, crf=args.crf, device=args.device, dtype=args.dtype,
-            on_message=lambda text: print(text, file=sys.stderr, flush=True))
+            on_message=lambda text: print(text, file=sys.stderr, flush=True),
+            keep_whole_song=args.keep_whole_song or options["keep_whole_song"],
+            output_mapping=args.output_mapping or options["output_mapping"])
     progress.finish()
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
@@ -565,7 +580,7 @@ def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
 
 def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
     """Several servers: every server renders one chunk at a time ("one chunk" prompts); the parts are joined here."""
-    from audiowalk_core.audio import load_audio
+    from audiowalk_core.audio_file import close_clip, load_audio_to_disk
     from audiowalk_core.chunks import RENDER_ONE_CHUNK, ChunkPlan
     from audiowalk_core.clock import FrameClock
 
@@ -608,28 +623,32 @@ def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
     if problems:
         raise CommandError("the servers cannot run this workflow:\n  " + "\n  ".join(problems))
 
+    import tempfile
+
     fps, start_seconds, duration_seconds = song_settings(api)
-    song = load_audio(args.audio, start_seconds, duration_seconds or None, input_name="--audio")
-    plan = ChunkPlan(FrameClock.for_duration(song.num_samples, song.sample_rate, fps).frame_count, chunk_frames)
-    prompts = {}
-    for client in clients:
+    with tempfile.TemporaryDirectory(prefix="audiowalk-song-") as scratch:  # the decoded song, read in blocks
+        song = load_audio_to_disk(args.audio, scratch, start_seconds, duration_seconds or None, input_name="--audio")
+        plan = ChunkPlan(FrameClock.for_duration(song.num_samples, song.sample_rate, fps).frame_count, chunk_frames)
+        prompts = {}
+        for client in clients:
+            try:
+                name = client.upload_file(args.audio)
+            except ComfyConnectionError as exc:
+                print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
+                continue
+            prompts[client] = _with_song(api, loaders, name)
+        if not prompts:
+            raise ChunkRunError("no server took the song")
+        print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames on "
+              f"{len(prompts)} server(s)", file=sys.stderr)
+        output = _spread_output_path(args.output, args.audio)
+        progress = SpreadProgress()
         try:
-            name = client.upload_file(args.audio)
-        except ComfyConnectionError as exc:
-            print(f"[{client.base_url}] out: {exc}", file=sys.stderr)
-            continue
-        prompts[client] = _with_song(api, loaders, name)
-    if not prompts:
-        raise ChunkRunError("no server took the song")
-    print(f"{plan.total_frames:,} frames in {plan.count} chunk(s) of up to {plan.frames_per_chunk} frames on "
-          f"{len(prompts)} server(s)", file=sys.stderr)
-    output = _spread_output_path(args.output, args.audio)
-    progress = SpreadProgress()
-    try:
-        SpreadRender(prompts, chunk_node, save_node, plan, fps=fps, audio=song, output=output,
-                     on_message=progress.message, on_progress=progress.progress, timeout=args.timeout).run()
-    finally:
-        progress.finish()
+            SpreadRender(prompts, chunk_node, save_node, plan, fps=fps, audio=song, output=output,
+                         on_message=progress.message, on_progress=progress.progress, timeout=args.timeout).run()
+        finally:
+            progress.finish()
+        close_clip(song)
     print(f"saved {output} ({plan.total_frames:,} frames from {len(prompts)} servers in "
           f"{time.perf_counter() - started:.1f} s)")
     return 0

@@ -70,7 +70,7 @@ def finish(args, clip, features, stem_files: dict) -> None:
             print(f"audiowalk features: note: {note}", file=sys.stderr)
         for name in stems.names:
             per_stem[name] = stem_features(stems, name, features.clock.fps, mix_features=features,
-                                           band_mode=args.band_mode if args.band_mode != "seed" else "improved")
+                                           band_mode=features.band_mode if features.band_mode != "seed" else "improved")
     sections = getattr(features, "sections", ())
     print(f"meter {getattr(features, 'meter', 0)} beats per bar, {len(features.downbeat_frames)} downbeats, "
           f"{len(sections)} sections: " + " ".join(f"{s.label}@{s.start_seconds:.1f}s" for s in sections))

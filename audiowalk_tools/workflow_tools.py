@@ -579,7 +579,7 @@ def check_widget_value(spec: InputSpec, value) -> str | None:
 def _names_a_marked_choice(value, choices) -> bool:
     """Load BigGAN lists a model that is not on disk as "<name> (download, N MB)" and accepts the plain name (its
     VALIDATE_INPUTS replaces ComfyUI's list check), so workflows can name the model whether or not it is there."""
-    from audiowalk_core.biggan_store import model_name_from_choice
+    from audiowalk_core.generators.biggan.store import model_name_from_choice
 
     return isinstance(value, str) and value in {model_name_from_choice(choice) for choice in choices}
 

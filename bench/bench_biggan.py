@@ -19,9 +19,10 @@ from fractions import Fraction
 import numpy as np
 import torch
 
-from audiowalk_core import biggan  # installed with the pack (pip install -e .)
+from audiowalk_core.generators import biggan, devices, generate_frames  # installed with the pack (pip install -e .)
 from audiowalk_core.clock import FrameClock
 from audiowalk_core.latents import WalkLatents
+from biggan_reference import count_flops_per_frame, library_biggan  # bench/ (the script's folder)
 
 
 def synchronize(device: torch.device) -> None:
@@ -68,10 +69,10 @@ def seed_way(model, latents: WalkLatents, device: torch.device) -> float:
 
 
 def ours(handle, latents: WalkLatents, batch_size: int) -> float:
-    list(biggan.generate_frames(handle, latents.slice_frames(0, batch_size), batch_size=batch_size))  # warm-up
+    list(generate_frames(handle, latents.slice_frames(0, batch_size), batch_size=batch_size))  # warm-up
     synchronize(handle.device)
     start = time.perf_counter()
-    for _ in biggan.generate_frames(handle, latents, batch_size=batch_size):
+    for _ in generate_frames(handle, latents, batch_size=batch_size):
         pass
     synchronize(handle.device)
     return time.perf_counter() - start
@@ -87,17 +88,20 @@ def main(argv=None) -> None:
     parser.add_argument("--seed-frames", type=int, default=4, help="frames for the seed's way")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--contiguous", action="store_true", help="also try the plain NCHW memory format")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.device, args.dtype, args.batch_sizes, args.frames, args.seed_frames = "cpu", "float32", "1,2", 2, 1
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = biggan.resolve_device(args.device)
+    device = devices.resolve_device(args.device)
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     dtypes = [d.strip() for d in args.dtype.split(",")]
-    config = biggan.builtin_config(args.model)
-    print(f"model {args.model} ({config['output_dim']} px), device {device}, torch {torch.__version__}, "
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
+    print(f"model {'tiny (smoke)' if args.smoke else args.model} ({config['output_dim']} px), device {device}, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, frames {args.frames}")
 
-    peak = matmul_rate(device, torch.float32)
+    peak = matmul_rate(device, torch.float32, **({"size": 256} if args.smoke else {}))
     print(f"matmul rate float32 (2048^2 mm): {peak / 1e9:.1f} GFLOP/s")
     peaks = {"float32": peak}
     for low in ("bfloat16", "float16"):
@@ -106,8 +110,9 @@ def main(argv=None) -> None:
             print(f"matmul rate {low} (4096^2 mm): {peaks[low] / 1e9:.1f} GFLOP/s")
 
     latents = make_latents(max(args.frames, max(batch_sizes)))
-    seed_model = biggan.build_random_biggan(config, seed=0)
-    flops = biggan.count_flops_per_frame(seed_model)
+    weights = biggan.random_biggan_weights(config, seed=0)
+    seed_model = library_biggan(config, weights)
+    flops = count_flops_per_frame(seed_model)
     print(f"FLOPs per frame, seed's way (conv/linear/attention MACs x2): {flops / 1e9:.2f} GFLOP")
     seed_seconds = seed_way(seed_model, latents.slice_frames(0, args.seed_frames), device)
     seed_fps = args.seed_frames / seed_seconds
@@ -121,10 +126,10 @@ def main(argv=None) -> None:
     layouts = ["channels_last", "contiguous"] if args.contiguous else ["channels_last"]
     for dtype in dtypes:
         for layout in layouts:
-            handle = biggan.handle_from_model(biggan.build_random_biggan(config, seed=0), config, dtype=dtype,
-                                              device=str(device), channels_last=layout == "channels_last")
+            handle = biggan.handle_from_weights(weights, config, dtype=dtype, device=str(device),
+                                                channels_last=layout == "channels_last")
             if useful is None:
-                useful = biggan.count_flops_per_frame(handle)
+                useful = count_flops_per_frame(handle)
                 print(f"FLOPs per frame, ours (the output convolution computes only the 3 kept channels): "
                       f"{useful / 1e9:.2f} GFLOP")
             for batch_size in batch_sizes:

@@ -86,7 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=180.0)
     parser.add_argument("--cold-child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--smoke", action="store_true",
+                        help="a 3 s track, one warm run: checks the script runs (seconds; CI), no figures")
     args = parser.parse_args()
+    if args.smoke:
+        args.seconds = min(args.seconds, 3.0)
     if args.cold_child:
         start = time.perf_counter()
         clip = track(args.seconds)
@@ -99,12 +103,12 @@ def main() -> None:
                                      check=True, capture_output=True, text=True).stdout)
     clip = track(args.seconds)
     stages(clip)  # warm-up
-    runs = [stages(clip) for _ in range(3)]
+    runs = [stages(clip) for _ in range(1 if args.smoke else 3)]
     warm = {name: min(run[name] for run in runs) for name in runs[0]}  # best of 3: least disturbed by other jobs
     from audiowalk_core.analysis import seed_frame_count
 
     seed_frames = seed_frame_count(clip.num_samples, SAMPLE_RATE)
-    sample_frames = min(300, seed_frames)
+    sample_frames = min(10 if args.smoke else 300, seed_frames)
     start = time.perf_counter()
     naive_seed_bands(clip.mono(), SAMPLE_RATE, sample_frames)
     naive_total = (time.perf_counter() - start) * seed_frames / sample_frames

@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_render import make_latents, synchronize  # noqa: E402
 
-from audiowalk_core import biggan  # noqa: E402
+from audiowalk_core.generators import biggan  # noqa: E402
 
 
 def import_core_at(commit: str, folder: Path):
     """``audiowalk_core`` as of ``commit``, imported as package ``audiowalk_core_<short>`` (relative imports);
-    returns its biggan module."""
+    returns its BigGAN module (``generators.biggan``, or ``biggan`` before the generator seam)."""
     name = "audiowalk_core_" + commit.replace("/", "_").replace("-", "_")[:12]
     target = folder / name
     target.mkdir(parents=True)
@@ -39,14 +39,30 @@ def import_core_at(commit: str, folder: Path):
                              capture_output=True).stdout
     subprocess.run(["tar", "-x", "--strip-components=1", "-C", str(target)], input=archive, check=True)
     sys.path.insert(0, str(folder))
+    if (target / "generators" / "biggan").is_dir():
+        return importlib.import_module(name + ".generators.biggan")
     return importlib.import_module(name + ".biggan")
+
+
+def random_handle(module, config: dict, **options):
+    """A random-weight (seed 0) handle of ``module``, this tree's or an older commit's BigGAN module."""
+    if hasattr(module, "handle_from_weights"):
+        return module.handle_from_weights(module.random_biggan_weights(config, 0), config, **options)
+    return module.handle_from_model(module.build_random_biggan(config, 0), config, **options)
+
+
+def generate(module, handle, latents, batch_size: int):
+    """``generate_frames`` of the seam (this tree, a handle method) or of an older commit's biggan module."""
+    if hasattr(handle, "generate_frames"):
+        return handle.generate_frames(latents, batch_size=batch_size)
+    return module.generate_frames(handle, latents, batch_size=batch_size)
 
 
 def time_generation(module, handle, latents, batch_size: int) -> float:
     """frames/s of ``module.generate_frames`` over ``latents`` (CPU frames out)."""
     synchronize(handle.device)
     start = time.perf_counter()
-    for _ in module.generate_frames(handle, latents, batch_size=batch_size):
+    for _ in generate(module, handle, latents, batch_size):
         pass
     synchronize(handle.device)
     return latents.frame_count / (time.perf_counter() - start)
@@ -65,15 +81,20 @@ def main(argv=None) -> None:
                         help="torch.compile this tree's generator (the other commit's runs as that commit does)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads (0: torch's default; 1 is steadier on a busy shared machine)")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures; the other commit: HEAD")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.commit, args.dtype, args.batch_size, args.frames, args.rounds = "HEAD", "float32", 2, 2, 1
+        args.device = "cpu"
     if args.threads:
         torch.set_num_threads(args.threads)
-    config = biggan.builtin_config(args.model)
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
     latents = make_latents(args.frames)
     with tempfile.TemporaryDirectory() as folder:
         other = import_core_at(args.commit, Path(folder))
-        package = importlib.import_module(other.__name__.rsplit(".", 1)[0] + ".latents")
-        clock = importlib.import_module(other.__name__.rsplit(".", 1)[0] + ".clock")
+        root = other.__name__.split(".", 1)[0]
+        package = importlib.import_module(root + ".latents")
+        clock = importlib.import_module(root + ".clock")
         other_clock = clock.FrameClock(latents.clock.fps, latents.clock.sample_rate, latents.clock.frame_count)
         other_latents = package.WalkLatents(latents.noise, latents.class_weights, latents.truncation, latents.seed,
                                             other_clock)  # that commit's own classes
@@ -81,10 +102,8 @@ def main(argv=None) -> None:
         this_label = "this tree" + (" compiled" if args.this_compile == "on" else "")
         for label, module, walk in ((args.commit, other, other_latents), (this_label, biggan, latents)):
             options = {"compile_model": True} if module is biggan and args.this_compile == "on" else {}
-            handle = module.handle_from_model(module.build_random_biggan(config, 0), config, dtype=args.dtype,
-                                              device=args.device, **options)
-            for _ in module.generate_frames(handle, walk.slice_frames(0, args.batch_size),
-                                            batch_size=args.batch_size):
+            handle = random_handle(module, config, dtype=args.dtype, device=args.device, **options)
+            for _ in generate(module, handle, walk.slice_frames(0, args.batch_size), args.batch_size):
                 pass  # warm-up (oneDNN primitive creation)
             if getattr(handle, "compile_seconds", None) is not None:
                 failed = f" FAILED {handle.compile_error}" if handle.compile_error else ""

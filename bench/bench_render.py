@@ -35,13 +35,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from audiowalk_core import biggan
+from audiowalk_core.generators import biggan, devices, generate_frames
 from audiowalk_core.audio import AudioClip
 from audiowalk_core.clock import FrameClock
 from audiowalk_core.latents import WalkLatents
 from audiowalk_core.pixels import to_uint8
 from audiowalk_core.render import render_frames
 from audiowalk_core.video import VideoWriter
+from biggan_reference import count_flops_per_frame, library_biggan  # bench/ (the script's folder)
 
 SAVE_VIDEO_BATCH = 64  # frames per VideoWriter.write in save_video (video.WRITE_BATCH_FRAMES)
 
@@ -67,7 +68,7 @@ def make_latents(frames: int, seed: int = 0, truncation: float = 0.4) -> WalkLat
 
 def music(seconds: float) -> AudioClip:
     """The demo song (drums, bass, chords), ``seconds`` long: AAC costs what it costs on music, not on a sine."""
-    from audiowalk_core.demo import synthesize_demo_song
+    from audiowalk_tools.demo import synthesize_demo_song
 
     return synthesize_demo_song(duration_seconds=max(seconds, 0.1))
 
@@ -92,7 +93,7 @@ def time_generator(handle, latents, batch_size: int, keep: bool) -> tuple[float,
     kept = []
     synchronize(handle.device)
     start = time.perf_counter()
-    for frames in biggan.generate_frames(handle, latents, batch_size=batch_size, output_format="uint8"):
+    for frames in generate_frames(handle, latents, batch_size=batch_size, output_format="uint8"):
         if keep:
             kept.append(frames.numpy().copy())
     seconds = time.perf_counter() - start
@@ -142,7 +143,7 @@ def save_video_frames(pixels: np.ndarray, size: int, count: int) -> torch.Tensor
 def library_error(handle, config: dict, frames: int) -> float:
     """||ours - library|| / ||library|| over ``frames`` frames in [0, 1]: ``handle``'s frames against the library
     model's (float32, spectral-norm hooks, no fusion) on the same device, TF32 off for the reference."""
-    reference = biggan.build_random_biggan(config, 0).to(handle.device).eval()
+    reference = library_biggan(config, biggan.random_biggan_weights(config, 0)).to(handle.device)
     latents = make_latents(frames, seed=5)
     tf32 = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
     torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
@@ -153,7 +154,7 @@ def library_error(handle, config: dict, frames: int) -> float:
             expected = ((images + 1.0) * 0.5).clamp(0.0, 1.0).permute(0, 2, 3, 1).cpu()
     finally:
         torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = tf32
-    ours = torch.cat(list(biggan.generate_frames(handle, latents, batch_size=frames)))
+    ours = torch.cat(list(generate_frames(handle, latents, batch_size=frames)))
     if not torch.isfinite(ours).all():
         return float("nan")
     return float((ours - expected).norm() / expected.norm())
@@ -163,7 +164,7 @@ def time_song_render(args, seconds: float, folder: Path) -> dict:
     """Wall time of render.render_song (the CLI's function) on a synthesised song, weights from a local file."""
     import wave
 
-    from audiowalk_core.demo import synthesize_demo_song
+    from audiowalk_tools.demo import synthesize_demo_song
     from audiowalk_core.render import render_song
 
     song = synthesize_demo_song(duration_seconds=seconds)
@@ -177,7 +178,8 @@ def time_song_render(args, seconds: float, folder: Path) -> dict:
     models = folder / "models"
     models.mkdir()
     config = biggan.builtin_config(args.model)
-    biggan.save_biggan_safetensors(biggan.build_random_biggan(config, 0), config, models / f"{args.model}.safetensors")
+    biggan.save_biggan_safetensors(biggan.random_biggan_weights(config, 0), config,
+                                   models / f"{args.model}.safetensors")
     messages = []
     start = time.perf_counter()
     render_song(song_path, folder / "song.mp4", fps=args.fps, model_name=args.model, models_dir=models,
@@ -211,17 +213,22 @@ def main(argv=None) -> None:
                         help="comma list of generator, encoder, whole, writer, writer_uint8, raw")
     parser.add_argument("--check", action="store_true", help="compare the frames with the library model first")
     parser.add_argument("--json", type=Path, default=None, help="write every figure here")
+    parser.add_argument("--smoke", action="store_true", help="smallest sizes, tiny random BigGAN, one round: checks the script runs (seconds; CI), no figures")
     args = parser.parse_args(argv)
+    if args.smoke:
+        args.frames, args.batch_size, args.rounds, args.video_size, args.video_frames = 4, 2, 1, 32, 4
+        args.preset, args.compile, args.device = "ultrafast", "off", "cpu"
+        args.song_seconds = min(args.song_seconds, 1.0) if args.song_seconds else 0.0
 
     if args.compile != "auto":  # render_song (--song-seconds) reads these, as the CLI does
-        os.environ[biggan.COMPILE_ENV] = "1" if args.compile == "on" else "0"
+        os.environ[devices.COMPILE_ENV] = "1" if args.compile == "on" else "0"
     if args.compile_mode:
-        os.environ[biggan.COMPILE_MODE_ENV] = args.compile_mode
-    device = biggan.resolve_device(args.device)
+        os.environ[devices.COMPILE_MODE_ENV] = args.compile_mode
+    device = devices.resolve_device(args.device)
     args.device = device.type
-    config = biggan.builtin_config(args.model)
-    handle = biggan.handle_from_model(
-        biggan.build_random_biggan(config, 0), config, dtype=args.dtype, device=args.device,
+    config = biggan.tiny_config() if args.smoke else biggan.builtin_config(args.model)
+    handle = biggan.handle_from_weights(
+        biggan.random_biggan_weights(config, 0), config, dtype=args.dtype, device=args.device,
         fused_upsampling=not args.no_fused_upsampling, compile_mode=args.compile_mode,
         compile_model={"auto": None, "on": True, "off": False}[args.compile])
     gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else ""
@@ -232,8 +239,8 @@ def main(argv=None) -> None:
                "batch_size": args.batch_size, "frames": args.frames, "compile": handle.compile,
                "compile_mode": handle.compile_mode, "preset": args.preset, "crf": args.crf,
                "fused_upsampling": not args.no_fused_upsampling, "torch": torch.__version__}
-    flops = biggan.count_flops_per_frame(handle)
-    rate = matmul_rate(device, handle.dtype, 8192 if device.type == "cuda" else 2048)
+    flops = count_flops_per_frame(handle)
+    rate = matmul_rate(device, handle.dtype, 256 if args.smoke else 8192 if device.type == "cuda" else 2048)
     figures.update(flops_per_frame=flops, matmul_rate=rate)
     print(f"{flops / 1e9:.1f} GFLOP per frame; {handle.dtype} matmul rate {rate / 1e12:.2f} TFLOP/s")
 
@@ -243,7 +250,7 @@ def main(argv=None) -> None:
               f"{figures['library_relative_error']:.2e}")
     latents = make_latents(args.frames)
     start = time.perf_counter()
-    for _ in biggan.generate_frames(handle, latents.slice_frames(0, args.batch_size), batch_size=args.batch_size,
+    for _ in generate_frames(handle, latents.slice_frames(0, args.batch_size), batch_size=args.batch_size,
                                     output_format="uint8"):
         pass
     figures["warm_up_s"] = time.perf_counter() - start

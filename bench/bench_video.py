@@ -65,20 +65,23 @@ def in_fresh_process(frames: int, size: int, preset: str, naive: bool) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="fewer frames (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer frames (a quick run)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="smallest sizes (a few frames of 64 px): checks the script runs (seconds; CI), no figures")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         frames, size, preset, naive = json.loads(args.child)
         print(json.dumps(encode(frames, size, preset, naive)))
         return
-    speed_frames = 60 if args.quick else 300
+    speed_frames = 8 if args.smoke else 60 if args.quick else 300
+    sizes = (64,) if args.smoke else (256, 512)
     print("encode speed (H.264 CRF 18 + AAC, streaming, x264 threads auto):")
-    for size in (256, 512):
-        for preset in ("medium", "veryfast"):
+    for size in sizes:
+        for preset in ("veryfast",) if args.smoke else ("medium", "veryfast"):
             result = in_fresh_process(speed_frames, size, preset, False)
             print(f"  {size}x{size} preset {preset:8s}: {result['fps']:7.1f} frames/s")
-    counts = (300, 3000) if args.quick else (1000, 10000)
+    counts = (8, 16) if args.smoke else (300, 3000) if args.quick else (1000, 10000)
     print("peak memory (256x256, preset veryfast, fresh process each; RSS includes torch/numpy/PyAV):")
     for count in counts:
         streaming = in_fresh_process(count, 256, "veryfast", False)

@@ -4,12 +4,12 @@ from __future__ import annotations
 import logging
 import os
 
-from audiowalk_core.analysis import BAND_MODES
 from audiowalk_core.audio import (AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy,
                                   check_audio_file, load_audio)
-from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features
+from audiowalk_core.pipeline import compute_song_features
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
+from audiowalk_core.settings import FEATURES_NODE, node_inputs, settings_from_widgets
 from .comfy_adapter import input_directory, progress_callback
 
 _ANNOTATION = " [input]"
@@ -101,34 +101,12 @@ class AudioWalkAudioFeatures:
     def INPUT_TYPES(cls):
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "The song (Load Audio, or ComfyUI's own audio nodes)."}),
-            "fps": ("STRING", {"default": "30", "tooltip": "Video frame rate, exact: 30, 24, 25, 30000/1001 (or "
-                                                           "29.97, read as 30000/1001), 24000/1001 ..."}),
-            "band_mode": (list(BAND_MODES), {"default": "improved", "tooltip":
-                          "improved: centred windows, log bands over the whole spectrum, normalised. seed: the "
-                          "notebook's one-second look-ahead softmax bands, exactly (uses the four parameters below; "
-                          "its frames end about a second before the song). seed_full_length: the same bands on "
-                          "the exact clock, as long as the song."}),
-            "max_frequency_level": ("FLOAT", {"default": 11000.0, "min": 100.0, "max": 96000.0, "step": 1.0,
-                                              "tooltip": "seed mode: highest frequency (Hz) that feeds a band."}),
-            "low_frequency_skip": ("FLOAT", {"default": 16.0, "min": 0.0, "max": 20000.0, "step": 1.0,
-                                             "tooltip": "seed mode: first frequency (Hz) that feeds a band."}),
-            "frequency_band_growth_rate": ("FLOAT", {"default": 1.01, "min": 1.0001, "max": 2.0, "step": 0.001,
-                                                     "tooltip": "seed mode: geometric growth of band width."}),
-            "extra_detail": ("FLOAT", {"default": 0.9, "min": 0.0, "max": 0.999, "step": 0.01,
-                                       "tooltip": "seed mode: softmax temperature in [0, 1); near 0 the loudest "
-                                                  "frequency takes all weight, near 1 all bands count alike."}),
-            "band_count": ("INT", {"default": 48, "min": 1, "max": 512,
-                                   "tooltip": "improved mode: number of log-spaced bands."}),
+            **node_inputs(FEATURES_NODE),  # declared once: audiowalk_core/settings.py
         }}
 
-    def analyse(self, audio, fps, band_mode, max_frequency_level, low_frequency_skip, frequency_band_growth_rate,
-                extra_detail, band_count=48):
+    def analyse(self, audio, *values, **widgets):
         clip = audio_from_comfy(audio)
-        settings = DEFAULT_PIPELINE.replace(fps=str(fps).strip(), band_mode=band_mode,
-                                            max_frequency_level=max_frequency_level,
-                                            low_frequency_skip=low_frequency_skip,
-                                            frequency_band_growth_rate=frequency_band_growth_rate,
-                                            extra_detail=extra_detail, band_count=band_count)
+        settings = settings_from_widgets(FEATURES_NODE, widgets, values=values)
         features = compute_song_features(clip, settings, on_progress=progress_callback(4))
         for warning in features.warnings:  # to ComfyUI's console
             logging.getLogger("audiowalk").warning("Audio Features: %s", warning)

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import torch
 
-from audiowalk_core.biggan import DEVICES, DTYPES, OUTPUT_MAPPINGS, generate_frames
-from audiowalk_core.biggan_store import check_choice, generation_bytes, load_shared_biggan, model_choices
 from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.generators import OUTPUT_MAPPINGS, generate_frames
+from audiowalk_core.generators.biggan.store import check_choice, load_shared_biggan, model_choices
+from audiowalk_core.generators.devices import DEVICES, DTYPES
 from .comfy_adapter import (free_device_memory, manage_model, model_devices, model_directories, progress_callback,
                             ready_model, register_model_folder)
 
@@ -84,7 +85,7 @@ class AudioWalkBigGANGenerate:
         on_progress = progress_callback(part.frame_count)
         images = None
         try:
-            model = ready_model(model, generation_bytes(model, min(int(batch_size), max(part.frame_count, 1))))
+            model = ready_model(model, model.generation_bytes(min(int(batch_size), max(part.frame_count, 1))))
             position = 0
             for batch in generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
                                          on_progress=on_progress):

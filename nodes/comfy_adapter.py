@@ -8,7 +8,7 @@ wrapped in ComfyUI's ModelPatcher and loaded with ``load_models_gpu`` before eac
 When ComfyUI is absent (tests, plain Python), this module says so and falls back to:
 folders under ``$AUDIOWALK_HOME`` (default: the current directory) named ``input``, ``output``, ``temp`` and
 ``models/<kind>``; no progress bar; no cancel; no model manager: the core's own device choice
-(``audiowalk_core.biggan.resolve_device``: CUDA, then MPS, then CPU) and the model stays where it was loaded.
+(``audiowalk_core.generators.devices.resolve_device``: CUDA, then MPS, then CPU) and the model stays where it was loaded.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import logging
 import os
 from pathlib import Path
 
-from audiowalk_core.biggan import BigGANHandle
+from audiowalk_core.generators.biggan import BigGANHandle
 
 log = logging.getLogger("AudioWalk")
 

@@ -81,9 +81,9 @@ def chunked_biggan_workflow(object_info: dict, *, song: str = "song.wav", fps: s
 def save_tiny_biggan(folder) -> Path:
     """Save a tiny random BigGAN (the real architecture at channel width 4, 32 px) in ``folder`` under the name
     biggan-deep-128, as renders look it up; returns the folder."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
+    from audiowalk_core.generators.biggan import random_biggan_weights, save_biggan_safetensors, tiny_config
 
     folder = Path(folder)
     config = tiny_config()
-    save_biggan_safetensors(build_random_biggan(config, 0), config, folder / "biggan-deep-128.safetensors")
+    save_biggan_safetensors(random_biggan_weights(config, 0), config, folder / "biggan-deep-128.safetensors")
     return folder

@@ -5,9 +5,10 @@ from fractions import Fraction
 
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 import torch
+
+from audiowalk_core.generators import biggan, devices
 
 
 def pack_latents(pack, frames: int, seed: int = 2):
@@ -20,10 +21,9 @@ def pack_latents(pack, frames: int, seed: int = 2):
 
 @pytest.fixture
 def tiny_in_models(pack, comfy_home):
-    biggan = audiowalk_core.biggan
     config = biggan.tiny_config()
     path = comfy_home / "models" / "biggan" / "tiny-walk.safetensors"
-    biggan.save_biggan_safetensors(biggan.build_random_biggan(config, seed=5), config, path)
+    biggan.save_biggan_safetensors(biggan.random_biggan_weights(config, seed=5), config, path)
     return path
 
 
@@ -59,8 +59,8 @@ def test_two_loaders_of_one_model_share_one_copy_without_comfyui(pack, tiny_in_m
     assert adapter.model_devices() is None  # no ComfyUI: the core's device choice
     (first,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "float32", "auto", True)
     (second,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk.safetensors", "float32", "auto", False)
-    assert second is first and first.device == audiowalk_core.biggan.resolve_device("auto")
-    assert type(first) is audiowalk_core.biggan.BigGANHandle  # no ModelPatcher without ComfyUI
+    assert second is first and first.device == devices.resolve_device("auto")
+    assert type(first) is biggan.BigGANHandle  # no ModelPatcher without ComfyUI
     assert adapter.manage_model(first, first.device) is first and adapter.ready_model(first, 1 << 30) is first
     (other,) = nodes.AudioWalkLoadBigGAN().load("tiny-walk", "bfloat16", "cpu", False)
     assert other.model is not first.model

@@ -7,17 +7,17 @@ import os
 import pytest
 import torch
 
-from audiowalk_core import biggan
-from audiowalk_core.biggan_store import (PUBLISHED_WEIGHT_BYTES, SHARED_BIGGANS, SharedModels, check_choice,
-                                         download_label, files_identity, generation_bytes, load_shared_biggan,
-                                         model_choices, model_name_from_choice)
+from audiowalk_core.generators import biggan, devices
+from audiowalk_core.generators.biggan.store import (PUBLISHED_WEIGHT_BYTES, SHARED_BIGGANS, SharedModels,
+                                                    check_choice, download_label, files_identity,
+                                                    load_shared_biggan, model_choices, model_name_from_choice)
 from audiowalk_core.errors import AudioWalkInputError
 
 
 @pytest.fixture(scope="module")
 def tiny():
     config = biggan.tiny_config()
-    return biggan.build_random_biggan(config, seed=3), config
+    return biggan.random_biggan_weights(config, seed=3), config
 
 
 def save(tiny, path):
@@ -27,7 +27,7 @@ def save(tiny, path):
 def test_download_sizes_are_the_tensor_bytes_of_the_published_architectures():
     assert set(PUBLISHED_WEIGHT_BYTES) == set(biggan.BIGGAN_MODELS)
     for name, size in PUBLISHED_WEIGHT_BYTES.items():
-        assert biggan._payload_bytes(biggan.builtin_config(name)) == size, name
+        assert biggan.weight_bytes(biggan.builtin_config(name)) == size, name
     assert download_label("biggan-deep-256") == "biggan-deep-256 (download, 234 MB)"
 
 
@@ -58,16 +58,16 @@ def test_check_choice_accepts_marked_plain_and_file_names_and_names_the_input(ti
 
 
 def test_device_policy_auto_follows_the_host_and_explicit_choices_win():
-    assert biggan.resolve_device("auto", host_device=torch.device("cpu")) == torch.device("cpu")
-    assert biggan.resolve_device("cpu", host_device="cuda:3") == torch.device("cpu")
-    assert biggan.resolve_device(torch.device("cpu")) == torch.device("cpu")
+    assert devices.resolve_device("auto", host_device=torch.device("cpu")) == torch.device("cpu")
+    assert devices.resolve_device("cpu", host_device="cuda:3") == torch.device("cpu")
+    assert devices.resolve_device(torch.device("cpu")) == torch.device("cpu")
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     if not torch.cuda.is_available() and torch.backends.mps.is_available():
         expected = "mps"
-    assert biggan.resolve_device("auto").type == expected
+    assert devices.resolve_device("auto").type == expected
     with pytest.raises(AudioWalkInputError, match="^device: 'tpu' is unknown"):
-        biggan.resolve_device("tpu")
-    assert biggan.resolve_dtype(torch.float16, torch.device("cpu")) == torch.float16
+        devices.resolve_device("tpu")
+    assert devices.resolve_dtype(torch.float16, torch.device("cpu")) == torch.float16
 
 
 def test_shared_models_keep_one_object_per_key_while_held():
@@ -126,7 +126,7 @@ def test_host_devices_choose_auto_and_the_manager_wraps_each_copy_once(tiny, tmp
     again = load_shared_biggan("hosted", [tmp_path], dtype="auto", device="auto", host_devices=(cpu, cpu),
                                manage=manage, allow_download=False)
     assert again is handle and len(wrapped) == 1 and wrapped[0][1] == cpu
-    assert handle.device == cpu and handle.dtype == biggan.resolve_dtype("auto", cpu)
+    assert handle.device == cpu and handle.dtype == devices.resolve_dtype("auto", cpu)
     assert next(handle.model.parameters()).device == cpu
 
 
@@ -144,9 +144,9 @@ def test_generation_memory_estimate_grows_with_batch_resolution_and_dtype():
         config = biggan.builtin_config(name)
         return biggan.BigGANHandle(None, config, name, config["output_dim"], torch.device("cpu"), dtype)
 
-    small = generation_bytes(handle("biggan-deep-128", torch.bfloat16), 1)
-    assert generation_bytes(handle("biggan-deep-128", torch.bfloat16), 8) == 8 * small
-    assert generation_bytes(handle("biggan-deep-128", torch.float32), 1) == 2 * small
-    assert generation_bytes(handle("biggan-deep-512", torch.bfloat16), 1) > 8 * small
+    small = handle("biggan-deep-128", torch.bfloat16).generation_bytes(1)
+    assert handle("biggan-deep-128", torch.bfloat16).generation_bytes(8) == 8 * small
+    assert handle("biggan-deep-128", torch.float32).generation_bytes(1) == 2 * small
+    assert handle("biggan-deep-512", torch.bfloat16).generation_bytes(1) > 8 * small
     # the final block's input alone: 512 px frames, 128 input channels, 2 bytes
-    assert generation_bytes(handle("biggan-deep-512", torch.bfloat16), 1) > 256 * 256 * 128 * 2
+    assert handle("biggan-deep-512", torch.bfloat16).generation_bytes(1) > 256 * 256 * 128 * 2

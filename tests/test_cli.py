@@ -3,7 +3,6 @@ import json
 
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 
 from audiowalk_tools import cli

@@ -3,7 +3,6 @@ import json
 import socket
 
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 
 from audiowalk_tools.comfy_client import (ComfyClient, ComfyConnectionError, ComfyExecutionError, ComfyInterrupted,

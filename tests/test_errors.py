@@ -25,7 +25,7 @@ def test_error_types_carry_the_public_module_name_under_any_import_name():
 def test_missing_model_error_reads_as_what_was_expected(tmp_path):
     import pytest
 
-    from audiowalk_core.biggan import load_biggan
+    from audiowalk_core.generators.biggan import load_biggan
     from audiowalk_core.errors import AudioWalkInputError
 
     with pytest.raises(AudioWalkInputError) as error:

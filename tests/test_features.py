@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 import soundfile
 

@@ -4,7 +4,6 @@ from fractions import Fraction
 
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 import torch
 

@@ -9,7 +9,6 @@ from fractions import Fraction
 import av
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 
 from audiowalk_tools import cli
@@ -27,11 +26,11 @@ def demo_song(tmp_path_factory):
 @pytest.fixture(scope="module")
 def tiny_models_dir(tmp_path_factory):
     """A folder holding a tiny random BigGAN saved under the name biggan-deep-128."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors, tiny_config
+    from audiowalk_core.generators.biggan import random_biggan_weights, save_biggan_safetensors, tiny_config
 
     folder = tmp_path_factory.mktemp("models")
     config = tiny_config()  # 32 px, the real architecture at channel width 4
-    model = build_random_biggan(config, 0)
+    model = random_biggan_weights(config, 0)
     save_biggan_safetensors(model, config, folder / "biggan-deep-128.safetensors")
     return folder
 

@@ -6,7 +6,6 @@ from fractions import Fraction
 import av
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 import torch
 

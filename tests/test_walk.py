@@ -5,7 +5,6 @@ from pathlib import Path
 
 import numpy as np
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 from scipy.stats import truncnorm
 

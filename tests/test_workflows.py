@@ -8,10 +8,9 @@ import sys
 from pathlib import Path
 
 import audiowalk_core
-import audiowalk_core.biggan
 import pytest
 
-from audiowalk_core.biggan_store import model_name_from_choice
+from audiowalk_core.generators.biggan.store import model_name_from_choice
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_tools.workflow_tools import (GraphNode, WorkflowError, apply_assignments, build_ui_workflow,
                                            graph_signature, input_specs, load_workflow, pack_object_info,
@@ -20,6 +19,8 @@ from support import REPO_ROOT
 
 CORE_INFO_PATH = REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-core-object_info.json"
 RECORDED_INFO_PATH = REPO_ROOT / ".." / "shared" / "comfyui" / "object_info-0.3.64-cpu.json"
+# made by scripts/fingerprint_object_info.py from that recording
+FINGERPRINTS_PATH = REPO_ROOT / "tests" / "data" / "comfyui-0.3.64-object_info-fingerprints.json"
 WORKFLOW_DIR = REPO_ROOT / "workflows"
 UI_FILES = sorted(WORKFLOW_DIR.glob("*.json"))
 
@@ -42,12 +43,31 @@ def object_info(pack):
 
 # ------------------------------------------------------------------------------------------------ the shipped files
 
+def _canonical_sha256(info: dict) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps(info, sort_keys=True, separators=(",", ":")).encode("utf-8")).hexdigest()
+
+
 def test_trimmed_core_info_matches_the_recording():
-    if not RECORDED_INFO_PATH.is_file():
-        pytest.skip("shared/comfyui recording not beside the repository")
-    recorded = json.loads(RECORDED_INFO_PATH.read_text())
+    """Every node of the trimmed core info is byte for byte what ComfyUI 0.3.64 reported: checked against the
+    recording's per-node fingerprints shipped in tests/data (so it runs on a fresh clone), and against the recording
+    itself where it lies beside the repository."""
+    fingerprints = json.loads(FINGERPRINTS_PATH.read_text())["sha256_of_canonical_node_json"]
     for node_type, info in core_object_info().items():
-        assert recorded[node_type] == info, node_type
+        assert node_type in fingerprints, f"{node_type} is not in the recorded ComfyUI 0.3.64 /object_info"
+        assert _canonical_sha256(info) == fingerprints[node_type], f"{node_type} differs from the recording"
+    if RECORDED_INFO_PATH.is_file():  # the fingerprints themselves are the recording's
+        recorded = json.loads(RECORDED_INFO_PATH.read_text())
+        assert {name: _canonical_sha256(info) for name, info in recorded.items()} == fingerprints
+
+
+def test_fingerprints_catch_a_changed_node():
+    info = core_object_info()["KSampler"]
+    fingerprints = json.loads(FINGERPRINTS_PATH.read_text())["sha256_of_canonical_node_json"]
+    changed = json.loads(json.dumps(info))
+    changed["input"]["required"]["steps"][1]["default"] += 1
+    assert _canonical_sha256(info) == fingerprints["KSampler"] != _canonical_sha256(changed)
 
 
 def test_workflow_nodes_are_registered_by_the_pack(pack):

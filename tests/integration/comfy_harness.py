@@ -45,12 +45,12 @@ def free_port() -> int:
 
 def make_biggan(base: Path, config=None, name: str = "biggan-deep-128") -> Path:
     """A random-weight BigGAN saved as ``models/biggan/<name>.safetensors`` (the tiny config by default)."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors
+    from audiowalk_core.generators.biggan import random_biggan_weights, save_biggan_safetensors
 
-    model = build_random_biggan(config or TINY_BIGGAN, 0)
+    config = config or TINY_BIGGAN
     path = base / "models" / "biggan" / f"{name}.safetensors"
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_biggan_safetensors(model, model.config, path)
+    save_biggan_safetensors(random_biggan_weights(config, 0), config, path)
     return path
 
 

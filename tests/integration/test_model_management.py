@@ -31,12 +31,13 @@ MB = 1_000_000
 @pytest.fixture(scope="module")
 def big_model(comfy_server):  # noqa: F811 - pytest's fixture injection
     """A biggan-deep-512 with random weights in the server's models/biggan; its bytes in float32."""
-    from audiowalk_core.biggan import build_random_biggan, save_biggan_safetensors
+    from audiowalk_core.generators.biggan import builtin_config, random_biggan_weights, save_biggan_safetensors
 
-    model = build_random_biggan("biggan-deep-512", seed=1)
-    size = sum(t.numel() * t.element_size() for t in model.state_dict().values())
-    save_biggan_safetensors(model, model.config_dict, comfy_server[1] / "models" / "biggan" / MODEL_FILE)
-    del model
+    weights = random_biggan_weights("biggan-deep-512", seed=1)
+    size = sum(t.numel() * t.element_size() for t in weights.values())
+    save_biggan_safetensors(weights, builtin_config("biggan-deep-512"),
+                            comfy_server[1] / "models" / "biggan" / MODEL_FILE)
+    del weights
     return MODEL_FILE.removesuffix(".safetensors"), size
 
 

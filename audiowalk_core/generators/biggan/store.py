@@ -4,7 +4,7 @@
   ``<name>.safetensors`` found; a published model that is not on disk is listed as
   ``"biggan-deep-256 (download, 234 MB)"``. ``model_name_from_choice`` maps such an entry back to its name, and
   leaves plain names (the values saved before the mark existed) as they are.
-- ``load_shared_biggan``: ``biggan.load_biggan`` with one copy per file (path, modification time, size), dtype and
+- ``load_shared_biggan``: ``load_biggan`` with one copy per file (path, modification time, size), dtype and
   devices, held weakly: while any holder keeps it, a second load returns the same object; when the last holder
   lets go (ComfyUI drops its cached node outputs on "free memory"), the weights are released and their pages
   returned to the operating system (memory.py).
@@ -20,10 +20,12 @@ import threading
 import weakref
 from pathlib import Path
 
-from .biggan import (BIGGAN_MODELS, BigGANHandle, find_model_files, load_biggan_files, locate_biggan,
-                     resolve_device, resolve_dtype)
-from .errors import AudioWalkInputError
-from .memory import return_memory_when_freed
+from ...errors import AudioWalkInputError
+from ...memory import return_memory_when_freed
+from ..devices import resolve_device, resolve_dtype
+from .architecture import BIGGAN_MODELS
+from .runtime import BigGANHandle, load_biggan_files
+from .weights import find_model_files, locate_biggan
 
 # Bytes of float32 tensors in each published model (its state dict; the downloaded pytorch_model.bin is this plus a
 # little pickle framing). tests/test_biggan_store.py checks them against the architectures.
@@ -117,7 +119,7 @@ def files_identity(layout: str, path) -> tuple:
 def load_shared_biggan(model_name: str, search_dirs, *, dtype="auto", device="auto", host_devices=None,
                        manage=None, allow_download: bool = True, on_progress=None,
                        url_base: str | None = None) -> BigGANHandle:
-    """``biggan.load_biggan`` with one shared copy per (files, dtype, devices) while it is held (``SHARED_BIGGANS``).
+    """``load_biggan`` with one shared copy per (files, dtype, devices) while it is held (``SHARED_BIGGANS``).
 
     ``model_name`` may be a list entry (``model_choices``). ``host_devices``: ``(load_device, offload_device)`` of an
     application that places models itself (inside ComfyUI, from its model management): "auto" then means its load
@@ -145,24 +147,3 @@ def load_shared_biggan(model_name: str, search_dirs, *, dtype="auto", device="au
 
     return SHARED_BIGGANS.get(key, load)
 
-
-def generation_bytes(handle: BigGANHandle, batch_size: int) -> int:
-    """An estimate of the device memory one forward pass of ``batch_size`` frames needs beyond the weights (for a
-    model manager that frees room first): the largest residual block's input, output and bottleneck maps, and the
-    attention matrix, in the model's dtype, doubled for the library's temporaries."""
-    import torch
-
-    config = handle.config
-    width = int(config["channel_width"])
-    element = torch.empty(0, dtype=handle.dtype).element_size()
-    resolution = 4
-    largest = 0
-    for index, (up, in_mult, out_mult) in enumerate(config["layers"]):
-        out_resolution = resolution * 2 if up else resolution
-        in_channels, out_channels = int(in_mult) * width, int(out_mult) * width
-        maps = resolution ** 2 * in_channels + out_resolution ** 2 * (out_channels + in_channels // 2)
-        if index == int(config["attention_layer_position"]):  # self-attention runs before this block
-            maps += resolution ** 2 * (resolution ** 2 // 4)
-        largest = max(largest, maps)
-        resolution = out_resolution
-    return int(2 * largest * element * max(int(batch_size), 1))
