@@ -66,5 +66,6 @@ class AudioFeatures:
                              {k: v[start:stop] for k, v in self.curves.items()},
                              shifted(self.beat_frames), self.tempo_bpm, self.band_edges_hz, self.band_mode,
                              self.warnings, song_samples=self.song_samples,
-                             downbeat_frames=shifted(self.downbeat_frames), sections=self.sections, meter=self.meter,
-                             beat_seconds=self.beat_seconds, downbeat_seconds=self.downbeat_seconds)
+                             downbeat_frames=shifted(self.downbeat_frames), sections=self.sections,
+                             meter=self.meter, beat_seconds=self.beat_seconds,
+                             downbeat_seconds=self.downbeat_seconds)

@@ -46,7 +46,8 @@ class MusicMap:
 
 
 def _low_band_power(log_bands, band_low_hz: np.ndarray, low_hz: float = 200.0, block_rows: int = 8192):
-    """Summed power below ``low_hz`` per row [rows], read a block of rows at a time (``log_bands`` may be on disk)."""
+    """Summed power below ``low_hz`` per row [rows], read a block of rows at a time: ``log_bands`` may be an array
+    or the analysis' on-disk rows of a long song (frame_means.DiskRows, read by row slices only)."""
     low = np.asarray(band_low_hz) < low_hz
     low = low if low.any() else np.arange(len(low)) == 0
     return np.concatenate([np.asarray(log_bands[first:first + block_rows])[:, low].sum(axis=1)
@@ -57,16 +58,6 @@ def _low_band_onset(low_power: np.ndarray) -> np.ndarray:
     decibels = 10.0 * np.log10(np.maximum(low_power, 1e-10))
     decibels = np.maximum(decibels, decibels.max(initial=-100.0) - 80.0)
     return np.maximum(np.diff(decibels, prepend=decibels[:1]), 0.0)
-
-
-def music_map_of_tables(tables, duration_seconds: float) -> MusicMap:
-    """The music map from the analysis' STFT tables (``analysis._StftTables``)."""
-    from .analysis import _log_band_matrix
-
-    sample_rate, n_fft = tables.sample_rate, tables.n_fft
-    band_low_hz = _log_band_matrix(sample_rate, n_fft)[0] * sample_rate / n_fft
-    return analyse_music_map(tables.log_bands, tables.chroma, tables.frame_times(), n_fft / sample_rate,
-                             band_low_hz, duration_seconds)
 
 
 def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np.ndarray, window_seconds: float,
@@ -183,14 +174,11 @@ def attach_music_map(features, music: MusicMap):
     downbeat_frames = np.unique(clock.frame_at_seconds(music.downbeat_seconds)) if len(music.downbeat_seconds) \
         else np.zeros(0, np.int64)
     sections = music.sections or (Section(0.0, clock.duration_seconds, "A"),)
-    from .analysis import beat_curve
-
     curves = dict(features.curves)
-    curves["beat"] = beat_curve(beat_frames, clock.frame_count, float(clock.fps))
     curves.update(section_curves(sections, clock))
     curves.update(bar_curves(downbeat_frames, clock))
     return dataclasses.replace(
-        features, curves=curves, beat_frames=beat_frames.astype(np.int64), tempo_bpm=float(music.tempo_bpm),
+        features, curves=curves, beat_frames=beat_frames.astype(np.int64),
         downbeat_frames=downbeat_frames.astype(np.int64), sections=tuple(sections), meter=int(music.meter),
         beat_seconds=np.asarray(music.beat_seconds, np.float64),
         downbeat_seconds=np.asarray(music.downbeat_seconds, np.float64),
@@ -207,4 +195,9 @@ def with_music_map_of(features, source):
                                   f"{source.clock.to_dict()}", "stems as long as the mix, at the same fps")
     music = MusicMap(getattr(source, "beat_seconds", np.zeros(0)), getattr(source, "downbeat_seconds", np.zeros(0)),
                      getattr(source, "meter", 0), source.tempo_bpm, getattr(source, "sections", ()), ())
-    return attach_music_map(features, music)
+    attached = attach_music_map(features, music)
+    curves = dict(attached.curves)
+    for name in ("beat",):
+        if name in source.curves:
+            curves[name] = source.curves[name]
+    return dataclasses.replace(attached, curves=curves, tempo_bpm=source.tempo_bpm)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 BAND_MODES = ("improved", "seed", "seed_full_length")
 WALK_MODES = ("improved", "seed")
 CHAIN_ORDERS = ("lowest_correlation", "highest_correlation", "none")
-SCHEDULE_MODES = ("interpolate", "chroma", "beats", "seed", "bars", "sections")
+SCHEDULE_MODES = ("interpolate", "chroma", "beats", "bars", "sections", "seed")
 SMOOTHING_METHODS = ("ema", "gaussian", "none")
 SMOOTHING_TARGETS = ("noise", "classes", "both")
 
@@ -145,15 +145,13 @@ SETTINGS: tuple[Setting, ...] = (
             cli_help="ImageNet classes, names or indices separated by ' | '"),
     Setting("class_mode", CLASSES_NODE, "COMBO", "interpolate",
             "interpolate: over the whole song; chroma: label j follows pitch class j (C, C#, ...); beats: switch "
-            "every beats_per_switch beats; seed: the notebook's label to label over ceil(song seconds x fps) "
-            "frames (not the frames rendered); bars: every beats_per_switch bars (on downbeats); sections: each "
-            "distinct song section (A, B ...) its own label, a repeat returns to it.", widget="mode",
-            choices=SCHEDULE_MODES,
-            cli_help="class schedule: interpolate over the song, chroma, beats, or the seed notebook's"),
+            "every beats_per_switch beats; bars: every beats_per_switch bars (on downbeats); sections: each distinct "
+            "song section (A, B ...) its own label, a repeat returns to it; seed: the notebook's label to label over "
+            "ceil(song seconds x fps) frames (not the frames rendered).", widget="mode", choices=SCHEDULE_MODES,
+            cli_help="class schedule: interpolate over the song, chroma, beats, bars, sections, or the seed notebook's"),
     Setting("beats_per_switch", CLASSES_NODE, "INT", 4, "beats mode: beats between label changes; bars mode: bars.",
             minimum=1, maximum=256),
-    Setting("crossfade_frames", CLASSES_NODE, "INT", 8, "beats, bars, sections modes: frames of the fade from one label to "
-            "the next.",
+    Setting("crossfade_frames", CLASSES_NODE, "INT", 8, "beats, bars, sections modes: frames of the fade from one label to the next.",
             minimum=0, maximum=1000),
     # Smooth Latents
     Setting("smoothing_method", SMOOTH_NODE, "COMBO", "ema",

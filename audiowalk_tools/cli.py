@@ -24,7 +24,7 @@ from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
 from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
                                      preset)
-from . import cli_music_map
+from . import cli_music_map, cli_sdwalk
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -152,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
                                          "and writes one .safetensors file carrying the config.")
     convert.add_argument("source", type=Path, help="folder with config.json and pytorch_model.bin")
     convert.add_argument("output", type=Path, help="the .safetensors file to write")
+    cli_sdwalk.add_commands(sub)
     return parser
 
 
@@ -185,7 +186,8 @@ def cmd_convert_biggan(args) -> int:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"render": cmd_render, "comfy-run": cmd_comfy_run, "demo-song": cmd_demo_song,
-                "features": cmd_features, "convert-biggan": cmd_convert_biggan}
+                "features": cmd_features, "convert-biggan": cmd_convert_biggan,
+                "reactivity": cli_sdwalk.cmd_reactivity}
     try:
         with stop_signals_unwind():
             return handlers[args.command](args) or 0
@@ -225,17 +227,25 @@ def cmd_demo_song(args) -> int:
 def cmd_features(args) -> int:
     import tempfile
 
-    stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
     from audiowalk_core.audio_file import close_clip, load_audio_to_disk
     from audiowalk_core.pipeline import compute_song_features
 
+    stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
     settings = settings_from_args(args)
     with tempfile.TemporaryDirectory(prefix="audiowalk-features-") as scratch:  # the decoded song, read in blocks
         clip = load_audio_to_disk(args.song, scratch, args.start_seconds, args.duration_seconds or None,
                                   input_name="song")
-        features = compute_song_features(clip, settings)
-        cli_music_map.finish(args, clip, features, stem_files)  # stems, --json, --music-map (before the close)
-        close_clip(clip)
+        try:
+            features = compute_song_features(clip, settings)
+            _print_features(args, clip, features)
+            cli_music_map.finish(args, clip, features, stem_files)
+        finally:
+            close_clip(clip)
+    return 0
+
+
+def _print_features(args, clip, features) -> None:
+    """The summary ``audiowalk features`` prints, and the plot it writes with --plot."""
     for warning in features.warnings:
         print(f"audiowalk features: warning: {warning}", file=sys.stderr)
     clock = features.clock
@@ -257,7 +267,6 @@ def cmd_features(args) -> int:
         with atomic_output(args.plot) as tmp:
             imsave(tmp, plot_features(features), format="png")
         print(f"wrote {args.plot}")
-    return 0
 
 
 # ---------------------------------------------------------------------------------------------------- render
@@ -288,7 +297,8 @@ def cmd_render(args) -> int:
             on_message=lambda text: print(text, file=sys.stderr, flush=True),
             keep_whole_song=args.keep_whole_song or options["keep_whole_song"],
             output_mapping=args.output_mapping or options["output_mapping"])
-    progress.finish()
+        progress.finish()
+        print(cli_sdwalk.render_reactivity_line(path, song, settings, args.start_seconds, args.duration_seconds))
     print(f"wrote {path} in {time.perf_counter() - started:.1f} s")
     return 0
 

@@ -25,6 +25,7 @@ from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
 
+from .workflow_sd_walk import SD_WALK_API_NAME, SD_WALK_UI_NAME, sd_walk_workflow
 from .workflow_tools import (GraphGroup, GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                              import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
                              validate_ui_workflow)
@@ -203,7 +204,9 @@ class ShippedWorkflow:
 
 WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow),
              ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
-                             diffused_biggan_workflow))
+                             diffused_biggan_workflow),
+             ShippedWorkflow(SD_WALK_UI_NAME, SD_WALK_API_NAME, lambda: sd_walk_workflow(
+                 _x, _group, _note, SONG, PIPELINE_VALUES["AudioWalkAudioFeatures"], SD_CHECKPOINT, WIDE, SLOT)))
 # How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
 OPENING_VIEW = {"ds": {"scale": 0.62, "offset": [30, 170]}}
 

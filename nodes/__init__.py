@@ -1,10 +1,11 @@
 """ComfyUI node classes of AudioWalk: thin wrappers over audiowalk_core."""
 from . import audio_nodes, biggan_nodes, chunk_nodes, curve_nodes, video_nodes, walk_nodes
-from . import music_map_nodes
+from . import music_map_nodes, sd_walk_nodes
 
 NODE_CLASS_MAPPINGS = {}
 NODE_DISPLAY_NAME_MAPPINGS = {}
 
-for _module in (audio_nodes, walk_nodes, chunk_nodes, biggan_nodes, video_nodes, curve_nodes, music_map_nodes):
+for _module in (audio_nodes, walk_nodes, chunk_nodes, biggan_nodes, video_nodes, curve_nodes, music_map_nodes,
+                sd_walk_nodes):
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)

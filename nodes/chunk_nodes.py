@@ -6,6 +6,7 @@ from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDE
 from audiowalk_core.frame_noise import FrameKeyedNoise
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
 from .comfy_adapter import current_prompt_id, show_chunk_progress
+from .sd_walk_nodes import song_chunk_outputs
 
 
 class AudioWalkRenderChunks:
@@ -22,7 +23,6 @@ class AudioWalkRenderChunks:
     def INPUT_TYPES(cls):
         return {
             "required": {
-                "latents": ("AUDIOWALK_LATENTS", {"tooltip": "The whole song's latents (Smooth Latents)."}),
                 "chunk_frames": ("INT", {"default": DEFAULT_CHUNK_FRAMES, "min": 0, "max": 100_000, "step": 1,
                                          "tooltip": "Frames per chunk; memory and the KSampler batch follow it. "
                                                     "240 fits the diffused workflow at 512 px in a 24 GB GPU. "
@@ -36,13 +36,27 @@ class AudioWalkRenderChunks:
                                             "itself."}),
             },
             "optional": {
+                "latents": ("AUDIOWALK_LATENTS", {"tooltip": "The whole song's latents (Smooth Latents); leave "
+                            "it unlinked and link features for a Stable Diffusion walk."}),
+                "features": ("AUDIOWALK_FEATURES", {"tooltip": "The song's features, when no latents are linked "
+                             "(Stable Diffusion walk): the chunks cover their frames."}),
                 "audio": ("AUDIO", {"tooltip": "The song: Save Music Video muxes it into the joined video (then "
                                     "the song needs no second link to Save Music Video)."}),
             },
             "hidden": {"prompt": "PROMPT", "unique_id": "UNIQUE_ID"},
         }
 
-    def plan(self, latents, chunk_frames, render, chunk_index, audio=None, prompt=None, unique_id=None):
+    @classmethod
+    def IS_CHANGED(cls, **_):
+        """Never reuse a cached chunk from another prompt: ComfyUI's cache keys on the inputs only, and the chunk
+        carries its prompt (to queue the next chunk) and the render id, so a Run that changed only nodes downstream
+        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt. NaN never equals."""
+        return float("nan")
+
+    def plan(self, chunk_frames, render, chunk_index, latents=None, features=None, audio=None, prompt=None,
+             unique_id=None):
+        if latents is None:  # Stable Diffusion walk (sd_walk_nodes): chunks of the features' frames, no latents
+            return song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, unique_id, audio)
         chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
                                    node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())

@@ -249,3 +249,38 @@ def numbered_output_path(output_dir, filename_prefix: str, width: int = 0, heigh
     folder, name, counter, subfolder, _ = fp.get_save_image_path(filename_prefix, str(output_dir), width, height)
     filename = f"{name}_{counter:05}_.mp4"
     return Path(folder) / filename, subfolder, filename
+
+
+# ---------------------------------------------------------------------------------------- Stable Diffusion walk
+
+def _comfy_samplers():
+    try:
+        import comfy.samplers  # ComfyUI's module, present only inside ComfyUI
+
+        return comfy.samplers
+    except ImportError as exc:
+        raise RuntimeError("SD Walk Sampler needs ComfyUI (comfy.samplers); it has no plain-Python fallback") from exc
+
+
+def cfg_guider(model, positive, negative, cfg: float):
+    """ComfyUI's CFGGuider on ``model`` with these conds and scale (what the core CFG Guider node builds)."""
+    guider = _comfy_samplers().CFGGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(float(cfg))
+    return guider
+
+
+def sampler_and_sigmas(model, sampler_name: str, scheduler: str, steps: int, denoise: float):
+    """``(SAMPLER, SIGMAS)`` as core KSamplerSelect + BasicScheduler give them (denoise < 1: the last steps of a
+    longer schedule)."""
+    samplers = _comfy_samplers()
+    total_steps = int(steps) if denoise >= 1.0 else int(int(steps) / float(denoise))
+    sigmas = samplers.calculate_sigmas(model.get_model_object("model_sampling"), scheduler, total_steps).cpu()
+    return samplers.sampler_object(sampler_name), sigmas[-(int(steps) + 1):]
+
+
+def with_cfg_function(model, cfg_function):
+    """A clone of ``model`` (a ModelPatcher) whose CFG is ``cfg_function`` (never skipped at cfg 1)."""
+    patched = model.clone()
+    patched.set_model_sampler_cfg_function(cfg_function, disable_cfg1_optimization=True)
+    return patched

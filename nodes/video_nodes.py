@@ -8,6 +8,7 @@ from audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_
 from audiowalk_core.video import check_output_prefix, comfy_metadata, save_video
 from .comfy_adapter import (metadata_disabled, numbered_output_path, output_directory, progress_callback,
                             queue_prompt_first)
+from .sd_walk_nodes import reactivity_text
 
 
 def queue_next_chunk(chunk) -> None:
@@ -74,10 +75,11 @@ class AudioWalkSaveVideo:
                            on_progress=progress_callback(int(images.shape[0])))
         if chunk is not None and needs_next_chunk(chunk):
             queue_next_chunk(chunk)
+        message = "\n".join(t for t in (saved.message, reactivity_text(images, chunk, features)) if t)
         if saved.path is None:
-            return {"ui": {"text": [saved.message]}, "result": ("",)}
+            return {"ui": {"text": [message]}, "result": ("",)}
         return {"ui": {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
-                       "animated": (True,), "text": [saved.message]}, "result": (str(saved.path),)}
+                       "animated": (True,), "text": [message]}, "result": (str(saved.path),)}
 
 
 class AudioWalkSelectKeyframes:

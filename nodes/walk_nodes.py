@@ -31,10 +31,10 @@ class AudioWalkBandNoiseWalk:
 
 class AudioWalkClassSchedule:
     DESCRIPTION = ("Makes BigGAN's ImageNet class weights for every frame from labels (names or indices 0-999, "
-                   "separated by |): interpolate (label to label over the song), seed (the notebook's schedule: "
-                   "label to label over its own frame count), chroma (each label follows a pitch class), beats "
-                   "(next label every N beats, with a crossfade), bars (every N bars), sections (each song section's "
-                   "label its own class).")
+                   "separated by |): interpolate (label to label over the song), chroma (each label follows a "
+                   "pitch class), beats (next label every N beats, with a crossfade), bars (every N bars), sections "
+                   "(each song section's label its own class), seed (the notebook's schedule over its own frame "
+                   "count).")
     CATEGORY = "AudioWalk/walk"
     RETURN_TYPES = ("AUDIOWALK_CLASSES",)
     RETURN_NAMES = ("classes",)

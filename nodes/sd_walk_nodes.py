@@ -1,0 +1,240 @@
+"""Stable Diffusion walk nodes: the frames a chunk diffuses, Music Noise Walk (NOISE), Prompt Travel
+(CONDITIONING per frame), SD Walk Sampler (GUIDER/SAMPLER/SIGMAS per render way, guidance per frame) and Music
+Strength (per-frame img2img strength as a noise mask). Logic in audiowalk_core.sd_walk."""
+from __future__ import annotations
+
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.keyframes import KEYFRAME_MODES
+from audiowalk_core.sd_walk.frames import (FEW_STEP_PRESETS, RENDER_WAYS, check_deterministic_sampler,
+                                           chunk_frames, sampler_settings, song_chunk)
+from audiowalk_core.sd_walk.guidance import PerFrameGuidance, check_guidance, strength_mask, values_of_frames
+from audiowalk_core.sd_walk.music_noise import MusicNoiseWalk, NoiseWalkSettings, walk_path
+from audiowalk_core.sd_walk.reactivity import ReactivityMeter, frame_changes, reactivity
+from audiowalk_core.sd_walk.prompt_travel import (SCHEDULE_MODES, blend_conditionings, schedule_knots,
+                                                  travel_weights)
+from .comfy_adapter import (cfg_guider, current_prompt_id, sampler_and_sigmas, show_chunk_progress,
+                            with_cfg_function)
+
+PROMPT_INPUTS = 8
+_FEATURES = ("AUDIOWALK_FEATURES", {"tooltip": "The song's features (Audio Features / the music map)."})
+_FRAMES = ("AUDIOWALK_KEYFRAMES", {"tooltip": "The frames this chunk diffuses (SD Walk Frames)."})
+
+
+class AudioWalkSDWalkFrames:
+    DESCRIPTION = ("Which frames of the chunk Stable Diffusion diffuses. keyframes: every interpolation_steps + 1 "
+                   "frames (or on beats/onsets), crossfaded back by Interpolate Frames; every frame: all of the "
+                   "chunk's frames (a few-step model: Turbo, Lightning, Hyper-SD). frame_count is the latent batch: "
+                   "link it to the empty latent's batch_size.")
+    CATEGORY = "AudioWalk/sd walk"
+    RETURN_TYPES = ("AUDIOWALK_KEYFRAMES", "INT")
+    RETURN_NAMES = ("frames", "frame_count")
+    OUTPUT_TOOLTIPS = ("The frames' absolute indices (for the noise, the prompts, Interpolate Frames).",
+                       "How many latents to diffuse in this chunk.")
+    FUNCTION = "frames"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "features": _FEATURES,
+            "render_way": (list(RENDER_WAYS), {"default": RENDER_WAYS[0], "tooltip":
+                           "keyframes: diffuse some frames and crossfade (any checkpoint); every frame: diffuse "
+                           "each frame (few-step checkpoint or LoRA)."}),
+            "interpolation_steps": ("INT", {"default": 3, "min": 0, "max": 100, "tooltip":
+                                    "keyframes: frames crossfaded between two keyframes."}),
+            "keyframe_mode": (list(KEYFRAME_MODES), {"default": "every_n", "tooltip":
+                              "keyframes: every_n regular; beats / onsets on the music."}),
+        }, "optional": {"chunk": ("AUDIOWALK_CHUNK", {"tooltip": "The chunk being rendered (Render in Chunks); "
+                                                      "without it the whole song."})}}
+
+    def frames(self, features, render_way, interpolation_steps, keyframe_mode, chunk=None):
+        plan = chunk_frames(features, chunk, render_way, interpolation_steps, keyframe_mode)
+        return (plan, len(plan.indices))
+
+
+class AudioWalkMusicNoiseWalk:
+    DESCRIPTION = ("Noise for SamplerCustomAdvanced that moves with the music: still in quiet passages, pushed on "
+                   "onsets, beats and loudness, restarting on each section label's own noise (an 'A' section "
+                   "returns to A's noise). Each frame's noise depends only on the seed, its frame index and the "
+                   "music, so chunks equal a whole render; any latent shape (SD1.5/SDXL 4 channels, SD3/Flux 16). "
+                   "Use a deterministic sampler (euler, dpmpp_2m).")
+    CATEGORY = "AudioWalk/sd walk"
+    RETURN_TYPES = ("NOISE",)
+    RETURN_NAMES = ("noise",)
+    FUNCTION = "make"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        def motion(default, text):
+            return ("FLOAT", {"default": default, "min": 0.0, "max": 4.0, "step": 0.01, "tooltip": text})
+        return {"required": {
+            "features": _FEATURES,
+            "frames": _FRAMES,
+            "noise_seed": ("INT", {"default": 42, "min": 0, "max": 0xFFFFFFFFFFFFFFFF, "control_after_generate": True,
+                                   "tooltip": "Seed of the anchor noises."}),
+            "drift": motion(0.0, "Motion of every frame (1 = a wholly new noise per frame); 0 keeps silence still."),
+            "onset_push": motion(0.25, "Motion on an onset of strength 1 (drum hits, note attacks)."),
+            "beat_push": motion(0.3, "Motion on each beat frame."),
+            "energy_push": motion(0.02, "Motion per frame at full loudness (rms 1)."),
+            "use_sections": ("BOOLEAN", {"default": True, "tooltip": "Restart each section on its label's noise "
+                                         "(needs the music map's sections; ignored without them)."}),
+        }}
+
+    def make(self, features, frames, noise_seed, drift, onset_push, beat_push, energy_push, use_sections):
+        path = walk_path(features, NoiseWalkSettings(drift, onset_push, beat_push, energy_push, bool(use_sections)))
+        return (MusicNoiseWalk(path, frames.indices, noise_seed),)
+
+
+class AudioWalkPromptTravel:
+    DESCRIPTION = ("Each frame of the chunk gets its own blend of the prompts, scheduled by the music: by section "
+                   "labels ('A: 1, B: 2'), bars or beats ('0: 1, 8: 2'), or seconds. One CONDITIONING batched by "
+                   "frame: the sampler diffuses every frame with its own prompt in one call (SD1.5, SDXL pooled, "
+                   "SD3, Flux: any CLIP Text Encode output).")
+    CATEGORY = "AudioWalk/sd walk"
+    RETURN_TYPES = ("CONDITIONING",)
+    RETURN_NAMES = ("conditioning",)
+    FUNCTION = "travel"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        optional = {f"conditioning_{i}": ("CONDITIONING", {"tooltip": f"Prompt {i} (CLIP Text Encode)."})
+                    for i in range(2, PROMPT_INPUTS + 1)}
+        return {"required": {
+            "features": _FEATURES,
+            "frames": _FRAMES,
+            "mode": (list(SCHEDULE_MODES), {"default": "seconds", "tooltip":
+                     "sections: keys are section labels (music map); bars / beats: bar or beat numbers from 0; "
+                     "seconds: times."}),
+            "schedule": ("STRING", {"default": "0: 1, 10: 2", "multiline": True, "tooltip":
+                         "key: prompt entries, commas or new lines. Prompts numbered from 1 (conditioning_N). "
+                         "sections: 'A: 1, B: 2, *: 3'; bars: '0: 1, 8: 2'; seconds: '0: 1, 12.5: 2'."}),
+            "transition_frames": ("INT", {"default": 0, "min": 0, "max": 10_000, "tooltip":
+                                  "0: travel linearly from key to key (sections: cut); N: hold each prompt and "
+                                  "crossfade over the N frames before the next key or section."}),
+            "conditioning_1": ("CONDITIONING", {"tooltip": "Prompt 1 (CLIP Text Encode)."}),
+        }, "optional": optional}
+
+    def travel(self, features, frames, mode, schedule, transition_frames, conditioning_1, **more):
+        conditionings = [conditioning_1]
+        for i in range(2, PROMPT_INPUTS + 1):
+            value = more.get(f"conditioning_{i}")
+            if value is None:
+                break
+            conditionings.append(value)
+        knots = schedule_knots(features, schedule, mode, transition_frames)
+        weights = travel_weights(knots, frames.indices, len(conditionings))
+        return (blend_conditionings(conditionings, weights),)
+
+
+class AudioWalkSDWalkSampler:
+    DESCRIPTION = ("Guider, sampler and sigmas for the render way of SD Walk Frames. keyframes: dpmpp_2m + karras, "
+                   "1-150 steps, any checkpoint. every frame: euler + sgm_uniform, 1-8 steps, cfg 1-2, with a few-step "
+                   "model (SD/SDXL-Turbo, SDXL-Lightning, Hyper-SD LoRA). Steps or cfg that cannot work for the "
+                   "way are refused before sampling. 'guidance' (Feature Curve floats) sets cfg per frame.")
+    CATEGORY = "AudioWalk/sd walk"
+    RETURN_TYPES = ("GUIDER", "SAMPLER", "SIGMAS")
+    RETURN_NAMES = ("guider", "sampler", "sigmas")
+    FUNCTION = "make"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "model": ("MODEL", {"tooltip": "The checkpoint's model (Load Checkpoint), with LoRAs if any."}),
+            "positive": ("CONDITIONING", {"tooltip": "Prompt Travel's per-frame conditioning (or one prompt)."}),
+            "negative": ("CONDITIONING", {"tooltip": "The negative prompt."}),
+            "frames": _FRAMES,
+            "render_way": (list(RENDER_WAYS), {"default": RENDER_WAYS[0], "tooltip":
+                           "The same way as SD Walk Frames: it sets sampler, scheduler and allowed steps."}),
+            "few_step_model": (list(FEW_STEP_PRESETS), {"default": next(iter(FEW_STEP_PRESETS)), "tooltip":
+                               "every frame: which few-step family the checkpoint or LoRA is."}),
+            "steps": ("INT", {"default": 20, "min": 1, "max": 150, "tooltip":
+                      "Sampling steps (keyframes 1-150, about 20 for a regular checkpoint; every frame: the "
+                      "model's 1-8)."}),
+            "cfg": ("FLOAT", {"default": 7.0, "min": 0.0, "max": 30.0, "step": 0.1, "tooltip":
+                    "Guidance scale (every frame: 1 to 2). Ignored where 'guidance' is linked."}),
+            "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip":
+                        "1 for text-to-image; below 1 for img2img (the last steps of a longer schedule)."}),
+        }, "optional": {"guidance": ("FLOATS", {"tooltip": "Guidance per song frame (Feature Curve 'floats', e.g. "
+                                                "low 5, high 9): each frame's cfg follows the music."})}}
+
+    def make(self, model, positive, negative, frames, render_way, few_step_model, steps, cfg, denoise,
+             guidance=None):
+        scales = None
+        if guidance is not None:
+            scales = check_guidance(values_of_frames(guidance, frames.indices, "SD Walk Sampler: guidance"),
+                                    "SD Walk Sampler: guidance")
+        sampler_name, scheduler = sampler_settings(render_way, few_step_model, steps, cfg, scales)
+        check_deterministic_sampler(sampler_name)
+        if render_way == "every frame" and len(frames.indices) != frames.frame_count:
+            raise AudioWalkInputError("SD Walk Sampler: frames", "keyframes from SD Walk Frames",
+                                      "the same render_way in SD Walk Frames and SD Walk Sampler")
+        if scales is not None:
+            model = with_cfg_function(model, PerFrameGuidance(scales))
+        sampler, sigmas = sampler_and_sigmas(model, sampler_name, scheduler, steps, denoise)
+        return (cfg_guider(model, positive, negative, cfg), sampler, sigmas)
+
+
+class AudioWalkMusicStrength:
+    DESCRIPTION = ("img2img strength per frame from the music: a noise mask on the latents with each frame's "
+                   "strength (Feature Curve floats in 0..1). Put core Differential Diffusion on the model so a mask "
+                   "of m denoises that frame with strength m (relative to the sampler's denoise).")
+    CATEGORY = "AudioWalk/sd walk"
+    RETURN_TYPES = ("LATENT",)
+    RETURN_NAMES = ("latent",)
+    FUNCTION = "mask"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "latent": ("LATENT", {"tooltip": "The encoded frames (VAE Encode), one per frame of 'frames'."}),
+            "frames": _FRAMES,
+            "strength": ("FLOATS", {"tooltip": "Strength per song frame (Feature Curve 'floats', low/high in 0..1)."}),
+        }}
+
+    def mask(self, latent, frames, strength):
+        values = values_of_frames(strength, frames.indices, "Music Strength: strength")
+        out = dict(latent)
+        out["noise_mask"] = strength_mask(tuple(latent["samples"].shape), values, "Music Strength: latent")
+        return (out,)
+
+
+NODE_CLASS_MAPPINGS = {"AudioWalkSDWalkFrames": AudioWalkSDWalkFrames,
+                       "AudioWalkMusicNoiseWalk": AudioWalkMusicNoiseWalk,
+                       "AudioWalkPromptTravel": AudioWalkPromptTravel,
+                       "AudioWalkSDWalkSampler": AudioWalkSDWalkSampler,
+                       "AudioWalkMusicStrength": AudioWalkMusicStrength}
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkSDWalkFrames": "SD Walk Frames", "AudioWalkMusicNoiseWalk": "Music Noise Walk",
+                              "AudioWalkPromptTravel": "Prompt Travel", "AudioWalkSDWalkSampler": "SD Walk Sampler",
+                              "AudioWalkMusicStrength": "Music Strength"}
+
+
+def song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, unique_id, audio):
+    """Render in Chunks' outputs when only features are linked: (None, chunk, start_frame, frame_count)."""
+    if features is None:
+        raise AudioWalkInputError("Render in Chunks: latents", "neither latents nor features are linked",
+                                  "the song's latents (BigGAN walk) or its features (Stable Diffusion walk)")
+    chunk = song_chunk(features, chunk_frames, render, chunk_index, prompt=prompt, node_id=unique_id or "",
+                       current_prompt_id=current_prompt_id(), audio=audio)
+    show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())
+    return (None, chunk, chunk.start_frame, chunk.frame_count)
+
+
+_REACTIVITY = ReactivityMeter()
+_REACTIVITY_PIXELS = 64  # frames are measured at about 64 px (every n-th pixel): the figure, not the detail
+
+
+def reactivity_text(images, chunk=None, features=None) -> str:
+    """Save Music Video's reactivity line for these frames ("" without features with an onset curve): for a
+    chunked render the figure over the chunks saved so far in this process, for a single save over its frames."""
+    curves = getattr(features, "curves", {}) if features is not None else {}
+    if "onset" not in curves:
+        return ""
+    step = max(1, int(images.shape[1]) // _REACTIVITY_PIXELS)
+    small = images[:, ::step, ::step]
+    fps = float(features.clock.fps)
+    if chunk is None:
+        figure = reactivity(frame_changes(small), curves["onset"][:int(images.shape[0])], fps)
+        return figure.describe()
+    _REACTIVITY.add(chunk.render_id, chunk.total_frames, chunk.start_frame, small)
+    figure = _REACTIVITY.result(chunk.render_id, curves["onset"], fps)
+    scope = "whole song" if chunk.is_last else f"frames 0-{chunk.end_frame - 1}"
+    return f"{figure.describe()} ({scope})" if figure is not None else ""
