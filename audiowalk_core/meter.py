@@ -110,17 +110,14 @@ def _zscore(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / spread if spread > 1e-12 else np.zeros_like(values)
 
 
-def beat_accents(beat_rows: np.ndarray, onset: np.ndarray, log_bands: np.ndarray, chroma: np.ndarray,
-                 band_low_hz: np.ndarray, low_hz: float = 200.0) -> np.ndarray:
+def beat_accents(beat_rows: np.ndarray, onset: np.ndarray, low_power: np.ndarray, chroma: np.ndarray) -> np.ndarray:
     """How much each beat sounds like the first of a bar (float64 ``[beats]``, z-scored sum): the rise of the
-    energy below ``low_hz`` (kick, bass), the onset strength at the beat, and the change of chroma from the
-    previous beat interval to this one (chords change on the bar)."""
+    energy below 200 Hz (``low_power`` [rows]: kick, bass), the onset strength at the beat, and the change of
+    chroma from the previous beat interval to this one (chords change on the bar)."""
     count = len(beat_rows)
     if count == 0:
         return np.zeros(0)
-    low = np.asarray(band_low_hz) < low_hz
-    low_power = log_bands[:, low].sum(axis=1) if low.any() else log_bands[:, :1].sum(axis=1)
-    low_db = 10.0 * np.log10(np.maximum(low_power, 1e-10))
+    low_db = 10.0 * np.log10(np.maximum(np.asarray(low_power, np.float64), 1e-10))
     low_db = np.maximum(low_db, low_db.max() - 80.0)
     low_rise = np.maximum(np.diff(low_db, prepend=low_db[:1]), 0.0)
     rows = len(onset)

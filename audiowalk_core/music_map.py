@@ -45,10 +45,17 @@ class MusicMap:
     warnings: tuple = ()
 
 
-def _low_band_onset(log_bands: np.ndarray, band_low_hz: np.ndarray, low_hz: float = 200.0) -> np.ndarray:
+def _low_band_power(log_bands, band_low_hz: np.ndarray, low_hz: float = 200.0, block_rows: int = 8192):
+    """Summed power below ``low_hz`` per row [rows], read a block of rows at a time: ``log_bands`` may be an array
+    or the analysis' on-disk rows of a long song (frame_means.DiskRows, read by row slices only)."""
     low = np.asarray(band_low_hz) < low_hz
-    power = log_bands[:, low].sum(axis=1) if low.any() else log_bands[:, 0]
-    decibels = 10.0 * np.log10(np.maximum(power, 1e-10))
+    low = low if low.any() else np.arange(len(low)) == 0
+    return np.concatenate([np.asarray(log_bands[first:first + block_rows])[:, low].sum(axis=1)
+                           for first in range(0, len(log_bands), block_rows)] or [np.zeros(0)])
+
+
+def _low_band_onset(low_power: np.ndarray) -> np.ndarray:
+    decibels = 10.0 * np.log10(np.maximum(low_power, 1e-10))
     decibels = np.maximum(decibels, decibels.max(initial=-100.0) - 80.0)
     return np.maximum(np.diff(decibels, prepend=decibels[:1]), 0.0)
 
@@ -77,15 +84,16 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     if len(beat_rows) < 2:
         note = (f"the song ({duration_seconds:.2f} s) has {len(beat_rows)} beat(s), under two: no downbeats or bars, "
                 "one section")
-        silent = not np.any(log_bands)  # the silence warning of the analysis says it already
+        silent = len(log_bands) == 0 or float(log_bands.max()) <= 0  # the silence warning says it already
         return MusicMap(beat_seconds, np.zeros(0), 0, tempo if len(beat_rows) else 0.0, whole,
                         () if silent else (note,))
-    accents = meter_module.beat_accents(beat_rows, onset, log_bands, chroma, band_low_hz)
+    low_power = _low_band_power(log_bands, band_low_hz)
+    accents = meter_module.beat_accents(beat_rows, onset, low_power, chroma)
     positions, meters = meter_module.bar_positions(accents)
     downbeat_seconds = beat_seconds[positions == 0]
     beats_per_bar = int(np.bincount(meters).argmax())
     sections = _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_per_bar, log_bands,
-                              chroma, onset, _low_band_onset(log_bands, band_low_hz), duration_seconds)
+                              chroma, onset, _low_band_onset(low_power), duration_seconds)
     return MusicMap(beat_seconds, downbeat_seconds, beats_per_bar, tempo, sections, ())
 
 

@@ -19,15 +19,21 @@ import string
 import numpy as np
 
 
-def beat_synchronous(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Means of ``values`` [rows, ...] over the row ranges ``[edges[i], edges[i + 1])`` -> [len(edges) - 1, ...]."""
-    values = np.asarray(values, np.float64)
-    if values.ndim == 1:
-        values = values[:, None]
-    cumulative = np.vstack([np.zeros((1,) + values.shape[1:]), np.cumsum(values, axis=0)])
-    edges = np.clip(np.asarray(edges, np.int64), 0, len(values))
+def beat_synchronous(values, edges: np.ndarray, block_rows: int = 8192) -> np.ndarray:
+    """Means of ``values`` [rows, ...] over the row ranges ``[edges[i], edges[i + 1])`` -> [len(edges) - 1, ...].
+    ``values`` may be any table read by row slices (an array, or analysis' on-disk rows): a block at a time."""
+    rows = len(values)
+    edges = np.clip(np.asarray(edges, np.int64), 0, rows)
+    first_block = np.asarray(values[0:1], np.float64)
+    columns = first_block.shape[1:] if first_block.ndim > 1 else (1,)
+    sums = np.zeros((len(edges) - 1,) + tuple(columns))
+    for first in range(int(edges[0]), int(edges[-1]), block_rows):
+        last = min(first + block_rows, int(edges[-1]))
+        block = np.asarray(values[first:last], np.float64).reshape((last - first,) + tuple(columns))
+        segment = np.searchsorted(edges, np.arange(first, last), side="right") - 1
+        np.add.at(sums, segment, block)
     widths = np.maximum(np.diff(edges), 1).astype(np.float64)
-    return (cumulative[edges[1:]] - cumulative[edges[:-1]]) / widths[:, None]
+    return sums / widths.reshape((-1,) + (1,) * len(columns))
 
 
 def _unit_rows(table: np.ndarray) -> np.ndarray:

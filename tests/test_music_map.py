@@ -121,3 +121,23 @@ def test_a_song_under_two_beats_has_no_downbeats_one_section_and_a_warning():
     assert len(features.sections) == 1 and features.sections[0].label == "A"
     assert any("under two" in warning for warning in features.warnings)
     assert np.all(features.curves["section_index"] == 0) and np.all(features.curves["bar_phase"] == 0)
+
+
+def test_music_map_reads_on_disk_log_bands_like_an_array(song_4_4_step):
+    """Long songs keep their log bands on disk (analysis' DiskRows): the music map reads them in blocks, equal."""
+    from audiowalk_core import analysis
+    from audiowalk_core.frame_means import DiskRows
+    from audiowalk_core.music_map import analyse_music_map
+
+    song, _ = song_4_4_step
+    sample_rate = song.sample_rate
+    n_fft, _ = analysis._stft_size(sample_rate)
+    tables = analysis._StftTables(song.mix, sample_rate, analysis.improved_band_edges(sample_rate, n_fft, 48))
+    on_disk = DiskRows(*tables.log_bands.shape, block_rows=1000)
+    on_disk[0:len(tables.log_bands)] = tables.log_bands
+    low_hz = analysis._log_band_matrix(sample_rate, n_fft)[0] * sample_rate / n_fft
+    arguments = (tables.chroma, tables.frame_times(), n_fft / sample_rate, low_hz, song.seconds)
+    in_memory = analyse_music_map(tables.log_bands, *arguments)
+    from_disk = analyse_music_map(on_disk, *arguments)
+    assert np.array_equal(in_memory.downbeat_seconds, from_disk.downbeat_seconds)
+    assert in_memory.sections == from_disk.sections and in_memory.meter == from_disk.meter == 4
