@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import meter as meter_module
-from .sections import beat_features, foote_novelty, pick_boundaries, repeat_labels, self_similarity
+from .sections import beat_features, foote_novelty, pick_boundaries, repeat_labels
 
 BEAT_ONSET_RANGE_DB = 40.0  # onset floor for beat tracking: quiet broadband noise (hats) must not outvote the kick
 MIN_SECTION_BARS = 4
@@ -107,8 +107,7 @@ def _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_p
     step = int(np.median(np.diff(beat_rows)))
     edges = np.append(beat_rows, min(len(onset), int(beat_rows[-1]) + step))
     tables = beat_features(edges, log_bands, chroma, onset, low_onset)
-    novelty = foote_novelty(self_similarity([tables["timbre"], tables["rhythm"]]), NOVELTY_HALF_WIDTH_BARS * bar)
-    similarity = self_similarity(tables.values())
+    novelty = foote_novelty([tables["timbre"], tables["rhythm"]], NOVELTY_HALF_WIDTH_BARS * bar)
     peaks = pick_boundaries(novelty, MIN_SECTION_BARS * bar)
     boundaries = []  # seconds, each at a downbeat
     for beat in peaks:
@@ -119,7 +118,7 @@ def _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_p
     starts = [0.0] + boundaries
     ends = boundaries + [duration_seconds]
     beat_bounds = [0] + [int(np.argmin(np.abs(beat_seconds - b))) for b in boundaries] + [count]
-    labels = repeat_labels(similarity, beat_bounds)
+    labels = repeat_labels(list(tables.values()), beat_bounds)
     return tuple(Section(float(s), float(e), label) for s, e, label in zip(starts, ends, labels))
 
 

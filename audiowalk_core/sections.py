@@ -64,15 +64,14 @@ def beat_features(edges: np.ndarray, log_bands: np.ndarray, chroma: np.ndarray, 
             "rhythm": _unit_rows(_zscore_columns(rhythm_table))}
 
 
-def self_similarity(tables) -> np.ndarray:
-    """Mean of the tables' cosine similarities, float64 ``[beats, beats]`` in [-1, 1]."""
-    return sum(table @ table.T for table in tables) / len(tables)
-
-
-def foote_novelty(similarity: np.ndarray, half_width: int) -> np.ndarray:
-    """Novelty per beat [beats]: a checkerboard kernel (2 ``half_width`` square, Gaussian taper) along the
-    diagonal; high where the past ``half_width`` beats resemble each other but not the next ones."""
-    count = len(similarity)
+def foote_novelty(tables, half_width: int) -> np.ndarray:
+    """Novelty per beat [beats]: a checkerboard kernel (2 ``half_width`` square, Gaussian taper) along the diagonal
+    of the beats' self-similarity (the mean over ``tables`` [beats, K] of unit rows of their cosine similarities);
+    high where the past ``half_width`` beats resemble each other but not the next ones. Only the diagonal band is
+    computed, from the tables (memory and time linear in the song's length); beats past the ends repeat the first
+    and last beat, as an edge-padded matrix would (no false novelty at the song's ends)."""
+    tables = [np.asarray(table, np.float64) for table in tables]
+    count = len(tables[0]) if tables else 0
     novelty = np.zeros(count)
     if count < 4 or half_width < 1:
         return novelty
@@ -80,9 +79,9 @@ def foote_novelty(similarity: np.ndarray, half_width: int) -> np.ndarray:
     taper = np.exp(-0.5 * (offsets / (0.5 * half_width)) ** 2)
     sign = np.sign(offsets)
     kernel = np.outer(sign * taper, sign * taper)
-    padded = np.pad(similarity, half_width, mode="edge")  # edges repeat: no false novelty at the song's ends
     for beat in range(count):
-        block = padded[beat:beat + 2 * half_width, beat:beat + 2 * half_width]
+        rows = np.clip(np.arange(beat - half_width, beat + half_width), 0, count - 1)
+        block = sum(table[rows] @ table[rows].T for table in tables) / len(tables)
         novelty[beat] = float(np.sum(block * kernel))
     return np.maximum(novelty, 0.0)
 
@@ -105,10 +104,17 @@ def pick_boundaries(novelty: np.ndarray, min_spacing: int, threshold: float = 0.
     return sorted(peaks)
 
 
-def repeat_labels(similarity: np.ndarray, bounds: list[int], repeat_threshold: float = 0.7) -> list[str]:
-    """A label per segment ``[bounds[i], bounds[i + 1])`` of beats; repeats alike (see the module's method)."""
+def repeat_labels(tables, bounds: list[int], repeat_threshold: float = 0.7) -> list[str]:
+    """A label per segment ``[bounds[i], bounds[i + 1])`` of beats; repeats alike (see the module's method). The
+    mean similarity of two segments' block (mean over ``tables`` of the cosine similarities of their beats) equals
+    the dot product of the segments' mean rows, so no beat-by-beat matrix is built."""
     segments = list(zip(bounds[:-1], bounds[1:]))
-    mean = np.array([[similarity[a:b, c:d].mean() for (c, d) in segments] for (a, b) in segments])
+    mean = np.zeros((len(segments), len(segments)))
+    for table in tables:
+        table = np.asarray(table, np.float64)
+        centres = np.array([table[a:b].mean(axis=0) for (a, b) in segments])
+        mean += centres @ centres.T
+    mean /= max(len(tables), 1)
     own = np.sqrt(np.maximum(np.outer(np.diag(mean), np.diag(mean)), 1e-12))
     ratio = mean / own
     labels: list[str] = []
