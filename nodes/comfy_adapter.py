@@ -317,3 +317,62 @@ def check_cancelled() -> None:
     except mm.InterruptProcessingException:
         _on_interrupt()
         raise
+
+
+# ---------------------------------------------------------------------------------------------- img2img
+def img2img_batch_runner(vae, guider, sampler, sigmas, noise, width: int, height: int, upscale_method: str,
+                         on_step=None):
+    """``run_batch(images, frame_indices)`` for the core's diffuse_keyframes: what ImageScale, VAEEncode,
+    SamplerCustomAdvanced and VAEDecode do, on one sub-batch of keyframes. The noise: a frame-keyed NOISE (Keyframe
+    Noise) is drawn for the sub-batch's own frame indices; any other NOISE is asked for the sub-batch (then results
+    depend on the sub-batch size). ``on_step(step, total_steps)`` after each sampler step (it may raise)."""
+    import comfy.model_management as mm
+    import comfy.sample
+    import comfy.utils
+
+    from audiowalk_core.frame_noise import FrameKeyedNoise
+
+    steps = max(int(sigmas.shape[-1]) - 1, 1)
+
+    def callback(step, x0, x, total_steps):
+        if on_step is not None:
+            on_step(int(step) + 1, int(total_steps))
+
+    def run_batch(images, frame_indices):
+        check_cancelled()
+        pixels = comfy.utils.common_upscale(images.movedim(-1, 1), int(width), int(height), upscale_method,
+                                            "disabled").movedim(1, -1)
+        latent = vae.encode(pixels[:, :, :, :3])
+        check_cancelled()
+        latent = comfy.sample.fix_empty_latent_channels(guider.model_patcher, latent)
+        batch_noise = FrameKeyedNoise(frame_indices, noise.seed, noise.coherence) \
+            if isinstance(noise, FrameKeyedNoise) else noise
+        drawn = batch_noise.generate_noise({"samples": latent})
+        samples = guider.sample(drawn, latent, sampler, sigmas, denoise_mask=None, callback=callback,
+                                disable_pbar=True, seed=getattr(noise, "seed", 0))
+        samples = samples.to(mm.intermediate_device())
+        check_cancelled()
+        decoded = vae.decode(samples)
+        if decoded.ndim == 5:
+            decoded = decoded.reshape(-1, *decoded.shape[-3:])
+        return decoded
+
+    run_batch.steps = steps
+    return run_batch
+
+
+def sampling_device_budget(guider, width: int, height: int) -> tuple[bool, int | None, int | None]:
+    """``(on_cpu, free_bytes, bytes_per_keyframe)`` for choosing the sub-batch: the sampling device from ComfyUI's
+    model management, its free memory, and the model's own estimate for one keyframe (two latents with CFG)."""
+    mm = _model_management()
+    if mm is None:
+        return True, None, None
+    device = guider.model_patcher.load_device
+    if mm.is_device_cpu(device):
+        return True, None, None
+    shape = [2, 4, max(int(height) // 8, 1), max(int(width) // 8, 1)]
+    try:
+        per_keyframe = int(guider.model_patcher.model.memory_required(shape))
+    except Exception:  # noqa: BLE001 - a model without the estimate: fall back to the size rule
+        per_keyframe = None
+    return False, int(mm.get_free_memory(device)), per_keyframe
