@@ -97,10 +97,10 @@ def _generate(column: int, y: int, latents: tuple) -> GraphNode:
                      links={"model": (LOAD_BIGGAN, 0), "latents": latents})
 
 
-def _save_video(column: int, chunks_y: int, images: tuple, prefix: str) -> GraphNode:
+def _save_video(column: int, chunks_y: int, images: tuple, prefix: str, width: int = 300) -> GraphNode:
     """Save Music Video on the chunk's lane: its chunk socket (the second) level with Render in Chunks' chunk
     output (the second)."""
-    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (300, 330), title="Save Music Video",
+    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (width, 330), title="Save Music Video",
                      values={"filename_prefix": prefix, "crf": 18},
                      links={"images": images, "chunk": (CHUNKS, 1)})
 
@@ -112,7 +112,8 @@ def _walk_groups(chunks_y: int, biggan_right: int) -> list[GraphGroup]:
 
 
 def _note(text: str, height: int = 470) -> GraphNote:
-    return GraphNote(30, text, (0, 0), (WIDE, height), title="Read me")
+    # 250 wide: the song's link rises in the gap beside it (LiteGraph's spline swings left before an input)
+    return GraphNote(30, text, (0, 0), (WIDE - 30, height), title="Read me")
 
 
 def biggan_workflow():
@@ -172,11 +173,11 @@ def diffused_biggan_workflow():
                          "chunk": (CHUNKS, 1)}),
         GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (_x(12) + 40, 0), (WIDE, 80),
                   title="Interpolate Frames", links={"keyframes": (DIFFUSE, 0), "keyframe_info": (KEYFRAMES, 1)}),
-        _save_video(13, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan"),
+        _save_video(13, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan", width=340),
     ]
     groups = _walk_groups(chunks_y, _x(7) + WIDE) + [
         _group("4  Stable Diffusion img2img on the keyframes", "sd", _x(8), 110, _x(11) + 40 + WIDE, 760),
-        _group("5  Crossfade and video with the music", "video", _x(12) + 40, 0, _x(13) + 300, chunks_y + 400)]
+        _group("5  Crossfade and video with the music", "video", _x(12) + 40, 0, _x(13) + 340, chunks_y + 400)]
     note = _note("## AudioWalk: BigGAN + Stable Diffusion\n"
                  "Press **Run** once an SD 1.5 checkpoint is in `models/checkpoints` (pick it in **Load "
                  "Checkpoint**): the bundled demo song becomes an mp4 in `output/AudioWalk/`.\n\n"

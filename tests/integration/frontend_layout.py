@@ -57,6 +57,7 @@ LAYOUT_JS = r"""
 TOP_BARS_PX = 80
 LEFT_BAR_PX = 50
 NOTE_TEXT_MIN_PX = 12.0
+LINK_CLEARANCE_PX = 4.0  # a link this close to a node's edge is beside it, not behind it (socket dots, borders)
 
 
 def _inside(rect, area) -> bool:
@@ -98,11 +99,12 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
             problems.append(f"no node titled {name!r}")
         elif not _inside(node["rect"], screen):
             problems.append(f"{name!r} is not wholly on screen: {[round(v) for v in node['rect']]}")
-    rects = {node["id"]: node["rect"] for node in layout["nodes"]}
     for link in layout["links"]:
         for point in _spline(link["a"], link["b"])[2:-2]:
+            inset = LINK_CLEARANCE_PX
             hit = [node for node in layout["nodes"] if node["id"] not in (link["from"], link["to"])
-                   and node["rect"][0] < point[0] < node["rect"][2] and node["rect"][1] < point[1] < node["rect"][3]]
+                   and node["rect"][0] + inset < point[0] < node["rect"][2] - inset
+                   and node["rect"][1] + inset < point[1] < node["rect"][3] - inset]
             if hit:
                 names = {node["id"]: node["title"] for node in layout["nodes"]}
                 problems.append(f"the {link['type']} link {names[link['from']]!r} -> {names[link['to']]!r} passes "
@@ -121,5 +123,4 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
     for note in layout["notes"]:
         if _inside(note["rect"], screen) and note["font_px"] < NOTE_TEXT_MIN_PX:
             problems.append(f"note text {note['text']!r} is {note['font_px']:.1f} px on screen")
-    del rects
     return problems
