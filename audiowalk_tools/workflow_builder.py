@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
@@ -144,7 +144,10 @@ def diffused_biggan_workflow():
     """The BigGAN walk on the keyframes only, SD img2img on them (Diffuse Keyframes: sub-batches, frame-keyed
     noise), crossfaded back."""
     chunks_y = 800
-    nodes = _walk_part(chunks_y)
+    # Load BigGAN one column right of where the BigGAN template has it: the long links down to and up from
+    # Render in Chunks swing out into column 5 on their way
+    nodes = [replace(node, pos=(_x(6), 330)) if node.id == LOAD_BIGGAN else node
+             for node in _walk_part(chunks_y)]
     nodes += [
         GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (_x(6), 0), (WIDE, 170), title="Keyframe Latents",
                   values={"interpolation_steps": 3, "mode": "every_n"},
