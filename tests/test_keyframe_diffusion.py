@@ -126,3 +126,18 @@ def test_chunk_prompts_run_next_and_each_lands_on_top_of_the_history_panel():
         prompt, index = request.prompt, index + 1
     assert index == 3 and np.all(np.diff(numbers) > 0) and numbers[-1] < 8.0  # before anything queued after it
     assert numbers == pytest.approx([7.0, 7.2, 7.4, 7.6]) and chunk_queue_number(-3.0, 4) == pytest.approx(-2.8)
+
+
+def test_render_in_chunks_shows_the_time_left_from_the_chunks_done(pack, monkeypatch):
+    import sys
+
+    chunk_nodes = sys.modules[pack.__name__ + ".nodes.chunk_nodes"]
+    clock = FrameClock.for_duration(30 * 100, 30, "30")
+    now = [1000.0]
+    monkeypatch.setattr("time.monotonic", lambda: now[0])
+    texts = []
+    for index in range(3):
+        texts.append(chunk_nodes.chunk_progress_text(plan_chunk(100, 25, index, clock, "timed")))
+        now[0] += 120.0  # two minutes per chunk
+    assert texts == ["chunk 1 of 4: frames 0-24 of 100", "chunk 2 of 4: frames 25-49 of 100, about 6 min left",
+                     "chunk 3 of 4: frames 50-74 of 100, about 4 min left"]
