@@ -58,6 +58,28 @@ class AudioClip:
 BUNDLED_DEMO_SONG = Path(__file__).resolve().parent / "data" / "audiowalk_demo.flac"
 
 
+def place_demo_song(input_dir) -> Path | None:
+    """Copy the bundled demo song into ``input_dir`` (ComfyUI's input folder) when no file there has its name, so
+    the frontend's player, which asks ``/view?filename=<name>&type=input``, plays it like any upload (ComfyUI's
+    own /view answers only for files in its folders; a route of ours could not take that URL). Written under a
+    temporary name and renamed; a folder that refuses it (read-only) is left alone. Returns the copy, or None."""
+    import shutil
+
+    from .paths import atomic_output
+
+    folder = Path(input_dir)
+    target = folder / BUNDLED_DEMO_SONG.name
+    if target.exists():
+        return target
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_output(target) as temporary:
+            shutil.copyfile(BUNDLED_DEMO_SONG, temporary)
+    except OSError:
+        return None
+    return target
+
+
 def _all_finite(samples: np.ndarray, block: int = 1 << 20) -> bool:
     """``np.isfinite(samples).all()`` a block of samples at a time (no song-sized boolean array)."""
     return all(np.isfinite(samples[:, first:first + block]).all() for first in range(0, samples.shape[1], block))

@@ -7,6 +7,9 @@ swscale (BT.709 limited range by default, the matrix and range tagged on the str
 encoded). The music is resampled to 48 kHz stereo and encoded alongside, one second at a time, so memory does not
 grow with the frame count. The audio is trimmed or padded with silence to exactly ``frames / fps`` seconds. Files
 are written under a temporary name and renamed when complete.
+
+This module is the encoder and the output names; the parts of chunked renders (their names, the join) are
+``audiowalk_core.chunks``'s, and Save Music Video's core is ``audiowalk_core.save_music_video``.
 """
 from __future__ import annotations
 
@@ -15,10 +18,8 @@ import math
 import os
 import queue
 import re
-import shutil
 import sys
 import threading
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -438,217 +439,16 @@ def comfy_metadata(prompt: dict | None, extra_pnginfo: dict | None) -> dict | No
     return metadata or None
 
 
-def chunk_parts_folder(output_dir, filename_prefix: str, render_id: str) -> Path:
-    """Hidden folder collecting the parts of one chunked render: ``.<name>.parts-<render_id>`` beside the video.
-    Another render (other settings, song or seed) has another id, so its parts are never mixed in."""
-    target = resolve_inside(Path(output_dir).resolve(), str(filename_prefix), "filename_prefix")
-    return target.parent / f".{target.name}.parts-{render_id}"
+# Names that lived here before the chunk parts and Save Music Video's core got their own modules.
+_MOVED = {"chunk_parts_folder": "chunks", "remove_stale_parts": "chunks", "write_chunk_part": "chunks",
+          "missing_frame_ranges": "chunks", "chunk_parts": "chunks", "chunk_parts_complete": "chunks",
+          "join_chunk_parts": "chunks", "save_video": "save_music_video", "SavedVideo": "save_music_video",
+          "check_frame_count": "save_music_video", "WRITE_BATCH_FRAMES": "save_music_video"}
 
 
-def remove_stale_parts(output_dir, filename_prefix: str, keep_render_id: str | None = None) -> list[Path]:
-    """Remove the parts folders of earlier renders with this prefix (cancelled or failed ones), except
-    ``keep_render_id``'s. Returns what was removed."""
-    target = resolve_inside(Path(output_dir).resolve(), str(filename_prefix), "filename_prefix")
-    removed = []
-    if not target.parent.is_dir():
-        return removed
-    marker = f".{target.name}.parts-"
-    for entry in target.parent.iterdir():
-        if entry.is_dir() and entry.name.startswith(marker) and entry.name[len(marker):] != keep_render_id:
-            shutil.rmtree(entry, ignore_errors=True)
-            removed.append(entry)
-    return removed
+def __getattr__(name):
+    if name in _MOVED:
+        import importlib
 
-
-WRITE_BATCH_FRAMES = 64  # frames converted and encoded at a time from an in-memory IMAGE
-
-
-@dataclass(frozen=True)
-class SavedVideo:
-    """What :func:`save_video` did: ``path`` of the file written (the finished mp4, or this chunk's part in
-    "one chunk" renders; None while a whole-song render waits for its next chunks), its ``subfolder`` and
-    ``filename`` inside the output folder, ``complete`` (the whole song's video is done) and a one-line
-    ``message``."""
-
-    path: Path | None
-    subfolder: str
-    filename: str
-    message: str
-    complete: bool = True
-
-
-def check_frame_count(frame_count: int, chunk=None, clock=None) -> None:
-    """Refuse an IMAGE batch whose frame count disagrees with the chunk or the song's clock, naming both."""
-    if chunk is not None:
-        if frame_count != chunk.frame_count:
-            raise AudioWalkInputError("images", f"{frame_count} frames for {chunk.describe()} "
-                                      f"({chunk.frame_count} frames)", "the frames of this chunk, one per frame")
-    elif clock is not None and frame_count != clock.frame_count:
-        raise AudioWalkInputError("images", f"{frame_count} frames, but the song has {clock.frame_count} frames at "
-                                  f"{clock.fps} fps", "one image per frame of the song (or a Render in Chunks "
-                                  "chunk)")
-
-
-def _subfolder_of(path: Path, output_dir: Path) -> str:
-    folder = path.parent.resolve()
-    return "" if folder == output_dir else str(folder.relative_to(output_dir)).replace(os.sep, "/")
-
-
-def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: AudioClip | None = None,
-               crf: int = 18, chunk=None, clock=None, metadata: dict | None = None, numbered_path=None,
-               on_progress=None) -> SavedVideo:
-    """Save ``frames`` (float [N, H, W, 3] in [0, 1]) with the music as ``<prefix>_<counter>_.mp4`` in
-    ``output_dir``.
-
-    The frame rate comes from ``chunk`` (a RenderChunk: its song clock), else ``clock`` (a FrameClock), else
-    ``fps``; the frame count must match the chunk or the clock. With a ``chunk`` of a longer render the frames are
-    encoded as that chunk's part (video only) in a hidden parts folder; in a "whole song" render chunk 0 clears
-    stale parts of this prefix, and the last chunk joins all parts with the music (stream copy, no re-encode) into
-    the numbered mp4 and removes the parts. In a "one chunk" render the part is the result (joined elsewhere).
-    ``audio`` None takes the song the chunk carries, if any. ``metadata``: strings to embed in the mp4 (ComfyUI's "prompt" and "workflow"). ``numbered_path(prefix)``:
-    how to name the final file (default :func:`next_numbered_path`). ``on_progress(done, total)`` follows the
-    frames encoded (it may raise to cancel: nothing half-written is left)."""
-    output_dir = Path(output_dir).resolve()
-    count = int(frames.shape[0])
-    if count == 0:
-        raise AudioWalkInputError("images", "no frames", "at least one image")
-    check_frame_count(count, chunk, clock)
-    if chunk is not None:
-        fps = chunk.clock.fps
-    elif clock is not None:
-        fps = clock.fps
-    elif fps is None:
-        raise AudioWalkInputError("fps", "is not given", "a frame rate, or the features' clock")
-    fps = parse_fps(fps)
-    if audio is None and chunk is not None and chunk.audio is not None:  # the song Render in Chunks carries
-        from .audio import audio_from_comfy
-
-        audio = audio_from_comfy(chunk.audio)
-    name_final = numbered_path or (lambda prefix: next_numbered_path(output_dir, prefix, "mp4")[0])
-
-    def batches():
-        for first in range(0, count, WRITE_BATCH_FRAMES):
-            yield frames[first:first + WRITE_BATCH_FRAMES]
-            if on_progress is not None:
-                on_progress(min(first + WRITE_BATCH_FRAMES, count), count)
-
-    if chunk is None or chunk.is_whole_song:
-        path = Path(name_final(filename_prefix))
-        write_video(path, batches(), fps, audio=audio, crf=crf, metadata=metadata)
-        return SavedVideo(path, _subfolder_of(path, output_dir), path.name, f"{count} frames saved")
-    from .chunks import RENDER_ONE_CHUNK
-
-    parts = chunk_parts_folder(output_dir, filename_prefix, chunk.render_id)
-    if chunk.mode != RENDER_ONE_CHUNK and chunk.index == 0:
-        remove_stale_parts(output_dir, filename_prefix)
-    part = write_chunk_part(parts, batches(), fps, start_frame=chunk.start_frame, total_frames=chunk.total_frames,
-                            crf=crf, frame_count=count)
-    if chunk.mode == RENDER_ONE_CHUNK:
-        return SavedVideo(part, _subfolder_of(part, output_dir), part.name, f"{chunk.describe()} saved", False)
-    if not chunk.is_last:
-        return SavedVideo(None, "", "", f"{chunk.describe()} saved", False)
-    missing = missing_frame_ranges(parts, chunk.total_frames)
-    if missing:
-        raise AudioWalkInputError("chunk_index", f"the parts of this render lack frames {missing} (a chunk was "
-                                  "cancelled or skipped)", "every chunk rendered: run the render again from "
-                                  "chunk 0, or from the first missing chunk")
-    path = Path(name_final(filename_prefix))
-    join_chunk_parts(parts, path, fps, audio=audio, metadata=metadata)
-    return SavedVideo(path, _subfolder_of(path, output_dir), path.name,
-                      f"{chunk.total_frames} frames joined from {chunk.count} chunks")
-
-
-def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frames: int, crf: int = 18,
-                     preset: str = "medium", frame_count: int | None = None) -> Path:
-    """Encode one chunk's frames (video only) as part ``start_frame`` of a ``total_frames`` render. ``frames``: an
-    array [N, H, W, 3], or an iterable of batches with ``frame_count`` frames in all. An earlier part with the same
-    start (a chunk rendered again) is replaced."""
-    batches = [frames] if frame_count is None else frames
-    pixels_count = len(frames) if frame_count is None else int(frame_count)
-    if start_frame < 0 or start_frame + pixels_count > total_frames:
-        raise AudioWalkInputError("chunk_start_frame", f"frames {start_frame}..{start_frame + pixels_count - 1} "
-                                  f"do not fit a render of {total_frames} frames",
-                                  "chunk_start_frame + frames <= total_frames")
-    parts_folder = Path(parts_folder)
-    parts_folder.mkdir(parents=True, exist_ok=True)
-    for start, _, path in chunk_parts(parts_folder):
-        if start == start_frame:
-            path.unlink(missing_ok=True)
-    path = parts_folder / f"part-{start_frame:09d}-{pixels_count:09d}.mp4"
-    with VideoWriter(path, fps, crf=crf, preset=preset, video_only=True) as writer:
-        for batch in batches:
-            writer.write(batch)
-    return path
-
-
-def missing_frame_ranges(parts_folder, total_frames: int) -> list[tuple[int, int]]:
-    """``(first, last)`` frame ranges of a ``total_frames`` render that no part covers (overlaps raise)."""
-    missing, position = [], 0
-    for start, count, path in chunk_parts(parts_folder):
-        if start < position:
-            raise AudioWalkInputError("chunk_start_frame", f"part {path.name} overlaps the frames before it",
-                                      "chunks with disjoint frame ranges (delete the parts folder to restart)")
-        if start > position:
-            missing.append((position, start - 1))
-        position = start + count
-    if position < total_frames:
-        missing.append((position, total_frames - 1))
-    return missing
-
-
-def chunk_parts(parts_folder) -> list[tuple[int, int, Path]]:
-    """``(start, count, path)`` of the parts present, ordered by start."""
-    parts = []
-    for entry in Path(parts_folder).glob("part-*-*.mp4"):
-        match = re.fullmatch(r"part-(\d+)-(\d+)\.mp4", entry.name)
-        if match:
-            parts.append((int(match.group(1)), int(match.group(2)), entry))
-    return sorted(parts)
-
-
-def chunk_parts_complete(parts_folder, total_frames: int) -> bool:
-    """True when the parts cover frames 0..total_frames-1 exactly once (overlaps raise)."""
-    return not missing_frame_ranges(parts_folder, total_frames)
-
-
-def join_chunk_parts(parts_folder, output_path, fps, *, audio: AudioClip | None = None,
-                     remove_parts: bool = True, metadata: dict | None = None) -> Path:
-    """Join all parts (stream copy, no re-encode) with the music into ``output_path`` atomically; ``metadata``
-    strings are embedded in the mp4 as tags."""
-    import av
-
-    parts_folder = Path(parts_folder)
-    parts = chunk_parts(parts_folder)
-    total = sum(count for _, count, _ in parts)
-    if not parts or not chunk_parts_complete(parts_folder, total):
-        raise AudioWalkInputError("chunk_start_frame", f"the parts in {parts_folder.name} do not cover the render",
-                                  "every chunk of the render before the last one is joined")
-    fps = parse_fps(fps)
-    output_path = Path(output_path)
-    with atomic_output(output_path) as temporary:
-        with av.open(str(temporary), mode="w", format="mp4", options=_metadata_options(metadata)) as output:
-            _set_metadata(output, metadata)
-            video_out = None
-            audio_track = None
-            for start, count, path in parts:
-                with av.open(str(path)) as part:
-                    video_in = part.streams.video[0]
-                    if video_out is None:
-                        video_out = output.add_stream_from_template(video_in)
-                        if audio is not None:
-                            audio_track = _AudioTrack(output, audio, fps)
-                    offset = int(round(Fraction(start) / fps / video_in.time_base))
-                    for packet in part.demux(video_in):
-                        if packet.dts is None and packet.pts is None:
-                            continue
-                        if packet.pts is not None:
-                            packet.pts += offset
-                        if packet.dts is not None:
-                            packet.dts += offset
-                        packet.stream = video_out
-                        output.mux(packet)
-            if audio_track is not None:
-                audio_track.finish(total)
-    if remove_parts:
-        shutil.rmtree(parts_folder, ignore_errors=True)
-    return output_path
+        return getattr(importlib.import_module(f"{__package__}.{_MOVED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -31,8 +31,7 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, ChunkPlan,
-                                   chunk_prompt_id, prompt_for_chunk)
+from audiowalk_core.chunks import CHUNK_INDEX_INPUT, ChunkPlan, ChunkSpan, chunk_prompt_id, prompt_for_chunk
 
 from .comfy_client import (ComfyClient, ComfyError, ComfyExecutionError, ComfyInterrupted,
                            ComfyPromptLost, ComfyPromptRejected, FollowStopped)
@@ -212,22 +211,22 @@ def _cancel_prompts(client: ComfyClient, queued_ids, running_ids) -> None:
 
 @dataclass
 class ChunkJob:
-    """Chunk ``index`` of ``count``: frames ``start_frame .. start_frame + frame_count - 1``; ``failures``: the
+    """One chunk of a spread render (the core's ChunkSpan: index, frames, part name) and ``failures``: the
     server -> ComfyUI's message of every failed try."""
 
-    index: int
-    count: int
-    start_frame: int
-    frame_count: int
+    span: ChunkSpan
     failures: dict = field(default_factory=dict)
 
-    def describe(self) -> str:
-        return (f"chunk {self.index + 1} of {self.count} (frames {self.start_frame}-"
-                f"{self.start_frame + self.frame_count - 1})")
+    @property
+    def index(self) -> int:
+        return self.span.index
 
     @property
     def part_name(self) -> str:
-        return f"part-{self.start_frame:09d}-{self.frame_count:09d}.mp4"
+        return self.span.part_name
+
+    def describe(self) -> str:
+        return self.span.describe()
 
 
 @dataclass(frozen=True)
@@ -287,7 +286,7 @@ class SpreadRender:
         self.on_message, self.on_progress, self.timeout = on_message, on_progress, timeout
         self.origin = str(uuid.uuid4())  # names this render in the chunk prompts
         count = plan.count
-        self.pending = [ChunkJob(i, count, *plan.frame_range(i)) for i in range(count)]
+        self.pending = [ChunkJob(plan.span(i)) for i in range(count)]
         self.done: dict[int, Path] = {}
         self.prompt_ids: dict[str, str] = {}  # server -> id of our prompt there now
         self.failure: BaseException | None = None
@@ -365,7 +364,7 @@ class SpreadRender:
                                 tuple(slot.status for slot in self.slots))
 
     def _join_parts(self) -> None:
-        from audiowalk_core.video import join_chunk_parts, missing_frame_ranges
+        from audiowalk_core.chunks import join_chunk_parts, missing_frame_ranges
 
         missing = missing_frame_ranges(self.parts_dir, self.plan.total_frames)
         if missing:

@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
@@ -99,10 +99,10 @@ def _generate(column: int, y: int, latents: tuple) -> GraphNode:
                      links={"model": (LOAD_BIGGAN, 0), "latents": latents})
 
 
-def _save_video(column: int, chunks_y: int, images: tuple, prefix: str) -> GraphNode:
+def _save_video(column: int, chunks_y: int, images: tuple, prefix: str, width: int = 300) -> GraphNode:
     """Save Music Video on the chunk's lane: its chunk socket (the second) level with Render in Chunks' chunk
     output (the second)."""
-    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (300, 330), title="Save Music Video",
+    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (width, 330), title="Save Music Video",
                      values={"filename_prefix": prefix, "crf": 18},
                      links={"images": images, "chunk": (CHUNKS, 1)})
 
@@ -114,7 +114,8 @@ def _walk_groups(chunks_y: int, biggan_right: int) -> list[GraphGroup]:
 
 
 def _note(text: str, height: int = 470) -> GraphNote:
-    return GraphNote(30, text, (0, 0), (WIDE, height), title="Read me")
+    # 250 wide: the song's link rises in the gap beside it (LiteGraph's spline swings left before an input)
+    return GraphNote(30, text, (0, 0), (WIDE - 30, height), title="Read me")
 
 
 def biggan_workflow():
@@ -135,15 +136,20 @@ def biggan_workflow():
     return nodes, [note], groups
 
 
-# ids of the img2img part
-(KEYFRAMES, SCALE, CHECKPOINT, POSITIVE, NEGATIVE, ENCODE, KEY_NOISE, GUIDER, SAMPLER_SELECT, SCHEDULER, SAMPLER,
- DECODE, INTERPOLATE) = range(11, 24)
+# ids of the img2img part (12, 16, 21, 22 were ImageScale, VAEEncode, SamplerCustomAdvanced and VAEDecode, now
+# inside Diffuse Keyframes)
+(KEYFRAMES, CHECKPOINT, POSITIVE, NEGATIVE, KEY_NOISE, GUIDER, SAMPLER_SELECT, SCHEDULER,
+ INTERPOLATE, DIFFUSE) = (11, 13, 14, 15, 17, 18, 19, 20, 23, 24)
 
 
 def diffused_biggan_workflow():
-    """The BigGAN walk on the keyframes only, SD img2img on them with frame-keyed noise, crossfaded back."""
+    """The BigGAN walk on the keyframes only, SD img2img on them (Diffuse Keyframes: sub-batches, frame-keyed
+    noise), crossfaded back."""
     chunks_y = 800
-    nodes = _walk_part(chunks_y)
+    # Load BigGAN one column right of where the BigGAN template has it: the long links down to and up from
+    # Render in Chunks swing out into column 5 on their way
+    nodes = [replace(node, pos=(_x(6), 330)) if node.id == LOAD_BIGGAN else node
+             for node in _walk_part(chunks_y)]
     nodes += [
         GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (_x(6), 0), (WIDE, 170), title="Keyframe Latents",
                   values={"interpolation_steps": 3, "mode": "every_n"},
@@ -152,43 +158,39 @@ def diffused_biggan_workflow():
         GraphNode(KEY_NOISE, "AudioWalkKeyframeNoise", (_x(7), 110), (WIDE, 130), title="Keyframe Noise",
                   values={"noise_seed": 42, "coherence": 0.8}, links={"keyframe_info": (KEYFRAMES, 1)}),
         # the Stable Diffusion stage: the checkpoint first, its outputs reach down and right
-        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (_x(8), 520), (WIDE, 110), title="Load Checkpoint",
+        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (_x(8), 520), (WIDE + 40, 110), title="Load Checkpoint",
                   values={"ckpt_name": SD_CHECKPOINT}),
-        GraphNode(SCALE, "ImageScale", (_x(8), 300), (WIDE, 170), title="Upscale for SD",
-                  values={"upscale_method": "bilinear", "width": 512, "height": 512, "crop": "disabled"},
-                  links={"image": (GENERATE, 0)}),
-        GraphNode(ENCODE, "VAEEncode", (_x(9), 300), (WIDE, 60), title="VAE Encode",
-                  links={"pixels": (SCALE, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(POSITIVE, "CLIPTextEncode", (_x(9), 410), (WIDE, 140), title="Positive Prompt",
+        GraphNode(POSITIVE, "CLIPTextEncode", (_x(9) + 40, 300), (WIDE, 160), title="Positive Prompt",
                   values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(NEGATIVE, "CLIPTextEncode", (_x(9), 620), (WIDE, 100), title="Negative Prompt",
+        GraphNode(NEGATIVE, "CLIPTextEncode", (_x(9) + 40, 520), (WIDE, 110), title="Negative Prompt",
                   values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(GUIDER, "CFGGuider", (_x(10), 420), (WIDE, 100), title="CFG Guider",
+        GraphNode(GUIDER, "CFGGuider", (_x(10) + 40, 300), (WIDE, 100), title="CFG Guider",
                   values={"cfg": 7.5}, links={"model": (CHECKPOINT, 0), "positive": (POSITIVE, 0),
                                               "negative": (NEGATIVE, 0)}),
-        GraphNode(SCHEDULER, "BasicScheduler", (_x(10), 620), (WIDE, 110), title="Scheduler (img2img)",
+        GraphNode(SCHEDULER, "BasicScheduler", (_x(10) + 40, 520), (WIDE, 110), title="Scheduler (img2img)",
                   values={"scheduler": "normal", "steps": 10, "denoise": 0.5}, links={"model": (CHECKPOINT, 0)}),
-        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (_x(10), 300), (WIDE, 60), title="Sampler",
+        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (_x(10) + 40, 110), (WIDE, 60), title="Sampler",
                   values={"sampler_name": "euler"}),
-        GraphNode(SAMPLER, "SamplerCustomAdvanced", (_x(11), 110), (WIDE, 130), title="Sample Keyframes",
-                  links={"noise": (KEY_NOISE, 0), "guider": (GUIDER, 0), "sampler": (SAMPLER_SELECT, 0),
-                         "sigmas": (SCHEDULER, 0), "latent_image": (ENCODE, 0)}),
-        GraphNode(DECODE, "VAEDecode", (_x(12), 540), (WIDE, 60), title="VAE Decode",
-                  links={"samples": (SAMPLER, 0), "vae": (CHECKPOINT, 2)}),
-        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (_x(13), 0), (WIDE, 80),
-                  title="Interpolate Frames", links={"keyframes": (DECODE, 0), "keyframe_info": (KEYFRAMES, 1)}),
-        _save_video(14, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan"),
+        GraphNode(DIFFUSE, "AudioWalkDiffuseKeyframes", (_x(11) + 40, 110), (WIDE, 330), title="Diffuse Keyframes",
+                  values={"width": 512, "height": 512, "upscale_method": "bilinear", "keyframes_per_batch": 0},
+                  links={"images": (GENERATE, 0), "noise": (KEY_NOISE, 0), "guider": (GUIDER, 0),
+                         "sampler": (SAMPLER_SELECT, 0), "sigmas": (SCHEDULER, 0), "vae": (CHECKPOINT, 2),
+                         "chunk": (CHUNKS, 1)}),
+        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (_x(12) + 40, 0), (WIDE, 80),
+                  title="Interpolate Frames", links={"keyframes": (DIFFUSE, 0), "keyframe_info": (KEYFRAMES, 1)}),
+        _save_video(13, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan", width=340),
     ]
     groups = _walk_groups(chunks_y, _x(7) + WIDE) + [
-        _group("4  Stable Diffusion img2img on the keyframes", "sd", _x(8), 110, _x(12) + WIDE, 750),
-        _group("5  Crossfade and video with the music", "video", _x(13), 0, _x(14) + 300, chunks_y + 400)]
+        _group("4  Stable Diffusion img2img on the keyframes", "sd", _x(8), 110, _x(11) + 40 + WIDE, 760),
+        _group("5  Crossfade and video with the music", "video", _x(12) + 40, 0, _x(13) + 340, chunks_y + 400)]
     note = _note("## AudioWalk: BigGAN + Stable Diffusion\n"
                  "Press **Run** once an SD 1.5 checkpoint is in `models/checkpoints` (pick it in **Load "
                  "Checkpoint**): the bundled demo song becomes an mp4 in `output/AudioWalk/`.\n\n"
-                 "Every (interpolation_steps + 1)-th frame is a keyframe: BigGAN renders only those, img2img "
-                 "re-imagines them (denoise 0.5 = the seed's strength) and Interpolate Frames crossfades back. "
+                 "Every (interpolation_steps + 1)-th frame is a keyframe: BigGAN renders only those, **Diffuse "
+                 "Keyframes** re-imagines them a few at a time (denoise 0.5 = the seed's strength; its text "
+                 "says what the song will take after the first batch) and Interpolate Frames crossfades back. "
                  "**Keyframe Noise** keys the img2img noise to each keyframe's frame index, so the chunks of one "
-                 "Run equal a whole render and neighbouring keyframes share noise (coherence).\n\n"
+                 "Run equal a whole render.\n\n"
                  "Headless: `audiowalk comfy-run audiowalk_diffused_biggan --audio song.mp3 -o out.mp4`.", 640)
     return nodes, [note], groups
 

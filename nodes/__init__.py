@@ -9,3 +9,6 @@ for _module in (audio_nodes, walk_nodes, chunk_nodes, biggan_nodes, video_nodes,
                 sd_walk_nodes, stylegan_nodes):
     NODE_CLASS_MAPPINGS.update(_module.NODE_CLASS_MAPPINGS)
     NODE_DISPLAY_NAME_MAPPINGS.update(_module.NODE_DISPLAY_NAME_MAPPINGS)
+from . import diffusion_nodes  # noqa: E402 - Diffuse Keyframes (sub-batched img2img)
+NODE_CLASS_MAPPINGS.update(diffusion_nodes.NODE_CLASS_MAPPINGS)
+NODE_DISPLAY_NAME_MAPPINGS.update(diffusion_nodes.NODE_DISPLAY_NAME_MAPPINGS)

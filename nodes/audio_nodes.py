@@ -1,11 +1,11 @@
-"""Audio nodes: Load Audio (from ComfyUI's input folder) and Audio Features."""
+"""Audio nodes: Load Song (AudioWalkLoadAudio, from ComfyUI's input folder) and Audio Features."""
 from __future__ import annotations
 
 import logging
 import os
 
 from audiowalk_core.audio import (AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy,
-                                  check_audio_file, load_audio)
+                                  check_audio_file, load_audio, place_demo_song)
 from audiowalk_core.pipeline import compute_song_features
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
@@ -16,17 +16,18 @@ _ANNOTATION = " [input]"
 
 
 def _audio_files() -> list[str]:
-    """The songs in ComfyUI's input folder, then the bundled demo song (when no input file has its name)."""
+    """The songs in ComfyUI's input folder, with the bundled demo song placed there on first use."""
     folder = input_directory()
+    place_demo_song(folder)
     names = sorted(name for name in os.listdir(folder) if name.lower().endswith(AUDIO_EXTENSIONS)) \
         if folder.is_dir() else []
-    if BUNDLED_DEMO_SONG.name not in names:
+    if BUNDLED_DEMO_SONG.name not in names:  # the input folder could not take it: loaded from the pack
         names.append(BUNDLED_DEMO_SONG.name)
     return names
 
 
 def _audio_path(name: str):
-    """The file of a Load Audio choice: the input folder's, else the bundled demo song for its name."""
+    """The file of a Load Song choice: the input folder's, else the bundled demo song for its name."""
     if name.endswith(_ANNOTATION):
         name = name[:-len(_ANNOTATION)]
     path = resolve_inside(input_directory(), name, "audio")
@@ -80,7 +81,7 @@ class AudioWalkLoadAudio:
             path = _audio_path(audio)
             if not path.exists():
                 return (f"audio: the song {audio!r} is not in ComfyUI's input folder; upload one with Load "
-                        f"Audio's 'choose file to upload' button, or pick one from its list (the bundled "
+                        f"Song's 'choose file to upload' button, or pick one from its list (the bundled "
                         f"{BUNDLED_DEMO_SONG.name} is always there)")
             check_audio_file(path, "audio")  # a folder, an empty file, text, an image ...
         except Exception as exc:  # noqa: BLE001
@@ -100,7 +101,7 @@ class AudioWalkAudioFeatures:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "audio": ("AUDIO", {"tooltip": "The song (Load Audio, or ComfyUI's own audio nodes)."}),
+            "audio": ("AUDIO", {"tooltip": "The song (Load Song, or ComfyUI's own Load Audio)."}),
             **node_inputs(FEATURES_NODE),  # declared once: audiowalk_core/settings.py
         }}
 

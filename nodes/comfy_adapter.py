@@ -88,8 +88,12 @@ def progress_callback(total: int):
     bar = comfy.utils.ProgressBar(max(int(total), 1))
 
     def on_progress(done: int, total_now: int) -> None:
-        mm.throw_exception_if_processing_interrupted()
-        bar.update_absolute(int(done), int(total_now))
+        check_cancelled()
+        try:
+            bar.update_absolute(int(done), int(total_now))  # ComfyUI's hook checks for Cancel too
+        except mm.InterruptProcessingException:
+            _on_interrupt()
+            raise
 
     return on_progress
 
@@ -196,9 +200,10 @@ def current_prompt_id() -> str | None:
     return getattr(instance, "last_prompt_id", None) if instance is not None else None
 
 
-def queue_prompt_first(prompt: dict, prompt_id: str) -> bool:
-    """Queue ``prompt`` under ``prompt_id`` at the front of ComfyUI's queue, with the extra data and outputs of
-    the prompt running now (so the same client follows it). Returns False outside ComfyUI."""
+def queue_chunk_request(request) -> bool:
+    """Queue the next chunk (a core ChunkRequest) right after the prompt running now: under the request's prompt
+    id, with the running prompt's extra data and outputs (so the same client follows it), numbered by
+    ``request.queue_number`` from the running prompt's number. Returns False outside ComfyUI."""
     instance = _prompt_server()
     if instance is None:
         return False
@@ -209,11 +214,29 @@ def queue_prompt_first(prompt: dict, prompt_id: str) -> bool:
     if not running:
         raise RuntimeError(f"AudioWalk: the running prompt {running_id!r} is not in ComfyUI's queue")
     item = list(running[0])
-    number = -abs(float(instance.number))  # front of the queue, in order of queuing
-    instance.number += 1
-    item[0], item[1], item[2] = number, prompt_id, prompt
+    item[0], item[1], item[2] = request.queue_number(item[0]), request.prompt_id, request.prompt
     queue.put(tuple(item))
     return True
+
+
+def forget_history(prompt_ids) -> None:
+    """Delete these prompts' entries from ComfyUI's history (earlier chunks of a render: no outputs, but each one
+    would take a place of the Queue panel's 64). Nothing outside ComfyUI."""
+    instance = _prompt_server()
+    if instance is None:
+        return
+    for prompt_id in prompt_ids:
+        try:
+            instance.prompt_queue.delete_history_item(prompt_id)
+        except Exception:  # noqa: BLE001 - bookkeeping only
+            pass
+
+
+def send_node_text(node_id, text: str) -> None:
+    """``text`` under the node in the frontend (ComfyUI's progress text; nothing outside ComfyUI)."""
+    instance = _prompt_server()
+    if instance is not None and hasattr(instance, "send_progress_text") and node_id is not None:
+        instance.send_progress_text(str(text), str(node_id))
 
 
 def show_chunk_progress(node_id, index: int, count: int, text: str) -> None:
@@ -223,9 +246,7 @@ def show_chunk_progress(node_id, index: int, count: int, text: str) -> None:
     except ImportError:
         return
     comfy.utils.ProgressBar(max(int(count), 1), node_id=node_id).update_absolute(int(index))
-    instance = _prompt_server()
-    if instance is not None and hasattr(instance, "send_progress_text") and node_id is not None:
-        instance.send_progress_text(text, node_id)
+    send_node_text(node_id, text)
 
 
 def metadata_disabled() -> bool:
@@ -306,3 +327,137 @@ def load_managed(patcher, memory_required: int = 0):
     if patcher.loaded_size() < patcher.model_size():
         patcher.partially_load(patcher.load_device, 1e32)
     return patcher.load_device
+
+
+# ---------------------------------------------------------------------------------------------- cancel
+# ComfyUI has no "cancelled" hook for nodes: Cancel sets a flag that the next progress update (or our own check)
+# turns into InterruptProcessingException inside the node running. Render in Chunks records the chunk each prompt
+# renders; when our progress callback sees the interrupt it tidies that chunk's parts (core: cancel_render) and
+# says so on the Render in Chunks node before re-raising. A cancel inside one of ComfyUI's own nodes is not seen
+# here: the next Run's first chunk removes stale parts then.
+_RUNNING_CHUNKS: dict = {}  # prompt id -> the RenderChunk it renders (the newest few)
+
+
+def remember_running_chunk(chunk) -> None:
+    prompt_id = current_prompt_id()
+    if prompt_id is None:
+        return
+    _RUNNING_CHUNKS[prompt_id] = chunk
+    while len(_RUNNING_CHUNKS) > 8:
+        _RUNNING_CHUNKS.pop(next(iter(_RUNNING_CHUNKS)))
+
+
+def _on_interrupt() -> None:
+    """The running prompt was cancelled: tidy its chunk's parts and say so on its Render in Chunks node."""
+    chunk = _RUNNING_CHUNKS.pop(current_prompt_id(), None)
+    if chunk is None:
+        return
+    from audiowalk_core.chunks import cancel_render
+
+    try:
+        report = cancel_render(output_directory(), chunk)
+    except Exception as exc:  # noqa: BLE001 - the cancel itself must go through
+        log.warning("AudioWalk: could not tidy the parts of the cancelled render: %s", exc)
+        return
+    log.info("AudioWalk: %s", report)
+    send_node_text(chunk.node_id, report)
+
+
+def check_cancelled() -> None:
+    """Raise ComfyUI's InterruptProcessingException when the user pressed Cancel (tidying the running chunk's
+    parts first); nothing outside ComfyUI."""
+    mm = _model_management()
+    if mm is None:
+        return
+    try:
+        mm.throw_exception_if_processing_interrupted()
+    except mm.InterruptProcessingException:
+        _on_interrupt()
+        raise
+
+
+# ---------------------------------------------------------------------------------------------- img2img
+def img2img_batch_runner(vae, guider, sampler, sigmas, noise, width: int, height: int, upscale_method: str,
+                         on_step=None):
+    """``run_batch(images, frame_indices)`` for the core's diffuse_keyframes: what ImageScale, VAEEncode,
+    SamplerCustomAdvanced and VAEDecode do, on one sub-batch of keyframes. The noise: a frame-keyed NOISE (Keyframe
+    Noise) is drawn for the sub-batch's own frame indices; any other NOISE is asked for the sub-batch (then results
+    depend on the sub-batch size). ``on_step(step, total_steps)`` after each sampler step (it may raise)."""
+    import comfy.model_management as mm
+    import comfy.sample
+    import comfy.utils
+
+    from audiowalk_core.frame_noise import FrameKeyedNoise
+
+    steps = max(int(sigmas.shape[-1]) - 1, 1)
+    import torch
+
+    def callback(step, x0, x, total_steps):
+        if on_step is not None:
+            on_step(int(step) + 1, int(total_steps))
+
+    def run_batch(images, frame_indices):
+        with cancel_between_layers(torch):
+            return _run_batch(images, frame_indices)
+
+    def _run_batch(images, frame_indices):
+        check_cancelled()
+        pixels = comfy.utils.common_upscale(images.movedim(-1, 1), int(width), int(height), upscale_method,
+                                            "disabled").movedim(1, -1)
+        latent = vae.encode(pixels[:, :, :, :3])
+        check_cancelled()
+        latent = comfy.sample.fix_empty_latent_channels(guider.model_patcher, latent)
+        batch_noise = FrameKeyedNoise(frame_indices, noise.seed, noise.coherence) \
+            if isinstance(noise, FrameKeyedNoise) else noise
+        drawn = batch_noise.generate_noise({"samples": latent})
+        samples = guider.sample(drawn, latent, sampler, sigmas, denoise_mask=None, callback=callback,
+                                disable_pbar=True, seed=getattr(noise, "seed", 0))
+        samples = samples.to(mm.intermediate_device())
+        check_cancelled()
+        decoded = vae.decode(samples)
+        if decoded.ndim == 5:
+            decoded = decoded.reshape(-1, *decoded.shape[-3:])
+        return decoded
+
+    run_batch.steps = steps
+    return run_batch
+
+
+class cancel_between_layers:
+    """While active, every torch module's forward first checks ComfyUI's Cancel flag (a global forward pre-hook,
+    removed on exit). One UNet step of a 512 px keyframe with CFG, or one VAE decode, takes over a minute on a busy
+    2-core CPU, and ComfyUI itself checks only between sampler steps: this makes Cancel act within one layer, in
+    the VAE too, whatever the model's architecture. The check is a flag read under a lock (microseconds)."""
+
+    def __init__(self, torch_module):
+        self.torch = torch_module
+        self.handle = None
+
+    def __enter__(self):
+        mm = _model_management()
+        if mm is not None:
+            self.handle = self.torch.nn.modules.module.register_module_forward_pre_hook(
+                lambda module, args: check_cancelled())
+        return self
+
+    def __exit__(self, *exc):
+        if self.handle is not None:
+            self.handle.remove()
+        return False
+
+
+def sampling_device_budget(guider, width: int, height: int) -> tuple[bool, int | None, int | None]:
+    """``(on_cpu, free_bytes, bytes_per_keyframe)`` for choosing the sub-batch: the sampling device from ComfyUI's
+    model management, its free memory, and the model's own estimate for one keyframe (two latents with CFG)."""
+    mm = _model_management()
+    if mm is None:
+        return True, None, None
+    device = guider.model_patcher.load_device
+    if mm.is_device_cpu(device):
+        return True, None, None
+    shape = [2, 4, max(int(height) // 8, 1), max(int(width) // 8, 1)]
+    try:
+        per_keyframe = int(guider.model_patcher.model.memory_required(shape))
+    except Exception:  # noqa: BLE001 - a model without the estimate: fall back to the size rule
+        per_keyframe = None
+    return False, int(mm.get_free_memory(device)), per_keyframe

@@ -2,22 +2,14 @@
 from __future__ import annotations
 
 from audiowalk_core.audio import audio_from_comfy
-from audiowalk_core.chunks import chunk_prompt_id, needs_next_chunk, prompt_for_chunk
+from audiowalk_core.chunks import next_chunk_request
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
-from audiowalk_core.video import check_output_prefix, comfy_metadata, save_video
+from audiowalk_core.save_music_video import save_video, saved_video_ui
+from audiowalk_core.video import check_output_prefix, comfy_metadata
 from .comfy_adapter import (metadata_disabled, numbered_output_path, output_directory, progress_callback,
-                            queue_prompt_first)
+                            queue_chunk_request, send_node_text)
 from .sd_walk_nodes import reactivity_text
-
-
-def queue_next_chunk(chunk) -> None:
-    """Queue the prompt of the chunk after ``chunk`` at the front of ComfyUI's queue (nothing outside ComfyUI)."""
-    if chunk.prompt is None:
-        return
-    next_index = chunk.index + 1
-    queue_prompt_first(prompt_for_chunk(chunk.prompt, chunk.node_id, next_index, chunk.origin),
-                       chunk_prompt_id(chunk.origin, next_index))
 
 
 class AudioWalkSaveVideo:
@@ -73,13 +65,15 @@ class AudioWalkSaveVideo:
                            clock=features.clock if features is not None else None, metadata=metadata,
                            numbered_path=lambda prefix: numbered_output_path(output_dir, prefix, width, height)[0],
                            on_progress=progress_callback(int(images.shape[0])))
-        if chunk is not None and needs_next_chunk(chunk):
-            queue_next_chunk(chunk)
+        request = next_chunk_request(chunk) if chunk is not None else None
+        if request is not None:
+            queue_chunk_request(request)
         message = "\n".join(t for t in (saved.message, reactivity_text(images, chunk, features)) if t)
-        if saved.path is None:
-            return {"ui": {"text": [message]}, "result": ("",)}
-        return {"ui": {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
-                       "animated": (True,), "text": [message]}, "result": (str(saved.path),)}
+        send_node_text(unique_id, message)
+        ui = saved_video_ui(saved)
+        if ui is None:  # a part of a longer render: no output, so the Queue panel shows no card for this chunk
+            return {"result": ("",)}
+        return {"ui": ui, "result": (str(saved.path),)}
 
 
 class AudioWalkSelectKeyframes:

@@ -47,8 +47,8 @@ OBJECT_INFO = {
                    "input_order": {"required": ["audio", "seed"]}, "output": ["AUDIO"], "output_name": ["AUDIO"],
                    "output_node": False},
     "FakeSave": {"input": {"required": {"audio": ["AUDIO"], "text": ["STRING", {"default": ""}],
-                                        "chunk_start_frame": ["INT", {"default": 0, "min": 0}]}},
-                 "input_order": {"required": ["audio", "text", "chunk_start_frame"]}, "output": [],
+                                        "start_frame": ["INT", {"default": 0, "min": 0}]}},
+                 "input_order": {"required": ["audio", "text", "start_frame"]}, "output": [],
                  "output_name": [], "output_node": True},
     "FakeRaise": {"input": {"required": {"audio": ["AUDIO"], "message": ["STRING", {}]}},
                   "input_order": {"required": ["audio", "message"]}, "output": ["AUDIO"], "output_name": ["AUDIO"],
@@ -290,10 +290,11 @@ class FakeComfyUI:
         number = self._enqueue(prompt, prompt_id, payload.get("client_id"), front=bool(payload.get("front")))
         self._send_json(handler, {"prompt_id": prompt_id, "number": number, "node_errors": {}})
 
-    def _enqueue(self, prompt, prompt_id, client_id, front=False):
+    def _enqueue(self, prompt, prompt_id, client_id, front=False, number=None):
         with self.lock:
             self.number += 1
-            number = -self.number if front else self.number
+            if number is None:
+                number = -self.number if front else self.number
             self.prompts.append(prompt)
             self.prompt_ids.append(prompt_id)
             self.pending.append([number, prompt_id, prompt, client_id])
@@ -313,6 +314,7 @@ class FakeComfyUI:
                 self.running.append(item[1])
                 self.interrupt_flag.clear()
             try:
+                self._number_now = item[0]
                 self._execute(item[1], item[2], item[3])
             except _Stopped:
                 return
@@ -365,8 +367,10 @@ class FakeComfyUI:
                     status = "error"
                     break
                 if class_type == "AudioWalkSaveVideo" and chunk is not None:
-                    outputs[node_id] = self._save_chunk(chunk, prompt_id, prompt, client_id, node)
-                    send("executed", {"node": node_id, "display_node": node_id, "output": outputs[node_id]})
+                    ui = self._save_chunk(chunk, prompt_id, prompt, client_id, node)
+                    if ui is not None:  # as ComfyUI: a node without ui adds nothing to the history's outputs
+                        outputs[node_id] = ui
+                        send("executed", {"node": node_id, "display_node": node_id, "output": ui})
                 elif self.object_info[class_type].get("output_node"):
                     name = f"fake_{len(list(self.output_dir.iterdir())):05d}.mp4"
                     (self.output_dir / name).write_text(json.dumps(node["inputs"], sort_keys=True))
@@ -388,7 +392,7 @@ class FakeComfyUI:
                     self.chunks_finished.append((chunk.index, chunk.mode))
         with self.lock:
             self.running.remove(prompt_id)
-            self.history[prompt_id] = {"prompt": [0, prompt_id, prompt, {}, []], "outputs": outputs,
+            self.history[prompt_id] = {"prompt": [self._number_now, prompt_id, prompt, {}, []], "outputs": outputs,
                                        "status": {"status_str": status, "completed": status == "success",
                                                   "messages": messages}, "meta": {}}
         send("executing", {"node": None})
@@ -406,13 +410,13 @@ class FakeComfyUI:
         return clip, FrameClock.for_duration(clip.num_samples, clip.sample_rate, str(features["fps"]))
 
     def _start_chunk(self, prompt_id, prompt, node_id):
-        from audiowalk_core.chunks import origin_of_prompt, plan_chunk, render_id_of_prompt
+        from audiowalk_core.chunks import chunk_of_prompt
 
         inputs = prompt[node_id]["inputs"]
         clip, clock = self._song(prompt)
-        chunk = plan_chunk(clock.frame_count, inputs["chunk_frames"], inputs["chunk_index"], clock,
-                           render_id_of_prompt(prompt, node_id), inputs["render"],
-                           origin=origin_of_prompt(prompt, node_id, prompt_id), node_id=node_id, prompt=prompt)
+        chunk = chunk_of_prompt(prompt, node_id, clock.frame_count, clock, chunk_frames=inputs["chunk_frames"],
+                                render=inputs["render"], chunk_index=inputs["chunk_index"],
+                                current_prompt_id=prompt_id)
         with self.lock:
             self.chunks_started.append((chunk.index, chunk.mode))
             started = len(self.chunks_started)
@@ -436,20 +440,17 @@ class FakeComfyUI:
                 raise _Stopped()
 
     def _save_chunk(self, chunk, prompt_id, prompt, client_id, node):
-        from audiowalk_core.chunks import chunk_prompt_id, needs_next_chunk, prompt_for_chunk
-        from audiowalk_core.video import save_video
+        from audiowalk_core.chunks import next_chunk_request
+        from audiowalk_core.save_music_video import save_video, saved_video_ui
 
         saved = save_video(self.output_dir, node["inputs"]["filename_prefix"],
                            fake_frames(chunk.start_frame, chunk.frame_count), audio=self._clip, chunk=chunk,
                            crf=int(node["inputs"].get("crf", 18)))
-        if needs_next_chunk(chunk):
-            next_index = chunk.index + 1
-            self._enqueue(prompt_for_chunk(prompt, chunk.node_id, next_index, chunk.origin),
-                          chunk_prompt_id(chunk.origin, next_index), client_id, front=True)
-        if saved.path is None:
-            return {"text": [saved.message]}
-        return {"images": [{"filename": saved.filename, "subfolder": saved.subfolder, "type": "output"}],
-                "animated": [True], "text": [saved.message]}
+        request = next_chunk_request(chunk)
+        if request is not None:
+            self._enqueue(request.prompt, request.prompt_id, client_id,
+                          number=request.queue_number(self._number_now))
+        return saved_video_ui(saved)
 
     # ------------------------------------------------------------------------------------------------ websocket
     def _websocket(self, handler, client_id):

@@ -110,7 +110,7 @@ def test_every_server_renders_and_the_parts_join_frame_for_frame(tmp_path, serve
     assert leftovers(out.parent) == ["video.mp4"]
     err = capsys.readouterr().err
     assert "30 frames in 6 chunk(s) of up to 5 frames on 3 server(s)" in err
-    assert "chunk 6 of 6 (frames 25-29)" in err and "30 of 30 frames (6 of 6 chunks)" in err
+    assert "chunk 6 of 6: frames 25-29" in err and "30 of 30 frames (6 of 6 chunks)" in err
 
 
 def test_a_server_that_dies_mid_chunk_has_its_chunk_rendered_elsewhere(tmp_path, server_info, workflow, song,
@@ -144,7 +144,7 @@ def test_a_chunk_that_errors_is_retried_on_another_server(tmp_path, server_info,
     assert 1 in chunks_done_by(steady) and 1 not in chunks_done_by(flaky)
     assert chunks_done_by(flaky)  # the error was the chunk's, not the server's: it rendered others
     err = capsys.readouterr().err
-    assert (f"[http://{flaky.address}] chunk 2 of 4 (frames 8-15) failed: node 9 (AudioWalkBigGANGenerate "
+    assert (f"[http://{flaky.address}] chunk 2 of 4: frames 8-15 failed: node 9 (AudioWalkBigGANGenerate "
             f"'BigGAN Generate') failed: torch.OutOfMemoryError: {CHUNK_ERROR}; it is tried on another server") in err
 
 
@@ -154,7 +154,7 @@ def test_a_chunk_that_fails_everywhere_fails_the_run_naming_chunk_servers_and_me
     with fakes(tmp_path, server_info, {"fail_chunks": {2}}, {"fail_chunks": {2}}) as servers:
         assert run(workflow, song, servers, out) == 1
     err = capsys.readouterr().err
-    assert "error: chunk 3 of 4 (frames 16-23) failed on every server:" in err
+    assert "error: chunk 3 of 4: frames 16-23 failed on every server:" in err
     for server in servers:
         assert (f"  http://{server.address}: node 9 (AudioWalkBigGANGenerate 'BigGAN Generate') failed: "
                 f"torch.OutOfMemoryError: {CHUNK_ERROR}") in err

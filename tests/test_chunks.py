@@ -14,7 +14,8 @@ from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.features import AudioFeatures
 from audiowalk_core.frame_noise import FrameKeyedNoise, keyframe_noise
 from audiowalk_core.keyframes import chunk_keyframes, interpolate_frames, select_keyframes
-from audiowalk_core.video import missing_frame_ranges, save_video
+from audiowalk_core.chunks import missing_frame_ranges
+from audiowalk_core.save_music_video import save_video
 
 CLOCK = FrameClock(Fraction(30), 48000, 5400)  # three minutes at 30 fps
 

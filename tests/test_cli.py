@@ -19,7 +19,7 @@ SERVER_INFO = {"LoadAudio": CORE_INFO["LoadAudio"], "FakeSave": OBJECT_INFO["Fak
                "FakeRaise": OBJECT_INFO["FakeRaise"]}
 API = {
     "1": {"class_type": "LoadAudio", "inputs": {"audio": "placeholder.wav"}, "_meta": {"title": "Song"}},
-    "2": {"class_type": "FakeSave", "inputs": {"audio": ["1", 0], "text": "hi", "chunk_start_frame": 0},
+    "2": {"class_type": "FakeSave", "inputs": {"audio": ["1", 0], "text": "hi", "start_frame": 0},
           "_meta": {"title": "Save Video"}},
 }
 
@@ -40,13 +40,13 @@ def test_comfy_run_uploads_sets_runs_and_downloads(server, song, tmp_path, capsy
     workflow.write_text(json.dumps(API))
     out = tmp_path / "result" / "video.mp4"
     code = cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
-                     "--set", "Save Video.text=hello world", "--set", "2.chunk_start_frame=3", "-o", str(out)])
+                     "--set", "Save Video.text=hello world", "--set", "2.start_frame=3", "-o", str(out)])
     assert code == 0, capsys.readouterr().err
     sent = server.prompts[-1]
     assert sent["1"]["inputs"]["audio"] == "song.wav"
     assert (server.input_dir / "song.wav").read_bytes() == song.read_bytes()
     saved = json.loads(out.read_text())
-    assert saved["text"] == "hello world" and saved["chunk_start_frame"] == 3
+    assert saved["text"] == "hello world" and saved["start_frame"] == 3
     err = capsys.readouterr().err
     assert "running Save Video (node 2)" in err
 
@@ -59,7 +59,7 @@ def test_comfy_run_takes_ui_format_workflows(server, song, tmp_path):
     workflow.write_text(json.dumps(ui))
     assert cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
                      "-o", str(tmp_path / "out")]) == 0
-    assert server.prompts[-1]["2"]["inputs"] == {"audio": ["1", 0], "text": "from ui", "chunk_start_frame": 0}
+    assert server.prompts[-1]["2"]["inputs"] == {"audio": ["1", 0], "text": "from ui", "start_frame": 0}
     assert len(list((tmp_path / "out").iterdir())) == 1
 
 

@@ -14,7 +14,7 @@ from fake_comfyui import FakeComfyUI
 def _prompt(save_text="hello", source_audio="song.wav"):
     return {
         "1": {"class_type": "FakeSource", "inputs": {"audio": source_audio, "seed": 1}, "_meta": {"title": "Song"}},
-        "2": {"class_type": "FakeSave", "inputs": {"audio": ["1", 0], "text": save_text, "chunk_start_frame": 0},
+        "2": {"class_type": "FakeSave", "inputs": {"audio": ["1", 0], "text": save_text, "start_frame": 0},
               "_meta": {"title": "Save Video"}},
     }
 

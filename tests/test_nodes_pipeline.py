@@ -82,7 +82,7 @@ def test_save_video_numbers_files_and_refuses_escaping_prefixes(pack, comfy_home
                 audio=audio)
     second = run(pack, "AudioWalkSaveVideo", images=images, fps=30.0, filename_prefix="AudioWalk/test", crf=23)
     assert first["ui"]["images"][0] == {"filename": "test_00001_.mp4", "subfolder": "AudioWalk", "type": "output"}
-    assert first["ui"]["animated"] == (True,)
+    assert first["ui"]["animated"] == [True]
     assert second["ui"]["images"][0]["filename"] == "test_00002_.mp4"
     with av.open(first["result"][0]) as container:
         assert container.streams.video[0].frames == 30 and len(container.streams.audio) == 1
@@ -115,7 +115,10 @@ def test_save_video_joins_chunks_on_the_last_one(pack, comfy_home, song):
         index += 1
         prompt = prompt_for_chunk(prompt, "5", index, chunk.origin)
     assert [o["result"] for o in outputs[:2]] == [("",), ("",)]
-    assert outputs[0]["ui"]["text"] == ["chunk 1 of 3: frames 0-39 of 90 saved"]
+    # a part adds no output (the Queue panel then shows no card for the chunk); the last one shows the mp4 only
+    assert "ui" not in outputs[0] and "ui" not in outputs[1]
+    assert outputs[2]["ui"] == {"images": [{"filename": "long_00001_.mp4", "subfolder": "", "type": "output"}],
+                                "animated": [True]}
     final = outputs[2]["result"][0]
     with av.open(final) as container:
         assert container.streams.video[0].frames == 90

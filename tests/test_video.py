@@ -14,8 +14,8 @@ from support import sine
 from audiowalk_core.audio import AudioClip
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import interpolate_frames, select_keyframes
-from audiowalk_core.video import (VideoWriter, chunk_parts, chunk_parts_complete, join_chunk_parts,
-                                  next_numbered_path, write_chunk_part, write_video)
+from audiowalk_core.chunks import chunk_parts, chunk_parts_complete, join_chunk_parts, write_chunk_part
+from audiowalk_core.video import VideoWriter, next_numbered_path, write_video
 
 
 def gradient_frames(count, height=24, width=32):
@@ -128,9 +128,9 @@ def test_overlapping_or_oversized_chunks_are_refused(tmp_path):
     parts = tmp_path / ".parts"
     write_chunk_part(parts, frames[:10], 30, start_frame=0, total_frames=20)
     write_chunk_part(parts, frames[:10], 30, start_frame=5, total_frames=20)
-    with pytest.raises(AudioWalkInputError, match="chunk_start_frame"):
+    with pytest.raises(AudioWalkInputError, match="^chunk_frames: part part-000000005-000000010.mp4 overlaps"):
         chunk_parts_complete(parts, 20)
-    with pytest.raises(AudioWalkInputError, match="chunk_start_frame"):
+    with pytest.raises(AudioWalkInputError, match="^images: frames 10..29 do not fit a render of 20 frames"):
         write_chunk_part(parts, frames, 30, start_frame=10, total_frames=20)
 
 
@@ -187,7 +187,7 @@ def test_joining_with_a_missing_part_is_refused(tmp_path):
     write_chunk_part(parts, frames[:5], 30, start_frame=0, total_frames=20, preset="ultrafast")
     write_chunk_part(parts, frames[10:], 30, start_frame=10, total_frames=20, preset="ultrafast")
     assert not chunk_parts_complete(parts, 20)
-    with pytest.raises(AudioWalkInputError, match="chunk_start_frame"):
+    with pytest.raises(AudioWalkInputError, match="^chunk_index: the parts in .parts do not cover the render"):
         join_chunk_parts(parts, tmp_path / "gap.mp4", 30)
     assert not (tmp_path / "gap.mp4").exists() and len(chunk_parts(parts)) == 2
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -186,3 +187,73 @@ def probe(path: Path) -> dict:
             audio = container.streams.audio[0]
             audio_seconds = sum(f.samples for f in container.decode(audio)) / audio.rate
     return {"frames": frames, "fps": fps, "audio_seconds": audio_seconds, "tags": tags}
+
+
+class HeadlessFrontend:
+    """ComfyUI's real frontend in headless Chromium, driven over the DevTools protocol (websocket-client)."""
+
+    def __init__(self, address: str, profile: Path):
+        import websocket
+
+        port = free_port()
+        self.process = subprocess.Popen([shutil.which("chromium") or "chromium", "--headless=new", "--no-sandbox",
+                                         "--disable-gpu", f"--remote-debugging-port={port}",
+                                         "--disable-background-networking", "--disable-component-update",
+                                         "--disable-sync", "--no-first-run",
+                                         f"--user-data-dir={profile}", "about:blank"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/json", timeout=2) as response:
+                    page = next(t for t in json.loads(response.read()) if t["type"] == "page")
+                break
+            except (OSError, StopIteration):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+        self.socket = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=120,
+                                                  suppress_origin=True)  # Chromium refuses foreign origins
+        self.next_id, self.events = 0, []
+        self.call("Runtime.enable")
+        self.call("Page.navigate", url=f"http://{address}/")
+        deadline = time.monotonic() + 120
+        while not self.evaluate("!!(window.app && window.app.graph)"):
+            assert time.monotonic() < deadline, "the ComfyUI frontend did not load"
+            time.sleep(1)
+        time.sleep(2)  # extensions finish registering
+
+    def call(self, method, **params):
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        while True:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == self.next_id:
+                return message.get("result", {})
+            self.events.append(message)
+
+    def evaluate(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise AssertionError(result["exceptionDetails"].get("exception", {}).get("description"))
+        return result.get("result", {}).get("value")
+
+    def errors(self) -> list[str]:
+        return [(e["params"].get("exceptionDetails", {}).get("exception", {}).get("description", "")
+                 or json.dumps(e))[:800] for e in self.events
+                if e.get("method") == "Runtime.exceptionThrown"
+                or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")]
+
+    def screenshot(self, path: Path, width: int = 1600, height: int = 1000) -> Path:
+        import base64
+
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
+        time.sleep(1)
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        Path(path).write_bytes(base64.b64decode(data))
+        return Path(path)
+
+    def close(self):
+        self.socket.close()
+        self.process.terminate()
+        self.process.wait(timeout=30)

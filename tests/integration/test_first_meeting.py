@@ -1,0 +1,204 @@
+"""What a new user meets first, on a real ComfyUI 0.3.64 and its frontend (skipped without COMFYUI_DIR):
+Cancel of the diffused template at 512 px on the CPU, a chunked render as ONE entry of the Queue panel, the
+bundled demo song's player, and the shipped templates as the frontend draws them at 1600x1000.
+
+    COMFYUI_DIR=/path/to/ComfyUI AUDIOWALK_SD15_CHECKPOINT=/path/to/random-sd15.safetensors \\
+        .venv/bin/pytest -q -s tests/integration/test_first_meeting.py
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from audiowalk_tools.comfy_client import ComfyClient
+from comfy_harness import (COMFYUI_DIR, REPO_ROOT, ComfyServer, HeadlessFrontend, make_biggan, run_whole_song,
+                           sd15_checkpoint, shipped_prompt)
+from frontend_layout import LAYOUT_JS, layout_problems
+
+pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
+              pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
+
+SCREENSHOTS = os.environ.get("AUDIOWALK_SCREENSHOTS")  # a folder to keep the screenshots in (outside the repo)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("first_meeting")
+    make_biggan(base)
+    if os.environ.get("AUDIOWALK_SD15_CHECKPOINT"):
+        sd15_checkpoint(base, tmp_path_factory.getbasetemp())
+    with ComfyServer(base) as running:
+        yield running
+    (base / "models" / "checkpoints" / "random-sd15.safetensors").unlink(missing_ok=True)
+
+
+def parts_folders(base: Path) -> list[str]:
+    return sorted(str(p.relative_to(base)) for p in (base / "output").rglob("*") if ".parts-" in p.name)
+
+
+# -------------------------------------------------------------------------------------------- the Queue panel
+def panel_cards(history: dict) -> list[dict]:
+    """The cards ComfyUI frontend 1.27's Queue panel draws from ``/history?max_items=64`` (its queueStore and
+    TaskItemImpl, read from comfyui_frontend_package 1.27.10): entries sorted by queue number (``prompt[0]``),
+    newest first; a finished entry is flattened into one card per output item ("animated" dropped); an entry
+    that was interrupted or failed is one card. A card previews an item whose file ends in .mp4/.webm (video)."""
+    cards = []
+    for entry in sorted(history.values(), key=lambda e: e["prompt"][0], reverse=True):
+        messages = entry.get("status", {}).get("messages", [])
+        interrupted = any(m[0] == "execution_interrupted" for m in messages)
+        status = "Cancelled" if interrupted else {"success": "Completed", "error": "Failed"}.get(
+            entry.get("status", {}).get("status_str"))
+        if status != "Completed":
+            cards.append({"prompt_id": entry["prompt"][1], "status": status, "item": None})
+            continue
+        for node_outputs in entry.get("outputs", {}).values():
+            for media, items in node_outputs.items():
+                if media == "animated":
+                    continue
+                for item in items:
+                    cards.append({"prompt_id": entry["prompt"][1], "status": status, "media": media,
+                                  "item": item if isinstance(item, dict) else {"text": item}})
+    return cards
+
+
+def test_a_four_chunk_render_is_one_card_with_the_mp4_in_the_queue_panel(server):
+    client = ComfyClient(server.address)
+    before = set(client.get_json("/history"))
+    prompt = shipped_prompt("audiowalk_biggan", {"Audio Features.fps": "8", "Render in Chunks.chunk_frames": 40,
+                                                 "Save Music Video.filename_prefix": "it/one_card"})
+    final, entries = run_whole_song(client, prompt)
+    assert len(entries) == 4
+    history = client.get_json("/history?max_items=64")
+    ours = {key: entry for key, entry in history.items() if key not in before}
+    cards = panel_cards(ours)
+    print(f"{len(ours)} history entries of the render, {len(cards)} card(s):", json.dumps(cards))
+    assert len(cards) == 1, cards
+    [card] = cards
+    assert card["status"] == "Completed" and card["item"]["filename"].endswith(".mp4")
+    assert card["item"]["type"] == "output" and card["item"]["subfolder"] == "it"
+    # the card is the newest entry: the frontend only adds entries numbered above the newest it holds
+    numbers = sorted(entry["prompt"][0] for entry in ours.values())
+    assert max(numbers) == next(e["prompt"][0] for e in ours.values() if e["prompt"][1] == card["prompt_id"])
+    assert len(ours) <= 3  # earlier chunks' entries are forgotten as the render goes (first and previous stay)
+    url = (f"http://{server.address}/api/view?filename={card['item']['filename']}&subfolder=it&type=output")
+    with urllib.request.urlopen(url, timeout=30) as response:
+        assert response.status == 200 and response.read(12)[4:8] == b"ftyp"
+    assert parts_folders(server.base) == []
+
+
+# -------------------------------------------------------------------------------------------- Load Song
+def test_the_demo_songs_player_request_answers_200(server):
+    client = ComfyClient(server.address)
+    info = client.get_json("/object_info/AudioWalkLoadAudio")["AudioWalkLoadAudio"]
+    assert "audiowalk_demo.flac" in info["input"]["required"]["audio"][0]
+    url = f"http://{server.address}/api/view?filename=audiowalk_demo.flac&type=input"
+    with urllib.request.urlopen(url, timeout=30) as response:  # what the frontend's player asks for
+        assert response.status == 200 and response.read(4) == b"fLaC"
+    assert (server.base / "input" / "audiowalk_demo.flac").is_file()
+
+
+# -------------------------------------------------------------------------------------------- Cancel
+@pytest.mark.skipif(not os.environ.get("AUDIOWALK_SD15_CHECKPOINT"), reason="needs AUDIOWALK_SD15_CHECKPOINT")
+def test_cancel_of_the_diffused_template_at_512_px_on_the_cpu_is_idle_within_60_s(server):
+    """The template as shipped (512 px, 61 keyframes per chunk, 10 steps) but for the checkpoint: Cancel during
+    sampling returns the queue to idle within 60 s and leaves no parts folder; the cancel is named."""
+    import websocket
+
+    client = ComfyClient(server.address)
+    prompt = shipped_prompt("audiowalk_diffused_biggan", {"Load Checkpoint.ckpt_name": "random-sd15.safetensors",
+                                                          "Save Music Video.filename_prefix": "it/cancel"})
+    diffuse = next(nid for nid, node in prompt.items() if node["class_type"] == "AudioWalkDiffuseKeyframes")
+    socket = websocket.create_connection(f"ws://{server.address}/ws?clientId={client.client_id}", timeout=600)
+    started = time.monotonic()
+    prompt_id = client.queue_prompt(prompt)
+    texts = []
+    try:
+        while True:  # until the first sampler step of the first sub-batch has been reported
+            message = socket.recv()
+            if isinstance(message, bytes):  # ComfyUI's progress text: 4-byte type, 4-byte length, node id, text
+                texts.append(message[8:].decode("utf-8", "replace"))
+                continue
+            event = json.loads(message)
+            if event["type"] == "execution_error":
+                pytest.fail(json.dumps(event["data"])[:3000])
+            if event["type"] == "progress" and str(event["data"].get("node")) == diffuse:
+                break
+            assert time.monotonic() - started < 900, "the diffused template never reached its sampler"
+        reached = time.monotonic() - started
+        time.sleep(3)
+        cancelled = time.monotonic()
+        urllib.request.urlopen(urllib.request.Request(f"http://{server.address}/interrupt", data=b"{}",
+                                                      method="POST"), timeout=30).read()
+        while True:
+            queue = client.get_json("/queue")
+            if not queue["queue_running"] and not queue["queue_pending"]:
+                break
+            assert time.monotonic() - cancelled < 60, "the queue is still busy 60 s after Cancel"
+            time.sleep(0.5)
+        idle_after = time.monotonic() - cancelled
+        socket.settimeout(2)
+        try:
+            while True:
+                message = socket.recv()
+                if isinstance(message, bytes):
+                    texts.append(message[8:].decode("utf-8", "replace"))
+        except (websocket.WebSocketTimeoutException, OSError):
+            pass
+    finally:
+        socket.close()
+    print(f"first sampler step after {reached:.0f} s; idle {idle_after:.1f} s after Cancel; texts: {texts}")
+    entry = client.get_json(f"/history/{prompt_id}")[prompt_id]
+    assert any(m[0] == "execution_interrupted" for m in entry["status"]["messages"])
+    assert parts_folders(server.base) == []
+    assert any("cancelled at chunk 1 of 3" in text for text in texts), texts
+    assert any("timing the first batch" in text or "for this song" in text for text in texts), texts
+
+
+# -------------------------------------------------------------------------------------------- templates
+# The nodes a user must touch in each template, by title (a template another issue adds: its own entry here;
+# a template without one is checked with every node).
+MUST_TOUCH = {
+    "AudioWalk BigGAN music video": ("Read me", "Load Song", "Render in Chunks", "Load BigGAN", "Save Music Video"),
+    "AudioWalk BigGAN and Stable Diffusion img2img": ("Read me", "Load Song", "Render in Chunks", "Load Checkpoint",
+                                                      "Positive Prompt", "Negative Prompt", "Diffuse Keyframes",
+                                                      "Save Music Video"),
+}
+PREVIEWS = ("Save Music Video",)
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (apt-get install chromium)")
+@pytest.mark.xfail(strict=False, reason="open (issue 17 item 3): the notes' text is 8 px at the opening zoom 0.62 "
+                   "(the frontend's Markdown note is 13.3 px at zoom 1), and the diffused template opens with its "
+                   "SD nodes off-screen and the MODEL, VAE, IMAGE, NOISE and chunk links behind Negative Prompt, Sampler "
+                   "and Load Checkpoint")
+def test_every_shipped_template_reads_at_1600_by_1000(server, tmp_path):
+    frontend = HeadlessFrontend(server.address, tmp_path / "chromium-profile")
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    shots.mkdir(parents=True, exist_ok=True)
+    found = {}
+    try:
+        frontend.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
+                      mobile=False)
+        frontend.evaluate("(async () => { await window.app.extensionManager.setting.set("
+                          "'Comfy.TutorialCompleted', true); })()")
+        frontend.evaluate("document.querySelectorAll('.p-dialog-close-button').forEach(b => b.click())")
+        for ui_path in sorted((REPO_ROOT / "workflows").glob("*.json")):
+            frontend.evaluate(f"(async () => {{ await window.app.loadGraphData({ui_path.read_text()}); }})()")
+            time.sleep(2)
+            frontend.screenshot(shots / f"{ui_path.stem.replace(' ', '_')}.png")
+            layout = frontend.evaluate(LAYOUT_JS)
+            touch = MUST_TOUCH.get(ui_path.stem) or tuple(node["title"] for node in layout["nodes"])
+            problems = layout_problems(layout, touch, PREVIEWS)
+            if problems:
+                found[ui_path.name] = problems
+    finally:
+        frontend.close()
+    print(json.dumps(found, indent=1))
+    assert not found, json.dumps(found, indent=1)
