@@ -14,7 +14,7 @@ from audiowalk_core.features import AudioFeatures
 
 @dataclass(frozen=True)
 class MappedFeatures(AudioFeatures):
-    """AudioFeatures with the music map's fields (as helper musicmap adds them)."""
+    """AudioFeatures with the music map's fields (as the music map adds them: sections, beats, downbeats)."""
 
     sections: tuple = ()
     downbeat_frames: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
