@@ -23,7 +23,7 @@ from .settings import BAND_MODES, DEFAULTS
 
 # BAND_MODES and the band parameters' defaults: settings.py (improved: our bands on the exact clock; seed: the
 # notebook's bands and frame count; seed_full_length: its band maths on the exact clock, windows zero-padded).
-LOG_BANDS_IN_MEMORY_BYTES = 32 << 20  # log bands beyond this (about 16 min at 44.1 kHz) go to a temporary file
+LOG_BANDS_IN_MEMORY_BYTES = 8 << 20  # log bands beyond this (about 4 min at 44.1 kHz) go to a temporary file
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@ import math
 
 import numpy as np
 
+from .sections import beat_synchronous
+
 METERS = (3, 4)
 
 
@@ -126,9 +128,7 @@ def beat_accents(beat_rows: np.ndarray, onset: np.ndarray, low_power: np.ndarray
     onset_accent = np.array([onset[s].max() if s.stop > s.start else 0.0 for s in near])
     edges = np.append(beat_rows, min(rows, int(beat_rows[-1]) + int(np.median(np.diff(beat_rows)))
                                      if count > 1 else rows))
-    cumulative = np.vstack([np.zeros((1, 12)), np.cumsum(np.asarray(chroma, np.float64), axis=0)])
-    means = np.array([(cumulative[edges[i + 1]] - cumulative[edges[i]]) / max(edges[i + 1] - edges[i], 1)
-                      for i in range(count)])
+    means = beat_synchronous(chroma, edges)  # each beat interval's mean chroma, read a block of rows at a time
     norms = np.linalg.norm(means, axis=1) + 1e-12
     unit = means / norms[:, None]
     change = np.zeros(count)

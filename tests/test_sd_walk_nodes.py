@@ -84,9 +84,9 @@ def test_save_music_video_reports_reactivity(pack, comfy_home):
     texts = []
     for index in range(3):
         chunk = plan_chunk(120, 40, index, FEATURES.clock, "react", "one chunk")
-        result = node(pack, "AudioWalkSaveVideo").save(images[index * 40:(index + 1) * 40], "AudioWalk/r", 23,
-                                                        chunk=chunk, features=FEATURES)
-        texts.append(result["ui"]["text"][0])
+        saver = node(pack, "AudioWalkSaveVideo")
+        saver.save(images[index * 40:(index + 1) * 40], "AudioWalk/r", 23, chunk=chunk, features=FEATURES)
+        texts.append(saver.last_message)  # the text under the node (no "text" output: the Queue panel)
     assert "reactivity: picture change vs onsets" in texts[-1] and "(whole song)" in texts[-1]
     assert "lag 0 frames" in texts[-1] and "frames 0-39" in texts[0]
 
