@@ -9,10 +9,10 @@ import weakref
 from pathlib import Path
 
 from ...errors import AudioWalkInputError, require_choice
+from ..devices import DEVICES, resolve_device  # noqa: F401 - the one device policy (DEVICES re-exported)
 from .runtime import DTYPES, NOISE_MODES, StyleGANHandle
 from .store import SUFFIXES
 
-DEVICES = ("auto", "cpu", "cuda", "mps")
 _SHARED = weakref.WeakValueDictionary()
 _LOCK = threading.RLock()
 
@@ -41,22 +41,6 @@ def locate_model(name: str, search_dirs) -> Path:
         return Path(name)
     raise AudioWalkInputError("model_name", f"{name!r} is not in the stylegan models folder",
                               "a .pkl, .pt or .safetensors file in ComfyUI's models/stylegan folder")
-
-
-def resolve_device(device: str = "auto", host_device=None):
-    """torch.device for "auto" (the host application's device, else CUDA, else CPU), "cpu", "cuda", "mps"."""
-    import torch
-
-    if isinstance(device, torch.device):
-        return device
-    require_choice("device", device, DEVICES)
-    if device == "auto":
-        if host_device is not None:
-            return torch.device(host_device)
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device == "cuda" and not torch.cuda.is_available():
-        raise AudioWalkInputError("device", "cuda is not available here", "auto or cpu")
-    return torch.device(device)
 
 
 def resolve_dtype(dtype: str, device) -> str:
