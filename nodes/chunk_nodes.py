@@ -2,12 +2,11 @@
 (frame-coherent img2img on the keyframes of a chunk)."""
 from __future__ import annotations
 
-from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, chunk_prompt_id,
-                                   render_chunk)
+from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, render_chunk
 from audiowalk_core.frame_noise import FrameKeyedNoise
 from audiowalk_core.keyframe_diffusion import format_duration
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
-from .comfy_adapter import current_prompt_id, forget_history, remember_running_chunk, show_chunk_progress
+from .comfy_adapter import current_prompt_id, remember_running_chunk, show_chunk_progress
 from .sd_walk_nodes import song_chunk_outputs
 
 
@@ -82,10 +81,8 @@ class AudioWalkRenderChunks:
                                    node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, chunk_progress_text(chunk))
         remember_running_chunk(chunk)
-        # The history entries of the chunks before the previous one (they have no outputs, so the Queue panel
-        # shows no card for them, but each would take one of its 64 places). The first prompt's entry and the
-        # previous chunk's (a client may be reading it) stay.
-        forget_history([chunk_prompt_id(chunk.origin, index) for index in range(1, chunk.index - 1)])
+        # The chunks' history entries stay: they have no outputs, so the Queue panel shows no card for them, and a
+        # client following the chunk prompts (audiowalk comfy-run) reads each one, however far behind it is.
         return (part, chunk, chunk.start_frame, chunk.frame_count)
 
 

@@ -219,19 +219,6 @@ def queue_chunk_request(request) -> bool:
     return True
 
 
-def forget_history(prompt_ids) -> None:
-    """Delete these prompts' entries from ComfyUI's history (earlier chunks of a render: no outputs, but each one
-    would take a place of the Queue panel's 64). Nothing outside ComfyUI."""
-    instance = _prompt_server()
-    if instance is None:
-        return
-    for prompt_id in prompt_ids:
-        try:
-            instance.prompt_queue.delete_history_item(prompt_id)
-        except Exception:  # noqa: BLE001 - bookkeeping only
-            pass
-
-
 def send_node_text(node_id, text: str) -> None:
     """``text`` under the node in the frontend (ComfyUI's progress text; nothing outside ComfyUI)."""
     instance = _prompt_server()

@@ -86,7 +86,7 @@ def test_a_four_chunk_render_is_one_card_with_the_mp4_in_the_queue_panel(server)
     # the card is the newest entry: the frontend only adds entries numbered above the newest it holds
     numbers = sorted(entry["prompt"][0] for entry in ours.values())
     assert max(numbers) == next(e["prompt"][0] for e in ours.values() if e["prompt"][1] == card["prompt_id"])
-    assert len(ours) <= 3  # earlier chunks' entries are forgotten as the render goes (first and previous stay)
+    assert len(ours) == 4  # every chunk's entry stays for the clients that follow them; only the last has a card
     url = (f"http://{server.address}/api/view?filename={card['item']['filename']}&subfolder=it&type=output")
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.status == 200 and response.read(12)[4:8] == b"ftyp"
