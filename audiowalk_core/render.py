@@ -54,11 +54,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
 
     say = on_message or (lambda text: None)
-    output_path = Path(output_path)
-    if output_path.suffix.lower() != ".mp4":
-        raise AudioWalkInputError("output", f"{str(output_path)!r} does not end in .mp4", "an .mp4 file name")
-    if int(batch_size) < 1:
-        raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
+    output_path = check_render_output(output_path, batch_size)
     settings = (settings or DEFAULT_PIPELINE).replace(**setting_changes)
     frame_rate = parse_fps(settings.fps)
     seed = settings.seed
@@ -91,10 +87,65 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     return output_path
 
 
+def check_render_output(output_path, batch_size) -> Path:
+    """What every render checks before any work: ``output_path`` names an .mp4 and ``batch_size`` is at least 1."""
+    output_path = Path(output_path)
+    if output_path.suffix.lower() != ".mp4":
+        raise AudioWalkInputError("output", f"{str(output_path)!r} does not end in .mp4", "an .mp4 file name")
+    if int(batch_size) < 1:
+        raise AudioWalkInputError("batch_size", f"{batch_size!r} is below 1", "a batch size of at least 1")
+    return output_path
+
+
+def render_stylegan_song(song_path, output_path, model_path, *, settings=None, batch_size: int = 8,
+                         on_progress=None, start_seconds: float = 0.0, duration_seconds: float | None = None,
+                         crf: int = 18, device: str = "auto", dtype: str = "auto", noise_mode: str = "random",
+                         on_message=None, **walk_options) -> Path:
+    """``audiowalk render SONG --model MODEL.pkl|.pt|.safetensors``: song -> features (the pipeline's settings) ->
+    ``generators.stylegan.walk.stylegan_latents`` -> frames -> mp4 with the song, streaming like
+    :func:`render_song` (the song read from a temporary file in blocks). The model is read and checked before the
+    audio is analysed; ``walk_options`` go to ``stylegan_latents`` (strengths, features ...)."""
+    import math
+
+    from .audio_file import close_clip, load_audio_to_disk
+    from .clock import parse_fps
+    from .generators.stylegan.shared import load_shared_stylegan
+    from .generators.stylegan.walk import stylegan_latents
+    from .pipeline import DEFAULT_PIPELINE, compute_song_features
+
+    say = on_message or (lambda text: None)
+    output_path = check_render_output(output_path, batch_size)
+    handle = load_shared_stylegan(model_path, dtype=dtype, device=device, noise_mode=noise_mode)
+    config = handle.network.config
+    say(f"model {Path(model_path).name}: {config.kind} {config.resolution}x{config.resolution}, z {config.z_dim}, "
+        f"c {config.c_dim}, on {handle.device} ({str(handle.dtype).replace('torch.', '')})")
+    settings = settings or DEFAULT_PIPELINE
+    frame_rate = parse_fps(settings.fps)
+    with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
+        clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
+        try:
+            features = compute_song_features(clip, settings)
+            for warning in features.warnings:
+                say(f"WARNING: {warning}")
+            truncation = settings.truncation if math.isfinite(settings.truncation) else 0.7
+            latents = stylegan_latents(features, z_dim=config.z_dim, c_dim=config.c_dim, seed=settings.seed,
+                                       truncation=truncation, walk_mode=settings.walk_mode, **walk_options)
+            del features
+            say(f"{Path(song_path).name}: {clip.num_samples / clip.sample_rate:.2f} s -> {latents.frame_count} "
+                f"frames at {frame_rate} fps")
+            output_path.parent.mkdir(parents=True, exist_ok=True)
+            render_frames(handle, latents, output_path, frame_rate, audio=clip, batch_size=int(batch_size),
+                          crf=crf, on_progress=on_progress)
+        finally:
+            close_clip(clip)
+    return output_path
+
+
 def render_frames(handle, latents, output_path, fps, *, audio=None, batch_size: int = 8, crf: int = 18,
                   preset: str = "medium", on_progress=None, keep_whole_audio: bool = False,
                   output_mapping: str = "fixed") -> Path:
-    """BigGAN frames of ``latents`` -> ``output_path`` (mp4 with ``audio``), generation and encoding at once.
+    """The frames of ``latents`` from any generator ``handle`` -> ``output_path`` (mp4 with ``audio``), generation
+    and encoding at once.
 
     The frames leave the device as uint8 (``generate_frames(output_format="uint8")``) and go through the
     VideoWriter's bounded queue to its encoder thread, so the generator works on batch n+1 while x264 encodes

@@ -62,7 +62,7 @@ def cmd_render_stylegan(args, progress) -> int:
     import tempfile
     import time
 
-    from audiowalk_core.generators.stylegan.render import render_stylegan_song
+    from audiowalk_core.render import render_stylegan_song
     from .cli import settings_from_args
 
     started = time.perf_counter()

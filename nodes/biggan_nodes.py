@@ -1,10 +1,10 @@
 """BigGAN nodes: Load BigGAN (models/biggan) and BigGAN Generate (latents -> frames, in batches)."""
 from __future__ import annotations
 
-import torch
 
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.generators import OUTPUT_MAPPINGS, generate_frames
+from audiowalk_core.generators.batches import collect_frames
 from audiowalk_core.generators.biggan.store import check_choice, load_shared_biggan, model_choices
 from audiowalk_core.generators.devices import DEVICES, DTYPES
 from .comfy_adapter import (free_device_memory, manage_model, model_devices, model_directories, progress_callback,
@@ -83,16 +83,10 @@ class AudioWalkBigGANGenerate:
     def generate(self, model, latents, start_frame, frame_count, batch_size, output_mapping="fixed"):
         part = latents.slice_frames(int(start_frame), int(frame_count))
         on_progress = progress_callback(part.frame_count)
-        images = None
         try:
             model = ready_model(model, model.generation_bytes(min(int(batch_size), max(part.frame_count, 1))))
-            position = 0
-            for batch in generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
-                                         on_progress=on_progress):
-                if images is None:  # one IMAGE tensor filled batch by batch: no second copy of every frame
-                    images = torch.empty((part.frame_count,) + tuple(batch.shape[1:]), dtype=torch.float32)
-                images[position:position + len(batch)] = batch
-                position += len(batch)
+            images = collect_frames(generate_frames(model, part, batch_size=batch_size, output_mapping=output_mapping,
+                                                    on_progress=on_progress), part.frame_count)
         finally:
             free_device_memory()
         return (images,)

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import dataclasses
 
-import torch
 
+from audiowalk_core.generators.batches import collect_frames
 from audiowalk_core.generators.stylegan.shared import DEVICES, load_shared_stylegan, locate_model, model_files
 from audiowalk_core.generators.stylegan.walk import GROUP_FEATURES, stylegan_latents
 from audiowalk_core.walk import WALK_MODES
@@ -134,14 +134,10 @@ class AudioWalkStyleGANGenerate:
         device = load_managed(model.patcher, model.generation_bytes(batch))
         if device is not None:
             model = dataclasses.replace(model, device=device)
-        images = None
         try:
-            position = 0
-            for frames in model.generate_frames(part, batch_size=batch, on_progress=progress_callback(part.frame_count)):
-                if images is None:
-                    images = torch.empty((part.frame_count,) + tuple(frames.shape[1:]), dtype=torch.float32)
-                images[position:position + len(frames)] = frames
-                position += len(frames)
+            images = collect_frames(model.generate_frames(part, batch_size=batch,
+                                                          on_progress=progress_callback(part.frame_count)),
+                                    part.frame_count)
         finally:
             free_device_memory()
         return (images,)

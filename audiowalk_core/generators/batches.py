@@ -93,3 +93,17 @@ def _hand_out(waiting, total: int, on_progress) -> Iterator:
     yield host
     if on_progress is not None:
         on_progress(last, total)
+
+
+def collect_frames(batches, frame_count: int):
+    """The frame batches (CPU tensors [B, H, W, 3]) of ``frame_count`` frames as one IMAGE tensor
+    [frame_count, H, W, 3] float32, filled batch by batch (no second copy of every frame); None when no batch came."""
+    import torch
+
+    images, position = None, 0
+    for batch in batches:
+        if images is None:
+            images = torch.empty((int(frame_count),) + tuple(batch.shape[1:]), dtype=torch.float32)
+        images[position:position + len(batch)] = batch
+        position += len(batch)
+    return images
