@@ -200,3 +200,9 @@ def with_music_map_of(features, source):
         if name in source.curves:
             curves[name] = source.curves[name]
     return dataclasses.replace(attached, curves=curves, tempo_bpm=source.tempo_bpm)
+
+
+def sections_text(features) -> str:
+    """One line per section of ``features``: "12.00-48.50 s: B" (start and end in seconds, label)."""
+    return "\n".join(f"{s.start_seconds:.2f}-{s.end_seconds:.2f} s: {s.label}" for s in getattr(features, "sections", ()))
+

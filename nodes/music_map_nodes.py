@@ -4,11 +4,13 @@ from __future__ import annotations
 import logging
 
 from audiowalk_core.audio import audio_from_comfy, audio_to_comfy
+from audiowalk_core.music_map import sections_text
 from audiowalk_core.music_map_plot import plot_music_map
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import rgb_to_comfy_image
 from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
 from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
+from audiowalk_core.settings import DEFAULTS, setting
 from .comfy_adapter import input_directory, progress_callback, temp_directory
 
 _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
@@ -112,14 +114,14 @@ class AudioWalkStemFeatures:
         return {"required": {
             "stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
             "stem": _STEM_CHOICE,
-            "fps": ("STRING", {"default": "30", "tooltip": "Video frame rate, exact (as in Audio Features)."}),
-            "band_count": ("INT", {"default": 48, "min": 1, "max": 512, "tooltip": "Number of log-spaced bands."}),
+            "fps": setting("fps").input_type(),  # declared once (audiowalk_core/settings.py), as in Audio Features
+            "band_count": setting("band_count").input_type(),
         }, "optional": {
             "mix_features": ("AUDIOWALK_FEATURES", {"tooltip": "The mix's features (Audio Features): the stem "
                                                                "then moves on the song's beats, bars and sections."}),
         }}
 
-    def analyse(self, stems, stem, fps, band_count=48, mix_features=None):
+    def analyse(self, stems, stem, fps, band_count=DEFAULTS.band_count, mix_features=None):
         fps = str(fps).strip()
         features = stem_features(stems, str(stem).strip(), fps, mix_features, band_count=int(band_count),
                                  on_progress=progress_callback(4))
@@ -143,9 +145,7 @@ class AudioWalkMusicMap:
 
     def draw(self, features, stems=None):
         energy = stem_energies(stems, features.clock) if stems is not None else None
-        text = "\n".join(f"{s.start_seconds:.2f}-{s.end_seconds:.2f} s: {s.label}"
-                         for s in getattr(features, "sections", ()))
-        return (rgb_to_comfy_image(plot_music_map(features, energy)), text, float(features.tempo_bpm),
+        return (rgb_to_comfy_image(plot_music_map(features, energy)), sections_text(features), float(features.tempo_bpm),
                 int(getattr(features, "meter", 0)))
 
 
