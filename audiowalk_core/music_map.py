@@ -45,6 +45,11 @@ class MusicMap:
     warnings: tuple = ()
 
 
+# Mean rise (dB per log band and row) below which the beat onset is taken as none: a steady sine's flux is ~1e-6,
+# white noise's median 0.9, a click's 15.
+ONSET_FLOOR = 0.05
+
+
 def _low_band_power(log_bands, band_low_hz: np.ndarray, low_hz: float = 200.0, block_rows: int = 8192):
     """Summed power below ``low_hz`` per row [rows], read a block of rows at a time: ``log_bands`` may be an array
     or the analysis' on-disk rows of a long song (frame_means.DiskRows, read by row slices only)."""
@@ -74,6 +79,7 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     duration_seconds = float(duration_seconds)
     whole = (Section(0.0, duration_seconds, "A"),)
     onset = onset_strength(log_bands, dynamic_range_db=BEAT_ONSET_RANGE_DB)
+    onset[onset < ONSET_FLOOR] = 0.0  # rounding ripple of a steady tone is no pulse (a sine gave 47 "beats")
     frame_times = np.asarray(frame_times, np.float64)
     frame_rate = (len(frame_times) - 1) / (frame_times[-1] - frame_times[0]) if len(frame_times) > 1 else 1.0
     onset_times = frame_times + 0.25 * float(window_seconds)
@@ -85,7 +91,7 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
         note = (f"the song ({duration_seconds:.2f} s) has {len(beat_rows)} beat(s), under two: no downbeats or bars, "
                 "one section")
         silent = len(log_bands) == 0 or float(log_bands.max()) <= 0  # the silence warning says it already
-        return MusicMap(beat_seconds, np.zeros(0), 0, tempo if len(beat_rows) else 0.0, whole,
+        return MusicMap(beat_seconds, np.zeros(0), 0, 0.0, whole,  # no tempo without two beats
                         () if silent else (note,))
     low_power = _low_band_power(log_bands, band_low_hz)
     accents = meter_module.beat_accents(beat_rows, onset, low_power, chroma)
@@ -127,7 +133,6 @@ def section_curves(sections, clock) -> dict:
     section's ordinal; not in [0, 1]), ``section_label`` (index of the section's distinct label: A 0, B 1 ...),
     ``section_change`` (1 on a section's first frame after the first section, decaying over one second)."""
     frames = clock.frame_count
-    starts = clock.frame_start_seconds()
     index = np.zeros(frames, np.float32)
     label_index = np.zeros(frames, np.float32)
     change = np.zeros(frames, np.float32)
@@ -140,10 +145,10 @@ def section_curves(sections, clock) -> dict:
         first = int(clock.frame_at_seconds(section.start_seconds)) if ordinal else 0
         index[first:] = ordinal
         label_index[first:] = distinct.index(section.label)
-        if ordinal and first < frames:
-            tail = np.arange(frames - first)
-            change[first:] = np.maximum(change[first:], np.exp(-tail / fps).astype(np.float32))
-    del starts
+        if ordinal and first < frames:  # the fade, over 20 s at most (e^-20 is 2e-9)
+            stop = min(frames, first + int(20 * fps) + 1)
+            tail = np.arange(stop - first)
+            change[first:stop] = np.maximum(change[first:stop], np.exp(-tail / fps).astype(np.float32))
     return {"section_index": index, "section_label": label_index, "section_change": change}
 
 

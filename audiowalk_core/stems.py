@@ -88,16 +88,17 @@ def fit_stem(name: str, clip: AudioClip, sample_rate: int, num_samples: int) -> 
     """The stem at the mix's rate and length, with notes; an error naming the stem when the lengths differ by more
     than LENGTH_TOLERANCE_SECONDS."""
     notes = []
+    stem_seconds, mix_seconds = clip.samples.shape[1] / clip.sample_rate, num_samples / sample_rate
+    if abs(stem_seconds - mix_seconds) > LENGTH_TOLERANCE_SECONDS:  # checked before any resampling work
+        raise AudioWalkInputError(
+            f"stem {name}", f"lasts {stem_seconds:.3f} s where the mix lasts {mix_seconds:.3f} s",
+            f"a stem as long as the mix (within {LENGTH_TOLERANCE_SECONDS:.3f} s: "
+            "export every stem from the start of the song to its end)")
     samples = clip.samples
     if clip.sample_rate != sample_rate:
         samples = resample(samples, clip.sample_rate, sample_rate)
         notes.append(f"stem {name}: resampled from {clip.sample_rate} Hz to the mix's {sample_rate} Hz")
     difference = samples.shape[1] - num_samples
-    if abs(difference) > LENGTH_TOLERANCE_SECONDS * sample_rate:
-        raise AudioWalkInputError(
-            f"stem {name}", f"lasts {samples.shape[1] / sample_rate:.3f} s where the mix lasts "
-            f"{num_samples / sample_rate:.3f} s", f"a stem as long as the mix (within {LENGTH_TOLERANCE_SECONDS:.3f} s: "
-            "export every stem from the start of the song to its end)")
     if difference < 0:
         samples = np.pad(samples, ((0, 0), (0, -difference)))
         notes.append(f"stem {name}: {-difference} samples of silence added at the end")
@@ -130,12 +131,13 @@ def load_stems(mix: AudioClip, files: dict, resolve=None, start_seconds: float =
     for name, path in files.items():
         where = resolve(name, path) if resolve else path
         paths[name] = check_audio_file(where, f"stem {name}")
-    clips, digests = {}, {}
-    for name, path in paths.items():
-        clips[name] = load_audio(path, start_seconds, duration_seconds, input_name=f"stem {name}")
+    fitted, notes, digests = {}, [], {}
+    for name, path in paths.items():  # each stem fitted (and its length checked) as soon as it is decoded
+        clip = load_audio(path, start_seconds, duration_seconds, input_name=f"stem {name}")
+        fitted[name], stem_notes = fit_stem(name, clip, mix.sample_rate, mix.num_samples)
+        notes += stem_notes
         digests[name] = file_digest(path)
-    stems = stems_from_clips(mix, clips)
-    return Stems(stems.clips, stems.sample_rate, stems.num_samples, stems.notes, "files", digests)
+    return Stems(fitted, mix.sample_rate, mix.num_samples, tuple(notes), "files", digests)
 
 
 def stem_features(stems: Stems, name: str, fps=30, mix_features=None, **analysis):

@@ -57,6 +57,13 @@ def temp_directory() -> Path:
     return Path(fp.get_temp_directory()) if fp else _fallback_root() / "temp"
 
 
+def cache_directory() -> Path:
+    """Where caches that must outlive a restart go (stems): ``<ComfyUI user folder>/audiowalk/cache`` (ComfyUI
+    empties its temp folder at every start); outside ComfyUI ``$AUDIOWALK_HOME/cache``, as the CLI's."""
+    fp = _folder_paths()
+    return Path(fp.get_user_directory()) / "audiowalk" / "cache" if fp else _fallback_root() / "cache"
+
+
 def register_model_folder(kind: str, extensions: set[str]) -> None:
     """Register ``models/<kind>`` with ComfyUI's folder_paths (no-op without ComfyUI)."""
     fp = _folder_paths()

@@ -11,7 +11,7 @@ from audiowalk_core.plots import rgb_to_comfy_image
 from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
 from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
 from audiowalk_core.settings import DEFAULTS, setting
-from .comfy_adapter import input_directory, progress_callback, temp_directory
+from .comfy_adapter import cache_directory, input_directory, progress_callback
 
 _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
 _STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
@@ -60,8 +60,9 @@ class AudioWalkLoadStems:
 
 class AudioWalkSeparateStems:
     DESCRIPTION = ("Splits the mix into stems without a model: hpss gives 'percussive' (drums, attacks) and "
-                   "'harmonic' (sustained tones) by median filtering (DSP, block-wise). Cached per song in ComfyUI's "
-                   "temp folder, so requeued chunks and later runs of the session do not separate again. Neural "
+                   "'harmonic' (sustained tones) by median filtering (DSP, block-wise). Cached on disk per song and "
+                   "settings (ComfyUI's user folder, audiowalk/cache), so requeued chunks and later runs, after a "
+                   "restart too, do not separate again. Neural "
                    "separation (HTDemucs) is not in this version: for vocals/bass stems, load your own with Load "
                    "Stems.")
     CATEGORY = "AudioWalk/music map"
@@ -79,7 +80,7 @@ class AudioWalkSeparateStems:
         }}
 
     def separate(self, audio, method):
-        stems = separate_stems(audio_from_comfy(audio), method, temp_directory() / "audiowalk_stems",
+        stems = separate_stems(audio_from_comfy(audio), method, cache_directory() / "stems",
                                on_progress=progress_callback(1))
         return (stems, " | ".join(stems.names))
 

@@ -66,6 +66,6 @@ def test_separate_stems_node_caches_per_song(pack, stem_files, comfy_home):
     assert names == "percussive | harmonic" and stems.source == "hpss"
     again, _ = run(pack, "AudioWalkSeparateStems", audio=audio, method="hpss")
     assert again.source == "hpss (cached)"
-    assert len(list((comfy_home / "temp" / "audiowalk_stems").iterdir())) == 1
+    assert len(list((comfy_home / "cache" / "stems").iterdir())) == 1  # kept outside temp/: survives a restart
     drums, _ = run(pack, "AudioWalkStemFeatures", stems=again, stem="percussive", fps="10", band_count=16)
     assert drums.frame_count == 200

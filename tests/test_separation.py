@@ -74,3 +74,16 @@ def test_the_second_run_reads_the_cache_and_a_cancelled_run_leaves_no_entry(song
     with pytest.raises(AudioWalkCancelled):
         separate_stems(clip, "hpss", tmp_path, song_digest="song-2", on_progress=cancel, block_seconds=10.0)
     assert [p.name for p in tmp_path.iterdir()] == [entries[0].name]  # nothing of song-2, no temporary
+
+
+def test_a_damaged_cache_entry_is_separated_again(song, tmp_path):
+    """A truncated stem file in the cache is a miss (the entry is replaced), never soundfile's own error."""
+    clip = clip_of(song)
+    first = separate_stems(clip, "hpss", tmp_path, song_digest="song-d")
+    [entry] = [p for p in tmp_path.iterdir() if not p.name.startswith(".")]
+    stem_file = entry / f"{first.names[0]}.flac"
+    stem_file.write_bytes(stem_file.read_bytes()[:200])  # cut short
+    again = separate_stems(clip, "hpss", tmp_path, song_digest="song-d")
+    assert again.source == "hpss"  # separated again, not read
+    assert np.abs(first.clip(first.names[0]).samples - again.clip(first.names[0]).samples).max() < 1e-5
+    assert separate_stems(clip, "hpss", tmp_path, song_digest="song-d").source == "hpss (cached)"  # replaced whole

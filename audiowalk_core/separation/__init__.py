@@ -24,7 +24,7 @@ def separate_stems(mix, method: str = "hpss", cache_root=None, song_digest: str 
     if cache_root is not None:
         cache = StemCache(cache_root)
         key = cache_key(song_digest or clip_digest(mix), method, settings)
-        found = cache.load(key)
+        found = cache.load(key, mix.sample_rate, mix.num_samples)
         if found is not None:
             stems = stems_from_clips(mix, found[0], source=f"{method} (cached)")
             return stems

@@ -47,19 +47,30 @@ class StemCache:
     def entry(self, key: str) -> Path:
         return self.root / key
 
-    def load(self, key: str):
-        """``(clips {name: AudioClip}, manifest)`` of a complete entry, or None."""
+    def load(self, key: str, sample_rate: int | None = None, num_samples: int | None = None):
+        """``(clips {name: AudioClip}, manifest)`` of a complete entry, or None. An entry that cannot be read, or
+        whose stems do not have ``sample_rate`` / ``num_samples`` (when given), is damaged: it is removed and
+        None returned, so the caller separates again."""
+        import shutil
+
         import soundfile
 
         folder = self.entry(key)
         manifest_path = folder / MANIFEST
         if not manifest_path.is_file():
             return None
-        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-        clips = {}
-        for name in manifest["names"]:
-            data, rate = soundfile.read(folder / f"{name}.flac", dtype="float32", always_2d=True)
-            clips[name] = AudioClip(np.ascontiguousarray(data.T), int(rate))
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+            clips = {}
+            for name in manifest["names"]:
+                data, rate = soundfile.read(folder / f"{name}.flac", dtype="float32", always_2d=True)
+                if (sample_rate is not None and int(rate) != int(sample_rate)) or \
+                        (num_samples is not None and len(data) != int(num_samples)):
+                    raise ValueError(f"stem {name}: {len(data)} samples at {rate} Hz")
+                clips[name] = AudioClip(np.ascontiguousarray(data.T), int(rate))
+        except Exception:  # noqa: BLE001 - a damaged entry is a cache miss, never a failed render
+            shutil.rmtree(folder, ignore_errors=True)
+            return None
         return clips, manifest
 
     def store(self, key: str, clips: dict, method: str, settings: dict) -> Path:

@@ -61,8 +61,8 @@ def hpss_separate(clip: AudioClip, block_seconds: float = 30.0, on_progress=None
     block = max(hop, int(round(block_seconds * clip.sample_rate / hop)) * hop)
     total = clip.num_samples
     starts = list(range(0, total, block))
-    percussive = np.zeros_like(clip.samples, dtype=np.float32)
-    harmonic = np.zeros_like(clip.samples, dtype=np.float32)
+    percussive = np.zeros(clip.samples.shape, np.float32)  # shape only: a disk-backed song is not read whole
+    harmonic = np.zeros(clip.samples.shape, np.float32)
     report = on_progress or (lambda done, count: None)
     report(0, len(starts))
     for number, start in enumerate(starts, start=1):
