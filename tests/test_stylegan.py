@@ -63,6 +63,30 @@ def test_persistence_source_code_is_never_executed(tmp_path, monkeypatch):
         assert torch.equal(state[key], tensor), key  # G_ema, not the zeroed G
 
 
+def test_a_pickle_cannot_change_the_loaders_own_functions(tmp_path):
+    """BUILD on an allowed global (setattr with the pickle's values) must not reach our functions: a hostile file
+    in a long-running ComfyUI would otherwise change every later load."""
+    from audiowalk_core.generators.stylegan import unpickle
+
+    before = unpickle._rebuild_parameter.__name__
+    # GLOBAL torch._utils _rebuild_parameter; BUILD with the state (None, {"__name__": "owned"}), which pickle
+    # applies with setattr; STOP (protocol 2 opcodes)
+    data = (b"\x80\x02ctorch._utils\n_rebuild_parameter\nN}X\x08\x00\x00\x00__name__X\x05\x00\x00\x00owneds"
+            b"\x86b.")
+    path = tmp_path / "build.pkl"
+    path.write_bytes(data)
+    try:
+        read_stylegan(path)
+    except AudioWalkInputError:
+        pass  # not a snapshot: refused for that, fine
+    assert unpickle._rebuild_parameter.__name__ == before == "_rebuild_parameter"
+
+
+def test_a_folder_is_not_a_model_file(tmp_path):
+    with pytest.raises(AudioWalkInputError, match="is a folder, not a file"):
+        read_stylegan(tmp_path)
+
+
 def test_tensorflow_pickle_is_refused_with_how_to_convert(tmp_path):
     path = tmp_path / "karras2019.pkl"
     path.write_bytes(b"\x80\x02cdnnlib.tflib.network\nNetwork\n)\x81.")

@@ -25,8 +25,8 @@ METADATA_KEY = "audiowalk_stylegan_config"
 def _file(path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise AudioWalkInputError("model", f"{path.name}: no such file", "a StyleGAN model file (" +
-                                  ", ".join(SUFFIXES) + ")")
+        problem = "is a folder, not a file" if path.is_dir() else "no such file"
+        raise AudioWalkInputError("model", f"{path}: {problem}", "a StyleGAN model file (" + ", ".join(SUFFIXES) + ")")
     return path
 
 

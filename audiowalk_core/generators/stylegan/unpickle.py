@@ -12,8 +12,10 @@ numpy's own array reconstructor.
 from __future__ import annotations
 
 import collections
+import functools
 import io
 import pickle
+import types
 from dataclasses import dataclass
 
 import numpy as np
@@ -152,6 +154,10 @@ class RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module, name):
         found = self.allowed.get((module, name))
+        if isinstance(found, types.FunctionType):
+            # a fresh wrapper per request: the pickle's BUILD opcode on what it gets (setattr with its own values)
+            # can then never change our functions for later loads in the same process
+            return functools.partial(found)
         if found is not None:
             return found
         if module.startswith("dnnlib.tflib"):
