@@ -15,7 +15,7 @@ from .audio import AudioClip, silence_warning, validate_clip
 from .clock import FrameClock, parse_fps
 from .errors import AudioWalkInputError, require_choice
 from .features import AudioFeatures
-from .frame_means import DiskRows, VideoFrameMeans
+from .frame_means import DiskRows, FrameRowsView, VideoFrameMeans
 from .music_map import analyse_music_map, attach_music_map
 from .seed_bands import (seed_band_energies, seed_band_layout, seed_frame_count,  # noqa: F401 - re-exported
                          seed_frame_hop)
@@ -421,9 +421,9 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
         else _to_video_frames(tables.chroma, times, clock)
     if tables.chroma is not None:
         chroma_rows = tables.chroma
-    else:  # kept per video frame only (long songs): each STFT row reads its video frame's chroma (12 floats a row)
-        chroma_rows = chroma_frames[np.clip(clock.frame_at_seconds(times), 0, max(len(chroma_frames) - 1, 0))] \
-            if len(chroma_frames) else np.zeros((len(times), 12), np.float32)
+    else:  # kept per video frame only (long songs): each STFT row reads its video frame's chroma, block by block
+        chroma_rows = FrameRowsView(chroma_frames, len(times),
+                                    lambda first, stop: clock.frame_at_seconds(times[first:stop]))
     music = analyse_music_map(tables.log_bands, chroma_rows, times, tables.n_fft / sample_rate,  # beats, bars,
                               _log_band_matrix(sample_rate, tables.n_fft)[0] * sample_rate / tables.n_fft,  # sections
                               clip.num_samples / sample_rate)

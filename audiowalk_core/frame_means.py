@@ -90,3 +90,28 @@ class DiskRows:
 
     def close(self) -> None:
         self._file.close()
+
+
+class FrameRowsView:
+    """Per-video-frame values read at STFT-row rate without a per-row copy: ``view[a:b]`` gives rows ``a..b-1``,
+    each its time's video frame's values (``frames`` [F, K], ``row_frames(first, stop)`` -> frame indices). For long
+    songs whose chroma is kept per video frame only; read by row slices, like :class:`DiskRows`."""
+
+    dtype = np.dtype(np.float32)
+
+    def __init__(self, frames: np.ndarray, rows: int, row_frames):
+        self.frames = np.asarray(frames, np.float32)
+        self.shape = (int(rows),) + self.frames.shape[1:]
+        self._row_frames = row_frames
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, key: slice) -> np.ndarray:
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("FrameRowsView takes row slices [first:stop]")
+        first, stop, _ = key.indices(self.shape[0])
+        stop = max(stop, first)
+        if len(self.frames) == 0:
+            return np.zeros((stop - first,) + self.shape[1:], np.float32)
+        return self.frames[np.clip(self._row_frames(first, stop), 0, len(self.frames) - 1)]
