@@ -475,3 +475,25 @@ def cancel_render(output_dir, chunk: RenderChunk) -> str:
         return where + ": its parts were removed"
     return (f"{where}: the {kept} finished chunk(s) before it are kept; Run with chunk_index {chunk.index} to "
             "resume, or with 0 to start over (that removes them)")
+
+
+class ChunkTimer:
+    """The time left of a chunked render, from the chunks this process has rendered of it so far (one render at a
+    time: a new render id, or an index at or below the first one timed, starts afresh, e.g. a re-run)."""
+
+    def __init__(self):
+        self.render_id, self.started, self.first = None, 0.0, 0
+
+    def text(self, chunk, now: float) -> str:
+        """"chunk 3 of 12: frames 480-719 of 2,880, about 9 min left" at time ``now`` (seconds, any monotonic
+        clock); no estimate on the first chunk timed."""
+        from .keyframe_diffusion import format_duration
+
+        if chunk.render_id != self.render_id or chunk.index <= self.first:
+            self.render_id, self.started, self.first = chunk.render_id, float(now), int(chunk.index)
+        done = int(chunk.index) - self.first
+        if done <= 0:
+            return chunk.describe()
+        left = (float(now) - self.started) / done * (int(chunk.count) - int(chunk.index))
+        return f"{chunk.describe()}, about {format_duration(left)} left"
+

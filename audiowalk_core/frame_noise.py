@@ -84,3 +84,7 @@ class FrameKeyedNoise:
     def generate_noise(self, input_latent):
         samples = input_latent["samples"]
         return keyframe_noise(tuple(samples.shape), self.frame_indices, self.seed, self.coherence)
+
+    def for_frames(self, frame_indices) -> "FrameKeyedNoise":
+        """The same noise for other keyframes (a sub-batch): each keeps its own frame's noise."""
+        return FrameKeyedNoise(frame_indices, self.seed, self.coherence)

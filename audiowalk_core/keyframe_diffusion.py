@@ -95,6 +95,48 @@ def song_keyframe_count(chunk_keyframes: int, chunk=None) -> tuple[int, int]:
     return max(int(math.ceil(density * int(chunk.total_frames))), int(chunk_keyframes)), after
 
 
+_RUN_COSTS: dict = {}  # render id -> RenderCost: seconds per keyframe over the chunks of one render (one at a time)
+
+
+class KeyframeRun:
+    """Progress and cost of one Diffuse Keyframes call: ``count`` keyframes of ``chunk`` (a RenderChunk, or None)
+    sampled ``size`` at a time. The render's RenderCost lives across its chunks (a new render starts afresh), so
+    every chunk after the first sub-batch can say what the song takes and how long is left."""
+
+    def __init__(self, count: int, size: int, chunk=None):
+        self.count, self.size = int(count), int(size)
+        song_keyframes, self.after_chunk = song_keyframe_count(self.count, chunk)
+        key = chunk.render_id if chunk is not None else None
+        cost = _RUN_COSTS.get(key) if key is not None else None
+        if cost is None or (chunk is not None and chunk.index == 0):
+            cost = RenderCost(song_keyframes)
+            if key is not None:
+                _RUN_COSTS.clear()
+                _RUN_COSTS[key] = cost
+        self.cost = cost
+        self.where = f"chunk {chunk.index + 1} of {chunk.count}, " if chunk is not None else ""
+        self.done = 0
+        self.batch = self.size
+
+    def start_text(self) -> str:
+        return f"{self.where}{self.count} keyframes, {self.size} per batch: timing the first batch ..."
+
+    def step_thousandths(self, step: int, total_steps: int) -> int:
+        """Progress in thousandths of a keyframe (of ``count * 1000``) after sampler step ``step`` of the batch."""
+        return self.done * 1000 + int(1000 * int(step) * self.batch / max(int(total_steps), 1))
+
+    def finish_batch(self, done: int, seconds: float) -> tuple[str, bool]:
+        """Record a finished sub-batch (``done`` keyframes so far, ``seconds`` it took): ``(text, first)``, the
+        node's text with the song's estimate, and whether this is the render's first estimate (to log once)."""
+        self.cost.record(int(done) - self.done, seconds)
+        self.done = int(done)
+        first = not self.cost.announced
+        self.cost.announced = True
+        text = (f"{self.where}keyframes {self.done} of {self.count} ({self.size} per batch): "
+                f"{self.cost.estimate(self.count - self.done + self.after_chunk)}")
+        return text, first
+
+
 def diffuse_keyframes(images, frame_indices, keyframes_per_batch: int, run_batch, *, on_batch=None):
     """``run_batch(images[first:stop], frame_indices[first:stop])`` for each sub-batch, results concatenated
     (torch, on the CPU) in order. ``images``: [K, H, W, 3] float keyframes; ``frame_indices``: the K keyframes'

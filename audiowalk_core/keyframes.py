@@ -22,6 +22,7 @@ class KeyframePlan:
     frame_count: int
     indices: tuple
     first_frame: int = 0
+    render_way: str = ""  # the SD walk's way that chose them ("keyframes" / "every frame"; "" elsewhere)
 
     @property
     def last_frame(self) -> int:

@@ -2,31 +2,16 @@
 (frame-coherent img2img on the keyframes of a chunk)."""
 from __future__ import annotations
 
-from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, render_chunk
+import time
+
+from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, ChunkTimer, render_chunk
 from audiowalk_core.frame_noise import FrameKeyedNoise
-from audiowalk_core.keyframe_diffusion import format_duration
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
 from .comfy_adapter import current_prompt_id, remember_running_chunk, show_chunk_progress
 from .sd_walk_nodes import song_chunk_outputs
 
 
-_RENDER_STARTS: dict = {}  # render id -> (time.monotonic() when its first chunk of this server started, index)
-
-
-def chunk_progress_text(chunk) -> str:
-    """"chunk 3 of 12: frames 480-719 of 2,880, about 9 min left" (the time left from the chunks this server has
-    rendered of this render so far; none on the first)."""
-    import time
-
-    now = time.monotonic()
-    started, first = _RENDER_STARTS.get(chunk.render_id, (now, chunk.index))
-    if chunk.render_id not in _RENDER_STARTS or chunk.index <= first:
-        _RENDER_STARTS.clear()  # one render at a time per server
-        _RENDER_STARTS[chunk.render_id] = started, first = now, chunk.index
-    done = chunk.index - first
-    if done <= 0:
-        return chunk.describe()
-    return f"{chunk.describe()}, about {format_duration((now - started) / done * (chunk.count - chunk.index))} left"
+_CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
 
 
 class AudioWalkRenderChunks:
@@ -79,7 +64,7 @@ class AudioWalkRenderChunks:
             return song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, unique_id, audio)
         chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
                                    node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
-        show_chunk_progress(unique_id, chunk.index, chunk.count, chunk_progress_text(chunk))
+        show_chunk_progress(unique_id, chunk.index, chunk.count, _CHUNK_TIMER.text(chunk, time.monotonic()))
         remember_running_chunk(chunk)
         # The chunks' history entries stay: they have no outputs, so the Queue panel shows no card for them, and a
         # client following the chunk prompts (audiowalk comfy-run) reads each one, however far behind it is.

@@ -17,6 +17,7 @@ import logging
 import os
 from pathlib import Path
 
+from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.generators.biggan import BigGANHandle
 
 log = logging.getLogger("AudioWalk")
@@ -218,8 +219,11 @@ def queue_chunk_request(request) -> bool:
     running_id = current_prompt_id()
     with queue.mutex:
         running = [item for item in queue.currently_running.values() if item[1] == running_id]
-    if not running:
-        raise RuntimeError(f"AudioWalk: the running prompt {running_id!r} is not in ComfyUI's queue")
+    if not running:  # run outside ComfyUI's queue (another extension executing the graph itself)
+        raise AudioWalkInputError("chunk_index", f"the running prompt {running_id!r} is not in ComfyUI's queue, so "
+                                  "the next chunk cannot be queued after it",
+                                  "a render queued from the frontend, POST /prompt or audiowalk comfy-run; or Render "
+                                  "in Chunks' render set to 'one chunk'")
     item = list(running[0])
     item[0], item[1], item[2] = request.queue_number(item[0]), request.prompt_id, request.prompt
     queue.put(tuple(item))
@@ -372,11 +376,12 @@ def check_cancelled() -> None:
 
 # ---------------------------------------------------------------------------------------------- img2img
 def img2img_batch_runner(vae, guider, sampler, sigmas, noise, width: int, height: int, upscale_method: str,
-                         on_step=None):
+                         on_step=None, cancel_per_layer: bool = True):
     """``run_batch(images, frame_indices)`` for the core's diffuse_keyframes: what ImageScale, VAEEncode,
     SamplerCustomAdvanced and VAEDecode do, on one sub-batch of keyframes. The noise: a frame-keyed NOISE (Keyframe
     Noise) is drawn for the sub-batch's own frame indices; any other NOISE is asked for the sub-batch (then results
-    depend on the sub-batch size). ``on_step(step, total_steps)`` after each sampler step (it may raise)."""
+    depend on the sub-batch size). ``on_step(step, total_steps)`` after each sampler step (it may raise).
+    ``cancel_per_layer``: Cancel checked before every layer (:class:`cancel_between_layers`; for the CPU)."""
     import comfy.model_management as mm
     import comfy.sample
     import comfy.utils
@@ -391,7 +396,7 @@ def img2img_batch_runner(vae, guider, sampler, sigmas, noise, width: int, height
             on_step(int(step) + 1, int(total_steps))
 
     def run_batch(images, frame_indices):
-        with cancel_between_layers(torch):
+        with cancel_between_layers(torch, enabled=cancel_per_layer):
             return _run_batch(images, frame_indices)
 
     def _run_batch(images, frame_indices):
@@ -401,8 +406,7 @@ def img2img_batch_runner(vae, guider, sampler, sigmas, noise, width: int, height
         latent = vae.encode(pixels[:, :, :, :3])
         check_cancelled()
         latent = comfy.sample.fix_empty_latent_channels(guider.model_patcher, latent)
-        batch_noise = FrameKeyedNoise(frame_indices, noise.seed, noise.coherence) \
-            if isinstance(noise, FrameKeyedNoise) else noise
+        batch_noise = noise.for_frames(frame_indices) if isinstance(noise, FrameKeyedNoise) else noise
         drawn = batch_noise.generate_noise({"samples": latent})
         samples = guider.sample(drawn, latent, sampler, sigmas, denoise_mask=None, callback=callback,
                                 disable_pbar=True, seed=getattr(noise, "seed", 0))
@@ -421,17 +425,27 @@ class cancel_between_layers:
     """While active, every torch module's forward first checks ComfyUI's Cancel flag (a global forward pre-hook,
     removed on exit). One UNet step of a 512 px keyframe with CFG, or one VAE decode, takes over a minute on a busy
     2-core CPU, and ComfyUI itself checks only between sampler steps: this makes Cancel act within one layer, in
-    the VAE too, whatever the model's architecture. The check is a flag read under a lock (microseconds)."""
+    the VAE too, whatever the model's architecture. The check is a flag read under a lock (about 4 us a module
+    call: milliseconds per UNet step, nothing on a CPU, so callers enable it there only); only the thread that
+    entered is checked."""
 
-    def __init__(self, torch_module):
+    def __init__(self, torch_module, enabled: bool = True):
         self.torch = torch_module
+        self.enabled = bool(enabled)
         self.handle = None
 
     def __enter__(self):
+        import threading
+
         mm = _model_management()
-        if mm is not None:
-            self.handle = self.torch.nn.modules.module.register_module_forward_pre_hook(
-                lambda module, args: check_cancelled())
+        if mm is not None and self.enabled:
+            owner = threading.get_ident()
+
+            def check(module, args):
+                if threading.get_ident() == owner:  # other threads' modules are not ours to stop (or to clear
+                    check_cancelled()               # ComfyUI's flag for)
+
+            self.handle = self.torch.nn.modules.module.register_module_forward_pre_hook(check)
         return self
 
     def __exit__(self, *exc):
@@ -440,7 +454,8 @@ class cancel_between_layers:
         return False
 
 
-def sampling_device_budget(guider, width: int, height: int) -> tuple[bool, int | None, int | None]:
+def sampling_device_budget(guider, width: int, height: int, channels: int | None = None
+                           ) -> tuple[bool, int | None, int | None]:
     """``(on_cpu, free_bytes, bytes_per_keyframe)`` for choosing the sub-batch: the sampling device from ComfyUI's
     model management, its free memory, and the model's own estimate for one keyframe (two latents with CFG)."""
     mm = _model_management()
@@ -449,9 +464,58 @@ def sampling_device_budget(guider, width: int, height: int) -> tuple[bool, int |
     device = guider.model_patcher.load_device
     if mm.is_device_cpu(device):
         return True, None, None
-    shape = [2, 4, max(int(height) // 8, 1), max(int(width) // 8, 1)]
+    if channels is None:  # the model's latent channels (4 for SD 1.5 / SDXL, 16 for SD3 / Flux)
+        try:
+            channels = int(guider.model_patcher.get_model_object("latent_format").latent_channels)
+        except Exception:  # noqa: BLE001 - an unusual model: SD's 4
+            channels = 4
+    shape = [2, int(channels), max(int(height) // 8, 1), max(int(width) // 8, 1)]
     try:
         per_keyframe = int(guider.model_patcher.model.memory_required(shape))
     except Exception:  # noqa: BLE001 - a model without the estimate: fall back to the size rule
         per_keyframe = None
     return False, int(mm.get_free_memory(device)), per_keyframe
+
+
+def sub_batched_guider(model, positive, negative, cfg: float, guidance=None, frames_per_batch: int = 0):
+    """A GUIDER for core SamplerCustomAdvanced that samples the chunk's latents a sub-batch at a time (the SD walk):
+    ``frames_per_batch`` latents per call (0: chosen from the device and size, as Diffuse Keyframes does), each
+    sub-batch with its own rows of the per-frame ``positive`` (Prompt Travel) and of ``guidance`` (a
+    PerFrameGuidance, or None for one ``cfg``). Memory follows the sub-batch; on a CPU Cancel is checked before
+    every layer; the noise rows are the ones SamplerCustomAdvanced drew for the whole chunk (frame-keyed)."""
+    samplers = _comfy_samplers()
+    import torch
+
+    from audiowalk_core.keyframe_diffusion import choose_keyframes_per_batch, sub_batches
+    from audiowalk_core.sd_walk.prompt_travel import slice_conditioning
+
+    class SubBatchedGuider(samplers.CFGGuider):
+        def sample(self, noise, latent_image, sampler, sigmas, denoise_mask=None, callback=None, disable_pbar=False,
+                   seed=None):
+            count = int(latent_image.shape[0])
+            height, width = int(latent_image.shape[-2]) * 8, int(latent_image.shape[-1]) * 8
+            on_cpu, free_bytes, per_frame = sampling_device_budget(self, width, height, int(latent_image.shape[1]))
+            size = choose_keyframes_per_batch(frames_per_batch, count, width, height, on_cpu=on_cpu,
+                                              free_bytes=free_bytes, bytes_per_keyframe=per_frame)
+            outputs = []
+            for first, stop in sub_batches(count, size):
+                check_cancelled()
+                part = samplers.CFGGuider(model if guidance is None
+                                          else with_cfg_function(model, guidance.rows(first, stop)))
+                part.set_conds(slice_conditioning(positive, first, stop, count),
+                               slice_conditioning(negative, first, stop, count))
+                part.set_cfg(cfg)
+                mask = denoise_mask
+                if isinstance(mask, torch.Tensor) and mask.ndim >= 1 and int(mask.shape[0]) == count:
+                    mask = mask[first:stop]
+                with cancel_between_layers(torch, enabled=on_cpu):
+                    outputs.append(part.sample(noise[first:stop], latent_image[first:stop], sampler, sigmas,
+                                               denoise_mask=mask, callback=callback, disable_pbar=disable_pbar,
+                                               seed=seed))
+            return torch.cat(outputs)
+
+    guider = SubBatchedGuider(model)
+    guider.set_conds(positive, negative)
+    guider.set_cfg(float(cfg))
+    return guider
+

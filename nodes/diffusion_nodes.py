@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from audiowalk_core.keyframe_diffusion import (AUTO, MAX_KEYFRAMES_PER_BATCH, RenderCost, choose_keyframes_per_batch,
-                                               diffuse_keyframes, song_keyframe_count)
+from audiowalk_core.keyframe_diffusion import (AUTO, MAX_KEYFRAMES_PER_BATCH, KeyframeRun, choose_keyframes_per_batch,
+                                               diffuse_keyframes)
 from .comfy_adapter import img2img_batch_runner, progress_callback, sampling_device_budget, send_node_text
 
 log = logging.getLogger("AudioWalk")
 UPSCALE_METHODS = ("bilinear", "bicubic", "nearest-exact", "area", "lanczos")
-_COSTS: dict = {}  # render id -> RenderCost (seconds per keyframe over the chunks of one render)
 
 
 class AudioWalkDiffuseKeyframes:
@@ -60,42 +59,29 @@ class AudioWalkDiffuseKeyframes:
         on_cpu, free_bytes, per_keyframe = sampling_device_budget(guider, width, height)
         size = choose_keyframes_per_batch(keyframes_per_batch, count, width, height, on_cpu=on_cpu,
                                           free_bytes=free_bytes, bytes_per_keyframe=per_keyframe)
-        song_keyframes, after_chunk = song_keyframe_count(count, chunk)
-        key = chunk.render_id if chunk is not None else None
-        cost = _COSTS.get(key) if key is not None else None
-        if cost is None or (chunk is not None and chunk.index == 0):
-            cost = RenderCost(song_keyframes)
-            if key is not None:
-                _COSTS.clear()  # one render at a time per server
-                _COSTS[key] = cost
-        where = f"chunk {chunk.index + 1} of {chunk.count}, " if chunk is not None else ""
+        run = KeyframeRun(count, size, chunk)
         progress = progress_callback(count * 1000)
-        done_before, batch_size = [0], [size]
 
         def on_step(step, total_steps):
             if progress is not None:
-                progress(done_before[0] * 1000 + int(1000 * step * batch_size[0] / max(total_steps, 1)),
-                         count * 1000)
+                progress(run.step_thousandths(step, total_steps), count * 1000)
 
         def on_batch(done, total, seconds):
-            cost.record(done - done_before[0], seconds)
-            done_before[0] = done
-            text = (f"{where}keyframes {done} of {total} ({size} per batch): "
-                    f"{cost.estimate(total - done + after_chunk)}")
-            if not cost.announced:
-                cost.announced = True
+            text, first = run.finish_batch(done, seconds)
+            if first:
                 log.info("AudioWalk Diffuse Keyframes: %s", text)
             send_node_text(unique_id, text)
             if progress is not None:
                 progress(done * 1000, count * 1000)
 
-        img2img = img2img_batch_runner(vae, guider, sampler, sigmas, noise, width, height, upscale_method, on_step)
+        img2img = img2img_batch_runner(vae, guider, sampler, sigmas, noise, width, height, upscale_method, on_step,
+                                       cancel_per_layer=on_cpu)
 
         def run_batch(batch_images, batch_indices):
-            batch_size[0] = len(batch_indices)
+            run.batch = len(batch_indices)
             return img2img(batch_images, batch_indices)
 
-        send_node_text(unique_id, f"{where}{count} keyframes, {size} per batch: timing the first batch ...")
+        send_node_text(unique_id, run.start_text())
         return (diffuse_keyframes(images, frame_indices, size, run_batch, on_batch=on_batch),)
 
 

@@ -6,14 +6,13 @@ from __future__ import annotations
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import KEYFRAME_MODES
 from audiowalk_core.sd_walk.frames import (FEW_STEP_PRESETS, RENDER_WAYS, check_deterministic_sampler,
-                                           chunk_frames, sampler_settings, song_chunk)
+                                           check_render_way, chunk_frames, sampler_settings, song_chunk)
 from audiowalk_core.sd_walk.guidance import PerFrameGuidance, check_guidance, strength_mask, values_of_frames
 from audiowalk_core.sd_walk.music_noise import MusicNoiseWalk, NoiseWalkSettings, walk_path
-from audiowalk_core.sd_walk.reactivity import ReactivityMeter, frame_changes, reactivity
-from audiowalk_core.sd_walk.prompt_travel import (SCHEDULE_MODES, blend_conditionings, schedule_knots,
-                                                  travel_weights)
-from .comfy_adapter import (cfg_guider, current_prompt_id, sampler_and_sigmas, show_chunk_progress,
-                            with_cfg_function)
+from audiowalk_core.sd_walk.reactivity import reactivity_line
+from audiowalk_core.sd_walk.prompt_travel import (SCHEDULE_MODES, blend_conditionings, linked_conditionings,
+                                                  schedule_knots, travel_weights)
+from .comfy_adapter import current_prompt_id, sampler_and_sigmas, show_chunk_progress, sub_batched_guider
 
 PROMPT_INPUTS = 8
 _FEATURES = ("AUDIOWALK_FEATURES", {"tooltip": "The song's features (Audio Features / the music map)."})
@@ -114,12 +113,7 @@ class AudioWalkPromptTravel:
         }, "optional": optional}
 
     def travel(self, features, frames, mode, schedule, transition_frames, conditioning_1, **more):
-        conditionings = [conditioning_1]
-        for i in range(2, PROMPT_INPUTS + 1):
-            value = more.get(f"conditioning_{i}")
-            if value is None:
-                break
-            conditionings.append(value)
+        conditionings = linked_conditionings(conditioning_1, more, PROMPT_INPUTS)
         knots = schedule_knots(features, schedule, mode, transition_frames)
         weights = travel_weights(knots, frames.indices, len(conditionings))
         return (blend_conditionings(conditionings, weights),)
@@ -153,24 +147,25 @@ class AudioWalkSDWalkSampler:
                     "Guidance scale (every frame: 1 to 2). Ignored where 'guidance' is linked."}),
             "denoise": ("FLOAT", {"default": 1.0, "min": 0.01, "max": 1.0, "step": 0.01, "tooltip":
                         "1 for text-to-image; below 1 for img2img (the last steps of a longer schedule)."}),
+            "frames_per_batch": ("INT", {"default": 0, "min": 0, "max": 256, "tooltip":
+                                 "Latents per sampler call within the chunk: 0 = from the device and size (one "
+                                 "512 px frame at a time on a CPU, where Cancel then acts within one layer). "
+                                 "Memory follows it; results do not depend on it (beyond float rounding)."}),
         }, "optional": {"guidance": ("FLOATS", {"tooltip": "Guidance per song frame (Feature Curve 'floats', e.g. "
                                                 "low 5, high 9): each frame's cfg follows the music."})}}
 
     def make(self, model, positive, negative, frames, render_way, few_step_model, steps, cfg, denoise,
-             guidance=None):
+             frames_per_batch=0, guidance=None):
         scales = None
         if guidance is not None:
             scales = check_guidance(values_of_frames(guidance, frames.indices, "SD Walk Sampler: guidance"),
                                     "SD Walk Sampler: guidance")
         sampler_name, scheduler = sampler_settings(render_way, few_step_model, steps, cfg, scales)
         check_deterministic_sampler(sampler_name)
-        if render_way == "every frame" and len(frames.indices) != frames.frame_count:
-            raise AudioWalkInputError("SD Walk Sampler: frames", "keyframes from SD Walk Frames",
-                                      "the same render_way in SD Walk Frames and SD Walk Sampler")
-        if scales is not None:
-            model = with_cfg_function(model, PerFrameGuidance(scales))
+        check_render_way(frames, render_way)
+        guidance_rows = PerFrameGuidance(scales) if scales is not None else None
         sampler, sigmas = sampler_and_sigmas(model, sampler_name, scheduler, steps, denoise)
-        return (cfg_guider(model, positive, negative, cfg), sampler, sigmas)
+        return (sub_batched_guider(model, positive, negative, cfg, guidance_rows, frames_per_batch), sampler, sigmas)
 
 
 class AudioWalkMusicStrength:
@@ -218,23 +213,9 @@ def song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, uniq
     return (None, chunk, chunk.start_frame, chunk.frame_count)
 
 
-_REACTIVITY = ReactivityMeter()
-_REACTIVITY_PIXELS = 64  # frames are measured at about 64 px (every n-th pixel): the figure, not the detail
-
-
 def reactivity_text(images, chunk=None, features=None) -> str:
-    """Save Music Video's reactivity line for these frames ("" without features with an onset curve): for a
-    chunked render the figure over the chunks saved so far in this process, for a single save over its frames."""
+    """Save Music Video's reactivity line ("" without features that have an onset curve)."""
     curves = getattr(features, "curves", {}) if features is not None else {}
     if "onset" not in curves:
         return ""
-    step = max(1, int(images.shape[1]) // _REACTIVITY_PIXELS)
-    small = images[:, ::step, ::step]
-    fps = float(features.clock.fps)
-    if chunk is None:
-        figure = reactivity(frame_changes(small), curves["onset"][:int(images.shape[0])], fps)
-        return figure.describe()
-    _REACTIVITY.add(chunk.render_id, chunk.total_frames, chunk.start_frame, small)
-    figure = _REACTIVITY.result(chunk.render_id, curves["onset"], fps)
-    scope = "whole song" if chunk.is_last else f"frames 0-{chunk.end_frame - 1}"
-    return f"{figure.describe()} ({scope})" if figure is not None else ""
+    return reactivity_line(images, curves["onset"], float(features.clock.fps), chunk)

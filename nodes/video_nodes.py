@@ -69,7 +69,6 @@ class AudioWalkSaveVideo:
         if request is not None:
             queue_chunk_request(request)
         message = "\n".join(t for t in (saved.message, reactivity_text(images, chunk, features)) if t)
-        self.last_message = message  # what the frontend shows under the node (ComfyUI's progress text)
         send_node_text(unique_id, message)
         ui = saved_video_ui(saved)
         if ui is None:  # a part of a longer render: no output, so the Queue panel shows no card for this chunk

@@ -128,16 +128,15 @@ def test_chunk_prompts_run_next_and_each_lands_on_top_of_the_history_panel():
     assert numbers == pytest.approx([7.0, 7.2, 7.4, 7.6]) and chunk_queue_number(-3.0, 4) == pytest.approx(-2.8)
 
 
-def test_render_in_chunks_shows_the_time_left_from_the_chunks_done(pack, monkeypatch):
-    import sys
+def test_render_in_chunks_shows_the_time_left_from_the_chunks_done():
+    from audiowalk_core.chunks import ChunkTimer
 
-    chunk_nodes = sys.modules[pack.__name__ + ".nodes.chunk_nodes"]
     clock = FrameClock.for_duration(30 * 100, 30, "30")
-    now = [1000.0]
-    monkeypatch.setattr("time.monotonic", lambda: now[0])
-    texts = []
-    for index in range(3):
-        texts.append(chunk_nodes.chunk_progress_text(plan_chunk(100, 25, index, clock, "timed")))
-        now[0] += 120.0  # two minutes per chunk
+    timer = ChunkTimer()
+    texts = [timer.text(plan_chunk(100, 25, index, clock, "timed"), 1000.0 + 120.0 * index)  # 2 min per chunk
+             for index in range(3)]
     assert texts == ["chunk 1 of 4: frames 0-24 of 100", "chunk 2 of 4: frames 25-49 of 100, about 6 min left",
                      "chunk 3 of 4: frames 50-74 of 100, about 4 min left"]
+    # a re-run from chunk 0 (or another render) starts afresh: no estimate from the old times
+    assert timer.text(plan_chunk(100, 25, 0, clock, "timed"), 5000.0) == "chunk 1 of 4: frames 0-24 of 100"
+    assert timer.text(plan_chunk(100, 25, 2, clock, "other"), 5100.0) == "chunk 3 of 4: frames 50-74 of 100"

@@ -75,20 +75,26 @@ def test_prompt_travel_names_missing_prompts(pack):
                                                    conditioning_2=conditioning(2))
 
 
-def test_save_music_video_reports_reactivity(pack, comfy_home):
+def test_save_music_video_reports_reactivity(pack, comfy_home, monkeypatch):
+    import re
+
     from audiowalk_core.chunks import plan_chunk
 
+    shown = {}  # what ComfyUI's progress text would show under each node (the boundary to ComfyUI's server)
+    monkeypatch.setattr(pack.nodes.video_nodes, "send_node_text", lambda node_id, text: shown.update({node_id: text}))
     onset = np.asarray(FEATURES.curves["onset"])
     level = np.cumsum(onset * 0.3 * np.where(np.arange(120) % 2, 1, -1)) % 1.0  # jumps on the onsets
     images = torch.tensor(np.broadcast_to(level[:, None, None, None], (120, 16, 16, 3)).copy(), dtype=torch.float32)
     texts = []
     for index in range(3):
         chunk = plan_chunk(120, 40, index, FEATURES.clock, "react", "one chunk")
-        saver = node(pack, "AudioWalkSaveVideo")
-        saver.save(images[index * 40:(index + 1) * 40], "AudioWalk/r", 23, chunk=chunk, features=FEATURES)
-        texts.append(saver.last_message)  # the text under the node (no "text" output: the Queue panel)
+        node(pack, "AudioWalkSaveVideo").save(images[index * 40:(index + 1) * 40], "AudioWalk/r", 23, chunk=chunk,
+                                              features=FEATURES, unique_id="9")
+        texts.append(shown["9"])
     assert "reactivity: picture change vs onsets" in texts[-1] and "(whole song)" in texts[-1]
     assert "lag 0 frames" in texts[-1] and "frames 0-39" in texts[0]
+    correlation = float(re.search(r"r = ([+-][0-9.]+)", texts[-1]).group(1))
+    assert correlation > 0.9  # the picture jumps exactly on the onsets
 
 
 def test_cli_reactivity_of_a_video_that_jumps_on_the_clicks(tmp_path, capsys):

@@ -8,6 +8,8 @@ latents, and the sampler choices each render way allows.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 
 import numpy as np
@@ -42,10 +44,19 @@ def chunk_frames(features, chunk=None, render_way: str = "keyframes", interpolat
         raise AudioWalkInputError("chunk", f"a chunk of a {chunk.total_frames}-frame render on {total}-frame "
                                   "features", "the chunk of Render in Chunks fed by the same features")
     if render_way == "every frame":
-        return KeyframePlan(count, tuple(range(first, first + count)), first)
+        return KeyframePlan(count, tuple(range(first, first + count)), first, render_way)
     require_choice("keyframe_mode", keyframe_mode, KEYFRAME_MODES)
     song = select_keyframes(total, interpolation_steps, keyframe_mode, features)
-    return chunk_keyframes(song.indices, first, count)
+    return dataclasses.replace(chunk_keyframes(song.indices, first, count), render_way=render_way)
+
+
+def check_render_way(frames, render_way: str) -> None:
+    """SD Walk Sampler's ``render_way`` must be the one SD Walk Frames chose its frames by (every frame with
+    keyframe settings would run a keyframe sampler's 20 steps on every frame: hours for a song)."""
+    chosen = getattr(frames, "render_way", "") or ""
+    if chosen and chosen != render_way:
+        raise AudioWalkInputError(f"{SAMPLER_NODE}: render_way", f"{render_way!r} for frames SD Walk Frames chose "
+                                  f"by {chosen!r}", "the same render_way in SD Walk Frames and SD Walk Sampler")
 
 
 def features_digest(features, chunk_frames_value: int) -> str:

@@ -49,6 +49,10 @@ class PerFrameGuidance:
         self.scales = np.asarray(scales, np.float64)
         self.node_name = node_name
 
+    def rows(self, first: int, stop: int) -> "PerFrameGuidance":
+        """The scales of frames ``[first, stop)`` of the batch (a sub-batch of the sampler call)."""
+        return PerFrameGuidance(self.scales[first:stop], self.node_name)
+
     def __call__(self, args):
         cond, uncond = args["cond"], args["uncond"]
         if int(cond.shape[0]) != len(self.scales):

@@ -127,35 +127,27 @@ def walk_noise(path: WalkPath, frame_indices, item_shape, seed: int):
     """float32 CPU noise [len(frame_indices), *item_shape]: row i is the walk's noise of frame frame_indices[i]."""
     import torch
 
-    frames = [int(f) for f in frame_indices]
-    for frame in frames:
-        if not 0 <= frame < path.frame_count:
-            raise AudioWalkInputError("frame", f"{frame} is outside the song's {path.frame_count} frames",
-                                      f"frames 0..{path.frame_count - 1}")
+    frames = np.asarray([int(f) for f in frame_indices], np.int64)
+    bad = (frames < 0) | (frames >= path.frame_count)
+    if bad.any():
+        raise AudioWalkInputError("frame", f"{int(frames[bad][0])} is outside the song's {path.frame_count} frames",
+                                  f"frames 0..{path.frame_count - 1}")
     item_shape = tuple(int(s) for s in item_shape)
-    out = torch.empty((len(frames),) + item_shape, dtype=torch.float32)
-    cache: dict[tuple[int, int], object] = {}
-
-    def anchor(label: int, number: int):
-        key = (label, number)
-        if key not in cache:
-            if len(cache) > 8:
-                cache.clear()
-            cache[key] = standard_normal(item_shape, anchor_seed(seed, label, number))
-        return cache[key]
-
-    for row, frame in enumerate(frames):
-        position = float(path.position[frame])
-        label = int(path.label[frame])
-        number = int(math.floor(position))
-        t = position - number
-        angle = 0.5 * math.pi * t
-        if t == 0.0:
-            out[row] = anchor(label, number)
-        else:
-            torch.add(anchor(label, number) * math.cos(angle), anchor(label, number + 1), alpha=math.sin(angle),
-                      out=out[row])
-    return out
+    position = np.asarray(path.position, np.float64)[frames]
+    label = np.asarray(path.label, np.int64)[frames]
+    number = np.floor(position).astype(np.int64)
+    angle = 0.5 * math.pi * (position - number)
+    # every anchor the batch needs, drawn once: (label, number) and (label, number + 1) of each frame
+    pairs = np.stack([np.concatenate([label, label]), np.concatenate([number, number + 1])], axis=1)
+    unique, where = np.unique(pairs, axis=0, return_inverse=True)
+    where = where.reshape(-1)
+    anchors = torch.stack([standard_normal(item_shape, anchor_seed(seed, int(lab), int(num))) for lab, num in unique]) \
+        if len(unique) else torch.empty((0,) + item_shape)
+    low, high = torch.as_tensor(where[:len(frames)]), torch.as_tensor(where[len(frames):])
+    view = (-1,) + (1,) * len(item_shape)
+    cos = torch.as_tensor(np.cos(angle), dtype=torch.float32).reshape(view)
+    sin = torch.as_tensor(np.sin(angle), dtype=torch.float32).reshape(view)
+    return anchors[low] * cos + anchors[high] * sin  # a frame on an anchor (t = 0): cos 1, sin 0, the anchor exactly
 
 
 class MusicNoiseWalk:

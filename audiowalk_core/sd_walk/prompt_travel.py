@@ -196,3 +196,36 @@ def blend_conditionings(conditionings, weights):
             stacked = torch.stack([v[0].to(torch.float32) for v in values])
             extras[key] = torch.einsum("bp,p...->b...", weights.to(torch.float32), stacked).to(value.dtype)
     return [[cond, extras]]
+
+
+def slice_conditioning(conditioning, first: int, stop: int, batch: int):
+    """Rows ``[first, stop)`` of a per-frame CONDITIONING (``[[cond [batch, tokens, width], extras]]``): every
+    tensor whose first dimension is ``batch`` (the cond, ``pooled_output`` ...) is sliced, batch-1 ones (a single
+    prompt, the negative) are kept whole, as ComfyUI repeats them to any batch."""
+    import torch
+
+    def rows(value):
+        if isinstance(value, torch.Tensor) and value.ndim >= 1 and int(value.shape[0]) == int(batch) and batch > 1:
+            return value[first:stop]
+        return value
+
+    return [[rows(cond), {key: rows(value) for key, value in extras.items()}] for cond, extras in conditioning]
+
+
+def linked_conditionings(first, more: dict, inputs: int) -> list:
+    """Prompt Travel's prompts in order: ``first`` (conditioning_1) and ``more`` {"conditioning_N": value or None}
+    for N = 2..``inputs``, linked from 1 without gaps (a gap would silently renumber the prompts after it)."""
+    linked = [first]
+    gap = None
+    for number in range(2, int(inputs) + 1):
+        value = more.get(f"conditioning_{number}")
+        if value is None:
+            gap = gap or number
+            continue
+        if gap is not None:
+            raise AudioWalkInputError(f"{NODE}: conditioning_{gap}", f"not linked, but conditioning_{number} is",
+                                      f"conditioning inputs linked from 1 without gaps (link conditioning_{gap}, or "
+                                      f"move conditioning_{number} up)")
+        linked.append(value)
+    return linked
+

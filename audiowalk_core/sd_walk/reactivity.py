@@ -97,18 +97,45 @@ class ReactivityMeter:
             entry["seen"][start] = False  # no frame before this chunk: its first change is unknown
         entry["last"] = {stop - 1: np.asarray(frames[-1]).copy()} if len(changes) else {}
 
-    def result(self, render_id: str, onset, fps: float, max_lag: int = DEFAULT_MAX_LAG) -> Reactivity | None:
-        """The reactivity over the frames seen (unknown changes dropped); None for an unknown render."""
+    def result(self, render_id: str, onset, fps: float, max_lag: int = DEFAULT_MAX_LAG):
+        """``(Reactivity, (first, stop))`` over the longest run of frames seen with known changes (a render resumed
+        in a fresh process has not seen its first chunks); None for an unknown render or a run too short for the
+        lags (under ``max_lag + 3`` frames)."""
         entry = self.renders.get(render_id)
         if entry is None:
             return None
-        seen = entry["seen"].copy()
-        seen[0] = True
-        changes = np.where(seen, entry["changes"], 0.0)
-        onset = np.asarray(onset, np.float64)[:len(changes)]
-        if not seen.all():  # unknown changes: correlate only over the known stretch from frame 0
-            changes = changes[:int(np.argmin(seen))]
-        return reactivity(changes, onset[:len(changes)], fps, max_lag)
+        seen = entry["seen"]
+        edges = np.flatnonzero(np.diff(np.concatenate([[0], seen.astype(np.int8), [0]])))
+        runs = list(zip(edges[::2], edges[1::2]))
+        if not runs:
+            return None
+        first, stop = max(runs, key=lambda run: run[1] - run[0])
+        if stop - first < int(max_lag) + 3:
+            return None
+        onset = np.asarray(onset, np.float64)
+        return reactivity(entry["changes"][first:stop], onset[first:stop], fps, max_lag), (int(first), int(stop))
+
+
+REACTIVITY_PIXELS = 64  # frames are measured at about 64 px (every n-th pixel): the figure, not the detail
+_SAVED_RENDERS = ReactivityMeter()
+
+
+def reactivity_line(images, onset, fps: float, chunk=None, meter: ReactivityMeter = _SAVED_RENDERS) -> str:
+    """Save Music Video's reactivity text for ``images`` [N, H, W, 3] (torch or numpy): for one save over its
+    frames; for a chunk (a RenderChunk) over the render's frames seen so far in this process, with the range it
+    covers ("whole song", or "frames a-b"); "" when too few frames are known yet."""
+    step = max(1, int(images.shape[1]) // REACTIVITY_PIXELS)
+    small = images[:, ::step, ::step]
+    onset = np.asarray(onset, np.float64)
+    if chunk is None:
+        return reactivity(frame_changes(small), onset[:int(images.shape[0])], fps).describe()
+    meter.add(chunk.render_id, chunk.total_frames, chunk.start_frame, small)
+    found = meter.result(chunk.render_id, onset, fps)
+    if found is None:
+        return ""
+    figure, (first, stop) = found
+    scope = "whole song" if (first, stop) == (0, int(chunk.total_frames)) else f"frames {first}-{stop - 1}"
+    return f"{figure.describe()} ({scope})"
 
 
 def video_frame_changes(video_path, width: int = 64) -> tuple[np.ndarray, float]:
