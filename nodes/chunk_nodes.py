@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 
 from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, ChunkTimer, render_chunk
+from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.frame_noise import FrameKeyedNoise
+from audiowalk_core.sd_walk.frames import song_chunk
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
 from .comfy_adapter import current_prompt_id, remember_running_chunk, show_chunk_progress
-from .sd_walk_nodes import song_chunk_outputs
 
 
 _CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
@@ -60,10 +61,17 @@ class AudioWalkRenderChunks:
 
     def plan(self, chunk_frames, render, chunk_index, latents=None, features=None, audio=None, prompt=None,
              unique_id=None):
-        if latents is None:  # Stable Diffusion walk (sd_walk_nodes): chunks of the features' frames, no latents
-            return song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, unique_id, audio)
-        chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
-                                   node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
+        if latents is None:  # the Stable Diffusion walk: chunks of the features' frames, no latents
+            if features is None:
+                raise AudioWalkInputError("Render in Chunks: latents", "neither latents nor features are linked",
+                                          "the song's latents (a BigGAN or StyleGAN walk) or its features (the "
+                                          "Stable Diffusion walk)")
+            part = None
+            chunk = song_chunk(features, chunk_frames, render, chunk_index, prompt=prompt, node_id=unique_id or "",
+                               current_prompt_id=current_prompt_id(), audio=audio)
+        else:
+            chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
+                                       node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, _CHUNK_TIMER.text(chunk, time.monotonic()))
         remember_running_chunk(chunk)
         # The chunks' history entries stay: they have no outputs, so the Queue panel shows no card for them, and a

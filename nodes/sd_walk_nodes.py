@@ -3,16 +3,15 @@
 Strength (per-frame img2img strength as a noise mask). Logic in audiowalk_core.sd_walk."""
 from __future__ import annotations
 
-from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import KEYFRAME_MODES
 from audiowalk_core.sd_walk.frames import (FEW_STEP_PRESETS, RENDER_WAYS, check_deterministic_sampler,
-                                           check_render_way, chunk_frames, sampler_settings, song_chunk)
+                                           check_render_way, chunk_frames, sampler_settings)
 from audiowalk_core.sd_walk.guidance import PerFrameGuidance, check_guidance, strength_mask, values_of_frames
 from audiowalk_core.sd_walk.music_noise import MusicNoiseWalk, NoiseWalkSettings, walk_path
 from audiowalk_core.sd_walk.reactivity import reactivity_line
 from audiowalk_core.sd_walk.prompt_travel import (SCHEDULE_MODES, blend_conditionings, linked_conditionings,
                                                   schedule_knots, travel_weights)
-from .comfy_adapter import current_prompt_id, sampler_and_sigmas, show_chunk_progress, sub_batched_guider
+from .comfy_adapter import sampler_and_sigmas, sub_batched_guider
 
 PROMPT_INPUTS = 8
 _FEATURES = ("AUDIOWALK_FEATURES", {"tooltip": "The song's features (Audio Features / the music map)."})
@@ -200,17 +199,6 @@ NODE_CLASS_MAPPINGS = {"AudioWalkSDWalkFrames": AudioWalkSDWalkFrames,
 NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkSDWalkFrames": "SD Walk Frames", "AudioWalkMusicNoiseWalk": "Music Noise Walk",
                               "AudioWalkPromptTravel": "Prompt Travel", "AudioWalkSDWalkSampler": "SD Walk Sampler",
                               "AudioWalkMusicStrength": "Music Strength"}
-
-
-def song_chunk_outputs(features, chunk_frames, render, chunk_index, prompt, unique_id, audio):
-    """Render in Chunks' outputs when only features are linked: (None, chunk, start_frame, frame_count)."""
-    if features is None:
-        raise AudioWalkInputError("Render in Chunks: latents", "neither latents nor features are linked",
-                                  "the song's latents (BigGAN walk) or its features (Stable Diffusion walk)")
-    chunk = song_chunk(features, chunk_frames, render, chunk_index, prompt=prompt, node_id=unique_id or "",
-                       current_prompt_id=current_prompt_id(), audio=audio)
-    show_chunk_progress(unique_id, chunk.index, chunk.count, chunk.describe())
-    return (None, chunk, chunk.start_frame, chunk.frame_count)
 
 
 def reactivity_text(images, chunk=None, features=None) -> str:
