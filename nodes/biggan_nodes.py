@@ -9,6 +9,7 @@ from audiowalk_core.generators.biggan.store import check_choice, load_shared_big
 from audiowalk_core.generators.devices import DEVICES, DTYPES
 from .comfy_adapter import (free_device_memory, manage_model, model_devices, model_directories, progress_callback,
                             ready_model, register_model_folder)
+from .generate_inputs import frame_range_inputs
 
 MODEL_KIND = "biggan"
 register_model_folder(MODEL_KIND, {".safetensors", ".bin", ".json"})
@@ -69,12 +70,7 @@ class AudioWalkBigGANGenerate:
         return {"required": {
             "model": ("BIGGAN_MODEL", {"tooltip": "The generator (Load BigGAN)."}),
             "latents": ("AUDIOWALK_LATENTS", {"tooltip": "Per-frame BigGAN inputs (Make Latents)."}),
-            "start_frame": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
-                                    "tooltip": "First frame to render (for chunked renders of long songs)."}),
-            "frame_count": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
-                                    "tooltip": "Frames to render from start_frame; 0 = to the end."}),
-            "batch_size": ("INT", {"default": 8, "min": 1, "max": 256,
-                                   "tooltip": "Frames per forward pass; larger is faster until memory runs out."}),
+            **frame_range_inputs("BigGAN"),
             "output_mapping": (list(OUTPUT_MAPPINGS), {"default": "fixed", "tooltip":
                                "fixed: BigGAN's [-1, 1] -> [0, 1] (no flicker). per_frame_minmax: stretch each "
                                "frame on its own, as the seed did (flickers)."}),

@@ -10,6 +10,7 @@ from audiowalk_core.generators.stylegan.walk import GROUP_FEATURES, stylegan_lat
 from audiowalk_core.walk import WALK_MODES
 from .comfy_adapter import (free_device_memory, load_managed, manage_module, model_devices, model_directories,
                             progress_callback, register_model_folder)
+from .generate_inputs import frame_range_inputs
 
 MODEL_KIND = "stylegan"
 register_model_folder(MODEL_KIND, {".pkl", ".pt", ".pth", ".safetensors"})
@@ -120,12 +121,7 @@ class AudioWalkStyleGANGenerate:
         return {"required": {
             "model": ("STYLEGAN_MODEL", {"tooltip": "The generator (Load StyleGAN)."}),
             "latents": ("AUDIOWALK_LATENTS", {"tooltip": "Per-frame StyleGAN inputs (StyleGAN Latents)."}),
-            "start_frame": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
-                                    "tooltip": "First frame to render (relative to the latents given)."}),
-            "frame_count": ("INT", {"default": 0, "min": 0, "max": 10_000_000,
-                                    "tooltip": "Frames to render from start_frame; 0 = to the end."}),
-            "batch_size": ("INT", {"default": 8, "min": 1, "max": 256,
-                                   "tooltip": "Frames per forward pass; larger is faster until memory runs out."}),
+            **frame_range_inputs("StyleGAN"),
         }}
 
     def generate(self, model, latents, start_frame, frame_count, batch_size):
