@@ -37,10 +37,40 @@ def comfy_server(tmp_path_factory):
     (base / "models" / "checkpoints" / "random-sd15.safetensors").unlink(missing_ok=True)
 
 
-def render(client, base, settings: dict, prefix: str):
-    final, entries = run_whole_song(client, shipped_prompt("audiowalk_sd_walk", {
-        **SONG, **settings, "Save Music Video.filename_prefix": prefix}), timeout=1200)
-    return probe(output_path(base, final)), final, entries
+def render(client, base, settings: dict, prefix: str, address: str):
+    """The render's video, Save Music Video's output, every chunk's history entry, and the texts the nodes showed
+    (ComfyUI's progress text over the websocket, as the frontend receives it)."""
+    import threading
+
+    import websocket
+
+    socket = websocket.create_connection(f"ws://{address}/ws?clientId={client.client_id}", timeout=5)
+    texts, stop = [], threading.Event()
+
+    def listen():
+        while not stop.is_set():
+            try:
+                message = socket.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketException, OSError):
+                return
+            if isinstance(message, bytes):  # 4-byte type, 4-byte node id length, node id, text
+                texts.append(message[8:].decode("utf-8", "replace"))
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    try:
+        final, entries = run_whole_song(client, shipped_prompt("audiowalk_sd_walk", {
+            **SONG, **settings, "Save Music Video.filename_prefix": prefix}), timeout=1200)
+        time_left = 50
+        while time_left and not any("reactivity" in text for text in texts):  # the last text may trail the entry
+            stop.wait(0.1)
+            time_left -= 1
+    finally:
+        stop.set()
+        socket.close()
+    return probe(output_path(base, final)), final, entries, texts
 
 
 def test_bad_settings_are_refused_before_sampling(comfy_server):
@@ -62,14 +92,14 @@ def test_one_post_renders_the_song_in_chunks_and_chunks_equal_the_whole(comfy_se
     client = ComfyClient(address)
     settings = EVERY_FRAME if way == "every frame" else {}
     tag = way.replace(" ", "_")
-    chunked, final, entries = render(client, base, settings, f"it/sd_walk_{tag}_chunks")
+    chunked, final, entries, texts = render(client, base, settings, f"it/sd_walk_{tag}_chunks", address)
     assert len(entries) == 3
     assert chunked["fps"] == FPS and chunked["frames"].shape == (FRAMES, SIZE, SIZE, 3)
     assert abs(chunked["audio_seconds"] - FRAMES / FPS) <= 1.0 / FPS
     assert chunked["frames"].std() > 1.0
-    assert any("reactivity: picture change vs onsets" in text and "(whole song)" in text for text in final["text"])
-    whole, _, whole_entries = render(client, base, {**settings, "Render in Chunks.chunk_frames": 0},
-                                     f"it/sd_walk_{tag}_whole")
+    assert any("reactivity: picture change vs onsets" in text and "(whole song)" in text for text in texts), texts
+    whole, _, whole_entries, _ = render(client, base, {**settings, "Render in Chunks.chunk_frames": 0},
+                                     f"it/sd_walk_{tag}_whole", address)
     assert len(whole_entries) == 1
     difference = np.abs(chunked["frames"].astype(np.int16) - whole["frames"].astype(np.int16))
     print(f"{way}: chunked vs whole: mean {difference.mean():.4f}, max {difference.max()} levels of 255")
