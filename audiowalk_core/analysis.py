@@ -19,7 +19,7 @@ from .frame_means import DiskRows, FrameRowsView, VideoFrameMeans
 from .music_map import analyse_music_map, attach_music_map
 from .seed_bands import (seed_band_energies, seed_band_layout, seed_frame_count,  # noqa: F401 - re-exported
                          seed_frame_hop)
-from .settings import BAND_MODES, DEFAULTS
+from .settings import BAND_MODES, BEAT_TRACKERS, DEFAULTS
 
 # BAND_MODES and the band parameters' defaults: settings.py (improved: our bands on the exact clock; seed: the
 # notebook's bands and frame count; seed_full_length: its band maths on the exact clock, windows zero-padded).
@@ -364,7 +364,7 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
                      low_frequency_skip: float = DEFAULTS.low_frequency_skip,
                      frequency_band_growth_rate: float = DEFAULTS.frequency_band_growth_rate,
                      extra_detail: float = DEFAULTS.extra_detail, band_count: int = DEFAULTS.band_count,
-                     on_progress=None) -> AudioFeatures:
+                     beat_tracker: str = DEFAULTS.beat_tracker, beat_model=None, on_progress=None) -> AudioFeatures:
     """Describe ``clip`` frame by frame at ``fps`` (rational; 29.97 -> 30000/1001).
 
     Curves (float32, finite, in [0, 1]): ``bands`` [N, B] in the chosen ``band_mode``:
@@ -375,15 +375,23 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
     Also ``rms``, ``onset`` (spectral flux, frame max), ``beat`` (1 on beats, decaying), ``chroma`` [N, 12] (C..B,
     per-frame max 1), ``harmonic`` and ``percussive`` energies, all on the same clock. Except in "seed" mode the
     frame count makes video and audio lengths agree within one frame. Silence gives zeros.
-    ``on_progress(done, total)`` is called between stages.
+    ``beat_tracker``: "dsp" (music_map.py), or a Beat This! model (beat_tracking) for the beats, downbeats and
+    meter: ``beat_model`` (a loaded beat_tracking.BeatTracker), else loaded (or downloaded) from
+    ``$AUDIOWALK_HOME/models/beat_this`` before any analysis.
+    ``on_progress(done, total)`` is called between stages (and between the neural tracker's 30 s chunks).
     """
     require_choice("band_mode", band_mode, BAND_MODES)
+    require_choice("beat_tracker", beat_tracker, BEAT_TRACKERS)
     validate_clip(clip)
+    if beat_tracker != "dsp" and beat_model is None:  # a missing checkpoint stops here, before the long work
+        from .beat_tracking import default_search_dirs, load_beat_tracker
+
+        beat_model = load_beat_tracker(beat_tracker, default_search_dirs())
     fps = parse_fps(fps)
     clock = FrameClock.for_duration(clip.num_samples, clip.sample_rate, fps)
     mono = clip.mono_reader()  # read in blocks: a long song's mono mix is never held whole (seed modes excepted)
     sample_rate = clip.sample_rate
-    stages = 4
+    stages = 4 if beat_tracker == "dsp" else 5
     report = on_progress or (lambda done, total: None)
     report(0, stages)
 
@@ -424,9 +432,14 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
     else:  # kept per video frame only (long songs): each STFT row reads its video frame's chroma, block by block
         chroma_rows = FrameRowsView(chroma_frames, len(times),
                                     lambda first, stop: clock.frame_at_seconds(times[first:stop]))
+    neural = None
+    if beat_tracker != "dsp":  # once per song: a node's output is cached across the chunks of a render
+        neural = beat_model.beats_of(mono, clip.num_samples, sample_rate, lambda done, total: report(2, stages))
+        neural = (neural.beat_seconds, neural.downbeat_seconds)
+        report(3, stages)
     music = analyse_music_map(tables.log_bands, chroma_rows, times, tables.n_fft / sample_rate,  # beats, bars,
                               _log_band_matrix(sample_rate, tables.n_fft)[0] * sample_rate / tables.n_fft,  # sections
-                              clip.num_samples / sample_rate)
+                              clip.num_samples / sample_rate, beats=neural)
     del chroma_rows
     tempo = music.tempo_bpm
     beat_frames = np.unique(clock.frame_at_seconds(music.beat_seconds)) if len(music.beat_seconds) \
@@ -437,7 +450,7 @@ def compute_features(clip: AudioClip, fps=DEFAULTS.fps, *, band_mode: str = DEFA
     chroma = np.where(loud_enough, chroma_frames / np.where(loud_enough, chroma_peak, 1.0), 0.0).astype(np.float32)
     harmonic_rows, percussive_rows = _harmonic_percussive(tables.log_bands, frame_rate)
     hp = _normalise_columns(_to_video_frames(np.stack([harmonic_rows, percussive_rows], 1), times, clock))
-    report(3, stages)
+    report(stages - 1, stages)
 
     rms = _normalise_columns(frame_rms(mono, clock)[:, None])[:, 0]
     curves = {

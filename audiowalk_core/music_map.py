@@ -66,33 +66,34 @@ def _low_band_onset(low_power: np.ndarray) -> np.ndarray:
 
 
 def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np.ndarray, window_seconds: float,
-                      band_low_hz: np.ndarray, duration_seconds: float) -> MusicMap:
+                      band_low_hz: np.ndarray, duration_seconds: float, beats=None) -> MusicMap:
     """The music map from STFT-rate tables: ``log_bands`` [rows, bands] summed power per log band (lower edges
     ``band_low_hz`` in Hz), ``chroma`` [rows, 12], ``frame_times`` [rows] the centre (s) of each row's window of
     ``window_seconds``, ``duration_seconds`` of the song.
 
     A beat's time is its row's centre plus a quarter window: with the onset floored 40 dB below the loudest band,
     the flux peaks when a sound fills a quarter of the window (measured on clicks and kicks: 2 ms off at 22.05 and
-    44.1 kHz, where half a window, the 80 dB onset's offset, is 23 ms late)."""
+    44.1 kHz, where half a window, the 80 dB onset's offset, is 23 ms late).
+
+    ``beats``: ``(beat_seconds, downbeat_seconds)`` of a neural tracker (beat_tracking), used instead of the DSP
+    beats, downbeats and meter (meter: the most common number of beats between downbeats); the sections are
+    found on them the same way, their boundaries snapped to those downbeats."""
     from .analysis import onset_strength
 
     duration_seconds = float(duration_seconds)
-    whole = (Section(0.0, duration_seconds, "A"),)
     onset = onset_strength(log_bands, dynamic_range_db=BEAT_ONSET_RANGE_DB)
     onset[onset < ONSET_FLOOR] = 0.0  # rounding ripple of a steady tone is no pulse (a sine gave 47 "beats")
     frame_times = np.asarray(frame_times, np.float64)
     frame_rate = (len(frame_times) - 1) / (frame_times[-1] - frame_times[0]) if len(frame_times) > 1 else 1.0
     onset_times = frame_times + 0.25 * float(window_seconds)
+    if beats is not None:
+        return _map_from_beats(beats, onset, onset_times, frame_rate, log_bands, chroma, band_low_hz, duration_seconds)
     periods = meter_module.local_beat_periods(onset, frame_rate)
     beat_rows = meter_module.track_beats_drifting(onset, periods)
     tempo = float(60.0 * frame_rate / np.median(periods[periods > 0])) if np.any(periods > 0) else 0.0
     beat_seconds = np.asarray(onset_times, np.float64)[beat_rows] if len(beat_rows) else np.zeros(0)
     if len(beat_rows) < 2:
-        note = (f"the song ({duration_seconds:.2f} s) has {len(beat_rows)} beat(s), under two: no downbeats or bars, "
-                "one section")
-        silent = len(log_bands) == 0 or float(log_bands.max()) <= 0  # the silence warning says it already
-        return MusicMap(beat_seconds, np.zeros(0), 0, 0.0, whole,  # no tempo without two beats
-                        () if silent else (note,))
+        return _too_few_beats(beat_seconds, log_bands, duration_seconds)
     low_power = _low_band_power(log_bands, band_low_hz)
     accents = meter_module.beat_accents(beat_rows, onset, low_power, chroma)
     positions, meters = meter_module.bar_positions(accents)
@@ -101,6 +102,45 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     sections = _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_per_bar, log_bands,
                               chroma, onset, _low_band_onset(low_power), duration_seconds)
     return MusicMap(beat_seconds, downbeat_seconds, beats_per_bar, tempo, sections, ())
+
+
+def _too_few_beats(beat_seconds, log_bands, duration_seconds) -> MusicMap:
+    note = (f"the song ({duration_seconds:.2f} s) has {len(beat_seconds)} beat(s), under two: no downbeats or bars, "
+            "one section")
+    silent = len(log_bands) == 0 or float(log_bands.max()) <= 0  # the silence warning says it already
+    return MusicMap(np.asarray(beat_seconds, np.float64), np.zeros(0), 0, 0.0,  # no tempo without two beats
+                    (Section(0.0, duration_seconds, "A"),), () if silent else (note,))
+
+
+def meter_from_downbeats(beat_seconds: np.ndarray, downbeat_seconds: np.ndarray) -> int:
+    """Beats per bar: the most common number of beats from one downbeat to the next (the smaller on a tie); 0
+    with fewer than two downbeats."""
+    if len(downbeat_seconds) < 2:
+        return 0
+    counts = np.diff(np.searchsorted(np.asarray(beat_seconds), np.asarray(downbeat_seconds)))
+    counts = counts[counts > 0]
+    return int(np.bincount(counts).argmax()) if len(counts) else 0
+
+
+def _map_from_beats(beats, onset, onset_times, frame_rate, log_bands, chroma, band_low_hz,
+                    duration_seconds) -> MusicMap:
+    """The music map on given beats and downbeats (seconds): tempo from the median beat interval, meter from the
+    downbeats, sections on the beats (each beat on the onset row it falls in; beats sharing a row keep the first)."""
+    beat_seconds = np.sort(np.asarray(beats[0], np.float64))
+    downbeat_seconds = np.sort(np.asarray(beats[1], np.float64))
+    if len(beat_seconds) < 2:
+        return _too_few_beats(beat_seconds, log_bands, duration_seconds)
+    rows = len(onset)
+    nearest = np.rint((beat_seconds - float(onset_times[0])) * frame_rate) if rows else np.zeros(len(beat_seconds))
+    beat_rows = np.clip(nearest, 0, max(rows - 1, 0)).astype(np.int64)
+    beat_rows, first = np.unique(beat_rows, return_index=True)
+    beat_seconds_on_rows = beat_seconds[first]
+    tempo = float(60.0 / np.median(np.diff(beat_seconds)))
+    meter = meter_from_downbeats(beat_seconds, downbeat_seconds)
+    warnings = () if len(downbeat_seconds) else ("the beat tracker found no downbeats: no bars, one section",)
+    sections = _find_sections(beat_rows, None, beat_seconds_on_rows, downbeat_seconds, meter, log_bands, chroma,
+                              onset, _low_band_onset(_low_band_power(log_bands, band_low_hz)), duration_seconds)
+    return MusicMap(beat_seconds, downbeat_seconds, meter, tempo, sections, warnings)
 
 
 def _find_sections(beat_rows, positions, beat_seconds, downbeat_seconds, beats_per_bar, log_bands, chroma, onset,

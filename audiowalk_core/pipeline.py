@@ -14,8 +14,9 @@ from .settings import DEFAULTS, PRESETS, PipelineSettings, preset  # noqa: F401 
 DEFAULT_PIPELINE = DEFAULTS
 
 
-def compute_song_features(clip, settings: PipelineSettings = DEFAULT_PIPELINE, on_progress=None):
-    """The Audio Features step of ``settings`` on an AudioClip -> AudioFeatures."""
+def compute_song_features(clip, settings: PipelineSettings = DEFAULT_PIPELINE, on_progress=None, beat_model=None):
+    """The Audio Features step of ``settings`` on an AudioClip -> AudioFeatures. ``beat_model``: the loaded
+    tracker of ``settings.beat_tracker`` (:func:`load_song_beat_tracker`), else loaded from the default folder."""
     from .analysis import compute_features
 
     return compute_features(clip, settings.fps, band_mode=settings.band_mode,
@@ -23,7 +24,19 @@ def compute_song_features(clip, settings: PipelineSettings = DEFAULT_PIPELINE, o
                             low_frequency_skip=settings.low_frequency_skip,
                             frequency_band_growth_rate=settings.frequency_band_growth_rate,
                             extra_detail=settings.extra_detail, band_count=settings.band_count,
-                            on_progress=on_progress)
+                            beat_tracker=settings.beat_tracker, beat_model=beat_model, on_progress=on_progress)
+
+
+def load_song_beat_tracker(settings: PipelineSettings = DEFAULT_PIPELINE, search_dirs=None, **options):
+    """The Beat This! tracker ``settings.beat_tracker`` asks for (None for "dsp"), from ``search_dirs`` (default
+    ``$AUDIOWALK_HOME/models/beat_this``), downloaded when missing unless ``allow_download=False``: call it before
+    the long work, so a missing checkpoint stops a run at once. ``options``: beat_tracking.load_beat_tracker's."""
+    from .beat_tracking import default_search_dirs, load_beat_tracker
+
+    if settings.beat_tracker == "dsp":
+        return None
+    folders = search_dirs if search_dirs is not None else default_search_dirs()
+    return load_beat_tracker(settings.beat_tracker, folders, **options)
 
 
 def make_noise_curves(features, settings: PipelineSettings = DEFAULT_PIPELINE, bank=None):

@@ -51,7 +51,7 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     """
     from .audio_file import close_clip, load_audio_to_disk
     from .clock import parse_fps
-    from .pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
+    from .pipeline import DEFAULT_PIPELINE, compute_song_features, load_song_beat_tracker, make_walk_latents
 
     say = on_message or (lambda text: None)
     output_path = check_render_output(output_path, batch_size)
@@ -59,11 +59,12 @@ def render_song(song_path, output_path, *, settings=None, model_name: str = "big
     frame_rate = parse_fps(settings.fps)
     seed = settings.seed
     search_dirs = [Path(models_dir)] if models_dir is not None else [default_models_dir()]
+    beat_model = load_song_beat_tracker(settings)  # a missing neural beat tracker stops the render here
     with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
         # the decoded song waits on disk and is read in blocks (analysis, music track): memory flat in its length
         clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
         try:
-            features = compute_song_features(clip, settings)
+            features = compute_song_features(clip, settings, beat_model=beat_model)
             for warning in features.warnings:
                 say(f"WARNING: {warning}")
             latents = make_walk_latents(features, settings)
@@ -111,7 +112,7 @@ def render_stylegan_song(song_path, output_path, model_path, *, settings=None, b
     from .clock import parse_fps
     from .generators.stylegan.shared import load_shared_stylegan
     from .generators.stylegan.walk import stylegan_latents
-    from .pipeline import DEFAULT_PIPELINE, compute_song_features
+    from .pipeline import DEFAULT_PIPELINE, compute_song_features, load_song_beat_tracker
 
     say = on_message or (lambda text: None)
     output_path = check_render_output(output_path, batch_size)
@@ -121,10 +122,11 @@ def render_stylegan_song(song_path, output_path, model_path, *, settings=None, b
         f"c {config.c_dim}, on {handle.device} ({str(handle.dtype).replace('torch.', '')})")
     settings = settings or DEFAULT_PIPELINE
     frame_rate = parse_fps(settings.fps)
+    beat_model = load_song_beat_tracker(settings)
     with tempfile.TemporaryDirectory(prefix="audiowalk-render-") as scratch:
         clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
         try:
-            features = compute_song_features(clip, settings)
+            features = compute_song_features(clip, settings, beat_model=beat_model)
             for warning in features.warnings:
                 say(f"WARNING: {warning}")
             truncation = settings.truncation if math.isfinite(settings.truncation) else 0.7

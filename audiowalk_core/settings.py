@@ -31,6 +31,7 @@ CHAIN_ORDERS = ("lowest_correlation", "highest_correlation", "none")
 SCHEDULE_MODES = ("interpolate", "chroma", "beats", "bars", "sections", "seed")
 SMOOTHING_METHODS = ("ema", "gaussian", "none")
 SMOOTHING_TARGETS = ("noise", "classes", "both")
+BEAT_TRACKERS = ("dsp", "beat_this", "beat_this_small")
 
 FEATURES_NODE = "AudioWalkAudioFeatures"
 NOISE_NODE = "AudioWalkBandNoiseWalk"
@@ -118,6 +119,14 @@ SETTINGS: tuple[Setting, ...] = (
                           "all bands count alike.", minimum=0.0, maximum=0.999, step=0.01),
     Setting("band_count", FEATURES_NODE, "INT", 48, "improved mode: number of log-spaced bands.",
             minimum=1, maximum=512),
+    Setting("beat_tracker", FEATURES_NODE, "COMBO", "dsp",
+            "Where beats, downbeats and the meter come from. dsp: the pack's own tracker, no weights. beat_this: "
+            "the Beat This! neural tracker (final0.ckpt, 81 MB, in models/beat_this; downloaded when missing and "
+            "allowed), better on real mixes, about 10 s per minute of song on a CPU; beat_this_small: its small "
+            "model (small0.ckpt, 8 MB), faster. Sections snap to the downbeats either way.",
+            choices=BEAT_TRACKERS,
+            cli_help="beats, downbeats and meter: dsp (no weights), beat_this or beat_this_small (the Beat This! "
+                     "neural tracker; its checkpoint in $AUDIOWALK_HOME/models/beat_this, downloaded when missing)"),
     # Band Noise Walk
     Setting("seed", NOISE_NODE, "INT", 0,
             "Seed of every random draw; the same seed and inputs give the same walk.",

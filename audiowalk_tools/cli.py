@@ -232,15 +232,18 @@ def cmd_features(args) -> int:
     import tempfile
 
     from audiowalk_core.audio_file import close_clip, load_audio_to_disk
-    from audiowalk_core.pipeline import compute_song_features
+    from audiowalk_core.pipeline import compute_song_features, load_song_beat_tracker
 
     stem_files = cli_music_map.prepare(args)  # bad stems before any analysis
     settings = settings_from_args(args)
+    download = TerminalProgress("downloading the beat tracker's checkpoint (bytes)", sys.stderr)
+    beat_model = load_song_beat_tracker(settings, on_progress=download.update)  # missing weights: stop here
+    download.finish()
     with tempfile.TemporaryDirectory(prefix="audiowalk-features-") as scratch:  # the decoded song, read in blocks
         clip = load_audio_to_disk(args.song, scratch, args.start_seconds, args.duration_seconds or None,
                                   input_name="song")
         try:
-            features = compute_song_features(clip, settings)
+            features = compute_song_features(clip, settings, beat_model=beat_model)
             _print_features(args, clip, features)
             cli_music_map.finish(args, clip, features, stem_files)
         finally:

@@ -17,7 +17,7 @@ def render_reactivity_line(video_path, song_path, settings, start_seconds: float
     with tempfile.TemporaryDirectory(prefix="audiowalk-reactivity-") as scratch:  # the song read in blocks
         clip = load_audio_to_disk(song_path, scratch, start_seconds, duration_seconds or None, input_name="song")
         try:
-            onset = compute_song_features(clip, settings).curve("onset")
+            onset = compute_song_features(clip, settings.replace(beat_tracker="dsp")).curve("onset")  # beats unused
         finally:
             close_clip(clip)
     return video_reactivity(video_path, onset).describe()

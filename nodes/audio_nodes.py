@@ -6,11 +6,17 @@ import os
 
 from audiowalk_core.audio import (AUDIO_EXTENSIONS, BUNDLED_DEMO_SONG, audio_from_comfy, audio_to_comfy,
                                   check_audio_file, load_audio, place_demo_song)
-from audiowalk_core.pipeline import compute_song_features
+from audiowalk_core.beat_tracking import MODEL_KIND as BEAT_MODEL_KIND, check_tracker_choice, tracker_choices
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.model_download import name_from_choice
+from audiowalk_core.pipeline import compute_song_features, load_song_beat_tracker
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
-from audiowalk_core.settings import FEATURES_NODE, node_inputs, settings_from_widgets
-from .comfy_adapter import input_directory, progress_callback
+from audiowalk_core.settings import FEATURES_NODE, node_inputs, setting, settings_from_widgets
+from .comfy_adapter import (input_directory, load_managed, manage_module, model_devices, model_directories,
+                            progress_callback, register_model_folder)
+
+register_model_folder(BEAT_MODEL_KIND, {".ckpt"})
 
 _ANNOTATION = " [input]"
 
@@ -91,8 +97,10 @@ class AudioWalkLoadAudio:
 
 class AudioWalkAudioFeatures:
     DESCRIPTION = ("Describes the song frame by frame at the video's fps: FFT band energies (improved, or the seed "
-                   "notebook's exact maths), loudness, onsets, beats, chroma and harmonic/percussive energy. Also "
-                   "outputs the frame count and a plot of the curves with the beats marked.")
+                   "notebook's exact maths), loudness, onsets, beats, downbeats, sections, chroma and "
+                   "harmonic/percussive energy. Beats come from the pack's DSP tracker or the Beat This! neural "
+                   "tracker (models/beat_this). Also outputs the frame count and a plot of the curves with the beats "
+                   "marked.")
     CATEGORY = "AudioWalk/audio"
     RETURN_TYPES = ("AUDIOWALK_FEATURES", "INT", "FLOAT", "IMAGE")
     RETURN_NAMES = ("features", "frame_count", "fps", "plot")
@@ -100,19 +108,47 @@ class AudioWalkAudioFeatures:
 
     @classmethod
     def INPUT_TYPES(cls):
+        inputs = node_inputs(FEATURES_NODE)  # declared once: audiowalk_core/settings.py
+        trackers, options = inputs["beat_tracker"]  # neural trackers not on disk carry "(download, N MB)"
+        inputs["beat_tracker"] = (tracker_choices(trackers, model_directories(BEAT_MODEL_KIND)), options)
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "The song (Load Song, or ComfyUI's own Load Audio)."}),
-            **node_inputs(FEATURES_NODE),  # declared once: audiowalk_core/settings.py
+            **inputs,
+        }, "optional": {
+            "allow_download": ("BOOLEAN", {"default": True, "tooltip":
+                               "Download the Beat This! checkpoint into models/beat_this when beat_tracker needs "
+                               "it and it is missing."}),
         }}
 
-    def analyse(self, audio, *values, **widgets):
+    def analyse(self, audio, *values, allow_download=True, **widgets):
         clip = audio_from_comfy(audio)
         settings = settings_from_widgets(FEATURES_NODE, widgets, values=values)
-        features = compute_song_features(clip, settings, on_progress=progress_callback(4))
+        settings = settings.replace(beat_tracker=name_from_choice(settings.beat_tracker))
+        log = logging.getLogger("audiowalk")
+        tracker = load_song_beat_tracker(settings, model_directories(BEAT_MODEL_KIND), allow_download=allow_download,
+                                         host_devices=model_devices(), manage=manage_module,
+                                         on_progress=progress_callback(1))
+        if tracker is not None:
+            load_managed(tracker.patcher, tracker.inference_bytes())  # ComfyUI places it (GPU when there is one)
+        features = compute_song_features(clip, settings, on_progress=progress_callback(4 + (tracker is not None)),
+                                         beat_model=tracker)
+        if tracker is not None:  # once per song: the chunks of a render reuse this node's cached output
+            log.info("Audio Features: Beat This! %s: %d beats, %d downbeats, meter %d", tracker.name,
+                     len(features.beat_seconds), len(features.downbeat_seconds), features.meter)
         for warning in features.warnings:  # to ComfyUI's console
-            logging.getLogger("audiowalk").warning("Audio Features: %s", warning)
+            log.warning("Audio Features: %s", warning)
         plot = rgb_to_comfy_image(plot_features(features))
         return (features, features.frame_count, float(features.clock.fps), plot)
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, beat_tracker=setting("beat_tracker").default, allow_download=True):
+        """Replaces ComfyUI's list check of ``beat_tracker`` (marked and plain names both name a tracker); a
+        neural tracker without its checkpoint and without allow_download fails here, before anything runs."""
+        try:
+            check_tracker_choice(beat_tracker, model_directories(BEAT_MODEL_KIND), bool(allow_download))
+        except AudioWalkInputError as exc:
+            return str(exc)
+        return True
 
 
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadAudio": AudioWalkLoadAudio, "AudioWalkAudioFeatures": AudioWalkAudioFeatures}
