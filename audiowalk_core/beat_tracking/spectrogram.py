@@ -1,10 +1,12 @@
 """Beat This!'s input: a log-magnitude mel spectrogram at 50 frames/s of the mono song at 22,050 Hz, computed here
 with numpy/scipy (no torchaudio, which pins torch), read from the song a block at a time.
 
-- Resampling to 22,050 Hz: scipy's polyphase ``resample_poly`` (Kaiser window, beta 5), computed on blocks of the
-  song with enough samples on each side that every output sample equals the whole-signal result (the published
-  code uses soxr's HQ resampler: both are linear-phase low-pass resamplers; a song already at 22,050 Hz is used
-  as it is).
+- Resampling to 22,050 Hz: scipy's polyphase ``resample_poly`` with a Kaiser-windowed low-pass of our design
+  that follows the response of soxr's "HQ" resampler, which the published code and its training data used: flat
+  to 91.3 % of the lower Nyquist frequency, -6 dB at 95.6 %, at least 85 dB down from 100 % (measured for
+  44.1 kHz -> 22.05 kHz: soxr -3.8 / -18 / -55 / -100 dB at 10.5 / 10.7 / 10.9 / 11.0 kHz, ours -4.1 / -17 / -49
+  / -85 dB). It runs on blocks of the song with enough samples on each side that every output sample equals
+  the whole-signal result. A song at 22,050 Hz is used as it is.
 - STFT: 1024-sample periodic Hann windows every 441 samples (50 frames/s), centred (frame f is centred on sample
   441 f; the signal is mirrored at both ends, "reflect" padding), magnitude divided by sqrt(1024) (torchaudio's
   ``normalized="frame_length"``).
@@ -15,6 +17,7 @@ Frames: ``1 + samples_22k // 441`` for ``samples_22k`` resampled samples.
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -73,6 +76,17 @@ def _ratio(sample_rate: int) -> tuple[int, int]:
     return SAMPLE_RATE // common, int(sample_rate) // common
 
 
+@functools.lru_cache(maxsize=8)
+def resampling_filter(up: int, down: int) -> np.ndarray:
+    """The low-pass (float64 taps, odd count, at ``up`` x the input rate) of resampling by ``up / down``: pass band
+    to 0.913, cutoff (-6 dB) 0.9565, stop band from 1.0 times the lower Nyquist frequency, 110 dB Kaiser design."""
+    from scipy.signal import firwin, kaiserord
+
+    widest = max(up, down)
+    taps, beta = kaiserord(110.0, 0.087 / widest)
+    return firwin(taps | 1, 0.9565 / widest, window=("kaiser", beta))
+
+
 class ResampledReader:
     """Samples ``[first, stop)`` of the song resampled to 22,050 Hz, from ``mono_between(first, stop)`` (float32
     samples of the original, read on demand) with ``num_samples`` at ``sample_rate``. Each read takes the input
@@ -84,7 +98,8 @@ class ResampledReader:
         self.num_samples, self.sample_rate = int(num_samples), int(sample_rate)
         self.up, self.down = _ratio(sample_rate)
         self.length = resampled_length(num_samples, sample_rate)
-        half_taps = 10 * max(self.up, self.down)  # resample_poly's filter half-length, in upsampled samples
+        self.taps = resampling_filter(self.up, self.down) if (self.up, self.down) != (1, 1) else np.ones(1)
+        half_taps = len(self.taps) // 2  # in samples at up x the input rate
         self.margin = half_taps // self.down + 2 * self.up + 2  # output samples each side that the filter reaches
 
     def __call__(self, first: int, stop: int) -> np.ndarray:
@@ -100,7 +115,7 @@ class ResampledReader:
         in_start = out_start // self.up * self.down
         in_stop = min(self.num_samples, -(-(stop + self.margin) * self.down // self.up) + 1)
         block = np.asarray(self.read(in_start, in_stop), np.float32)
-        out = resample_poly(block, self.up, self.down)
+        out = resample_poly(block, self.up, self.down, window=self.taps)
         return np.asarray(out[first - out_start:stop - out_start], np.float32)
 
 
