@@ -65,7 +65,7 @@ def test_our_beat_this_equals_theirs_on_a_checkpoint_they_saved(tmp_path, sample
     if sample_rate == 22050:  # the same samples: torchaudio's float32 filterbank and FFT against ours
         assert difference.max() < 1e-3, difference.max()
     else:  # their soxr resampler against scipy's polyphase one: the same spectrogram up to the filters' ripple
-        assert np.median(difference) < 0.01 and np.percentile(difference, 99) < 0.1, np.percentile(difference, 99)
+        assert np.median(difference) < 1e-4 and np.percentile(difference, 99) < 0.05 and difference.max() < 0.15
 
     # their spectrogram through our network and chunking: the logits they got
     beat, downbeat = frame_logits(network, theirs["spect"])

@@ -12,7 +12,7 @@ from support import REPO_ROOT
 
 BENCHES = sorted(p.name for p in (REPO_ROOT / "bench").glob("bench_*.py"))
 # what each prints last, or near the end: the script got through its whole table
-LAST_WORDS = {"bench_biggan.py": "shared machine", "bench_cli_memory.py": "naive reference", "bench_features.py": "all features warm",
+LAST_WORDS = {"bench_beat_tracking.py": "peak RSS ratio", "bench_biggan.py": "shared machine", "bench_cli_memory.py": "naive reference", "bench_features.py": "all features warm",
               "bench_generator_vs_commit.py": "median of per-round ratios", "bench_render.py": "medians of 1 rounds",
               "bench_video.py": "frames naive", "bench_music_map.py": "ratio with / before",
               "bench_sd_walk.py": "walk + travel + guidance", "bench_stylegan.py": "frames/s"}
