@@ -122,8 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("beat_tracker", FEATURES_NODE, "COMBO", "dsp",
             "Where beats, downbeats and the meter come from. dsp: the pack's own tracker, no weights. beat_this: "
             "the Beat This! neural tracker (final0.ckpt, 81 MB, in models/beat_this; downloaded when missing and "
-            "allowed), better on real mixes, about 10 s per minute of song on a CPU; beat_this_small: its small "
-            "model (small0.ckpt, 8 MB), faster. Sections snap to the downbeats either way.",
+            "allowed), made for real mixes; on a CPU it costs about 20 s per minute of song (a GPU is used when "
+            "ComfyUI has one); beat_this_small: its small model (small0.ckpt, 8 MB). Computed once per song. "
+            "Sections snap to the downbeats either way.",
             choices=BEAT_TRACKERS,
             cli_help="beats, downbeats and meter: dsp (no weights), beat_this or beat_this_small (the Beat This! "
                      "neural tracker; its checkpoint in $AUDIOWALK_HOME/models/beat_this, downloaded when missing)"),

@@ -43,20 +43,30 @@ class RMSNorm(nn.Module):
 
 class RotaryTable(nn.Module):
     """Rotary position angles: position p of a sequence turns the pair (2i, 2i + 1) of every head's dimensions by
-    p * freqs[i] (freqs = 10000^(-2i / head_dim)); ``freqs`` is a parameter so it loads from the checkpoint."""
+    p * freqs[i] (freqs = 10000^(-2i / head_dim)); ``freqs`` is a parameter so it loads from the checkpoint. The
+    cosines and sines of a sequence length are computed once (float32) and kept while the length repeats."""
 
     def __init__(self, head_dim: int, base: float = 10000.0):
         super().__init__()
         exponents = torch.arange(0, head_dim, 2)[:head_dim // 2].float() / head_dim
         self.freqs = nn.Parameter(1.0 / base ** exponents, requires_grad=False)
+        self._tables = {}
+
+    def _cos_sin(self, length: int, device, dtype):
+        key = (length, str(device), dtype, self.freqs.data_ptr(), self.freqs._version)
+        if key not in self._tables:
+            positions = torch.arange(length, device=device, dtype=dtype).to(self.freqs.dtype)
+            angles = positions[:, None] * self.freqs[None, :]  # [positions, head_dim / 2]
+            self._tables = {key: (angles.cos(), angles.sin())}  # the latest length only: the chunks share it
+        return self._tables[key]
 
     def rotate(self, x):
         """``x`` [..., positions, head_dim] with its pairs turned by their positions' angles (float32 maths)."""
-        positions = torch.arange(x.shape[-2], device=x.device, dtype=x.dtype).to(self.freqs.dtype)
-        angles = torch.repeat_interleave(positions[:, None] * self.freqs[None, :], 2, dim=-1)
+        cos, sin = self._cos_sin(x.shape[-2], x.device, x.dtype)
         pairs = x.unflatten(-1, (-1, 2))
-        turned = torch.stack((-pairs[..., 1], pairs[..., 0]), dim=-1).flatten(-2)
-        return (x * angles.cos() + turned * angles.sin()).to(x.dtype)
+        even, odd = pairs[..., 0], pairs[..., 1]
+        turned = torch.stack((even * cos - odd * sin, odd * cos + even * sin), dim=-1)
+        return turned.flatten(-2).to(x.dtype)
 
 
 class Attention(nn.Module):
