@@ -20,22 +20,13 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_cli_memory's song writer and process meter
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the other benches' song writer, meters and timer
 from bench_cli_memory import peak_mib, write_long_song  # noqa: E402
-
-
-def best_of(runs: int, function, *args, **kwargs):
-    best, result = float("inf"), None
-    for _ in range(runs):
-        start = time.perf_counter()
-        result = function(*args, **kwargs)
-        best = min(best, time.perf_counter() - start)
-    return best, result
+from bench_music_map import best_of  # noqa: E402
 
 
 def save_random_checkpoint(path: Path, config) -> Path:

@@ -22,6 +22,8 @@ from pathlib import Path
 
 from ...errors import AudioWalkInputError
 from ...memory import return_memory_when_freed
+from ...model_download import download_label as shared_download_label
+from ...model_download import name_from_choice as model_name_from_choice  # noqa: F401 - the list entry's name
 from ..devices import resolve_device, resolve_dtype
 from .architecture import BIGGAN_MODELS
 from .runtime import BigGANHandle, load_biggan_files
@@ -31,20 +33,11 @@ from .weights import find_model_files, locate_biggan
 # little pickle framing). tests/test_biggan_store.py checks them against the architectures.
 PUBLISHED_WEIGHT_BYTES = {"biggan-deep-128": 210_749_700, "biggan-deep-256": 234_292_740,
                           "biggan-deep-512": 235_635_460}
-_DOWNLOAD_MARK = re.compile(r"^(?P<name>.+?) \(download, [^()]*\)$")
 
 
 def download_label(model_name: str) -> str:
     """The list entry of a published model that is not on disk: ``"<name> (download, <MB> MB)"``."""
-    megabytes = round(PUBLISHED_WEIGHT_BYTES[model_name] / 1e6)
-    return f"{model_name} (download, {megabytes} MB)"
-
-
-def model_name_from_choice(choice) -> str:
-    """The model name of a list entry: the download mark removed, a plain name unchanged."""
-    choice = str(choice)
-    match = _DOWNLOAD_MARK.match(choice)
-    return match.group("name") if match else choice
+    return shared_download_label(model_name, PUBLISHED_WEIGHT_BYTES[model_name])
 
 
 def model_choices(search_dirs) -> list[str]:

@@ -12,7 +12,8 @@ import os
 from pathlib import Path
 
 from ...errors import AudioWalkInputError
-from ...paths import atomic_output, copy_stream
+from ...model_download import download_file
+from ...paths import atomic_output
 from .architecture import BIGGAN_MODELS, builtin_config, state_dict_shapes, weight_bytes
 
 # The original published files (the same URLs pytorch_pretrained_biggan uses). Override the base for mirrors/tests.
@@ -193,20 +194,8 @@ def download_model(model_name: str, target_dir, *, url_base: str | None = None, 
     if differing:
         raise AudioWalkInputError("model_name", f"{urls[CONFIG_FILE]} differs from the {model_name} architecture "
                                   f"in {', '.join(differing)}", "the published config of this model")
-    min_bytes = weight_bytes(known)
-    url = urls[WEIGHTS_FILE]
-    with urllib.request.urlopen(url, timeout=timeout_s) as response:
-        expected = int(response.headers.get("Content-Length") or 0)
-        if expected and expected < min_bytes:
-            raise AudioWalkInputError("model_name", f"{url} has {expected} bytes, fewer than the {min_bytes} bytes "
-                                      f"of weights {model_name} needs", "the published weights of this model")
-        with atomic_output(folder / WEIGHTS_FILE) as temporary:
-            report = (lambda done: on_progress(done, expected or max(done, min_bytes))) if on_progress else None
-            done = copy_stream(response, temporary, report)
-            if (expected and done != expected) or done < min_bytes:
-                raise AudioWalkInputError("model_name", f"download of {url} stopped at {done} bytes (announced "
-                                          f"{expected or 'nothing'}, at least {min_bytes} needed)",
-                                          "a complete download (try again)")
+    download_file(urls[WEIGHTS_FILE], folder / WEIGHTS_FILE, input_name="model_name", min_bytes=weight_bytes(known),
+                  on_progress=on_progress, timeout_s=timeout_s)
     with atomic_output(folder / CONFIG_FILE) as temporary:
         temporary.write_text(json.dumps(published, indent=2), encoding="utf-8")
     return folder
