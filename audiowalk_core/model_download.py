@@ -1,5 +1,5 @@
-"""Shared pieces of the managed-model rules (BigGAN's, see generators/biggan/store.py): the "(download, N MB)"
-mark of a list entry whose file is not on disk, and a download to a temporary name renamed when complete.
+"""Shared pieces of the managed-model rules (used by BigGAN and Beat This!): the "(download, N MB)" mark of a
+list entry whose file is not on disk, and a download to a temporary name renamed when complete.
 """
 from __future__ import annotations
 
