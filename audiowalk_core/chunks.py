@@ -399,9 +399,10 @@ def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frame
 
 
 def join_chunk_parts(parts_folder, output_path, fps, *, audio=None, remove_parts: bool = True,
-                     metadata: dict | None = None) -> Path:
+                     metadata: dict | None = None, keep_whole_audio: bool = False) -> Path:
     """Join all parts (stream copy, no re-encode) with the music (an AudioClip, or None) into ``output_path``
-    atomically; ``metadata`` strings are embedded in the mp4 as tags."""
+    atomically; ``metadata`` strings are embedded in the mp4 as tags; ``keep_whole_audio``: the music runs to its
+    own end under a shorter video (else it ends with the last frame)."""
     import av
 
     from .clock import parse_fps
@@ -439,7 +440,7 @@ def join_chunk_parts(parts_folder, output_path, fps, *, audio=None, remove_parts
                         packet.stream = video_out
                         output.mux(packet)
             if audio_track is not None:
-                audio_track.finish(total)
+                audio_track.finish(total, whole_clip=keep_whole_audio)
     if remove_parts:
         shutil.rmtree(parts_folder, ignore_errors=True)
     return output_path
