@@ -10,7 +10,7 @@ from audiowalk_core.pipeline import compute_song_features
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from audiowalk_core.settings import FEATURES_NODE, node_inputs, settings_from_widgets
-from .comfy_adapter import input_directory, progress_callback
+from .comfy_adapter import input_directory, never_equal, progress_callback
 
 _ANNOTATION = " [input]"
 
@@ -71,7 +71,7 @@ class AudioWalkLoadAudio:
         try:
             return file_digest(_audio_path(audio))  # once per file version, not once per chunk of a render
         except Exception:  # noqa: BLE001 - VALIDATE_INPUTS reports the problem
-            return float("nan")
+            return never_equal()
 
     @classmethod
     def VALIDATE_INPUTS(cls, audio):

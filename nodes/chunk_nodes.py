@@ -9,7 +9,7 @@ from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.frame_noise import FrameKeyedNoise
 from audiowalk_core.sd_walk.frames import song_chunk
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
-from .comfy_adapter import current_prompt_id, remember_running_chunk, show_chunk_progress
+from .comfy_adapter import current_prompt_id, never_equal, remember_running_chunk, show_chunk_progress
 
 
 _CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
@@ -56,8 +56,8 @@ class AudioWalkRenderChunks:
     def IS_CHANGED(cls, **_):
         """Never reuse a cached chunk from another prompt: ComfyUI's cache keys on the inputs only, and the chunk
         carries its prompt (to queue the next chunk) and the render id, so a Run that changed only nodes downstream
-        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt. NaN never equals."""
-        return float("nan")
+        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt."""
+        return never_equal()
 
     def plan(self, chunk_frames, render, chunk_index, latents=None, features=None, audio=None, prompt=None,
              unique_id=None):

@@ -86,6 +86,16 @@ def model_directories(kind: str) -> list[Path]:
     return [_fallback_root() / "models" / kind]
 
 
+def never_equal() -> str:
+    """An IS_CHANGED value that differs at every call (a fresh random token), so ComfyUI runs the node again. Not
+    ``float("nan")``, the usual idiom: ComfyUI 0.3.x stores IS_CHANGED results in the prompt it keeps in the queue
+    and the history, and serves them as JSON, where NaN is invalid: the frontend's JSON.parse of ``/history`` and
+    ``/queue`` then fails and its Queue panel breaks."""
+    import secrets
+
+    return "changed-" + secrets.token_hex(8)
+
+
 def progress_callback(total: int):
     """An ``on_progress(done, total)`` callback driving ComfyUI's progress bar; also raises on user cancel."""
     try:

@@ -257,3 +257,39 @@ class HeadlessFrontend:
         self.socket.close()
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+SET_WIDGET_JS = """
+((title, name, value) => {
+  const node = window.app.graph._nodes.find((n) => n.title === title);
+  if (!node) throw new Error("no node titled " + title);
+  const widget = (node.widgets || []).find((w) => w.name === name);
+  if (!widget) throw new Error(title + " has no widget " + name);
+  widget.value = value;
+  if (widget.callback) widget.callback(value, window.app.canvas, node);
+  node.setDirtyCanvas(true, true);
+  return widget.value;
+})"""
+
+
+def set_widget_in_frontend(frontend: "HeadlessFrontend", title: str, name: str, value):
+    """Set a widget of the node titled ``title`` in the real frontend, as a user typing or picking it does."""
+    return frontend.evaluate(f"{SET_WIDGET_JS}({json.dumps(title)}, {json.dumps(name)}, {json.dumps(value)})")
+
+
+def run_from_frontend(frontend: "HeadlessFrontend", client, before: set, timeout: float = 900) -> dict:
+    """Press Run (app.queuePrompt) and wait for the render's finished mp4 in the history: its Save Music Video
+    output. ``before``: the history keys before the press."""
+    frontend.evaluate("(async () => { await window.app.queuePrompt(0, 1); })()")
+    deadline = time.monotonic() + timeout
+    while True:
+        history = client.get_json("/history")
+        finished = [output for key, entry in history.items() if key not in before
+                    for output in entry.get("outputs", {}).values() if output.get("animated")]
+        failed = [entry for key, entry in history.items()
+                  if key not in before and entry["status"]["status_str"] == "error"]
+        assert not failed, json.dumps(failed[0]["status"])[:3000]
+        if finished:
+            return finished[0]
+        assert time.monotonic() < deadline, f"the render did not finish in {timeout} s"
+        time.sleep(1)
