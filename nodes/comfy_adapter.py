@@ -240,6 +240,17 @@ def queue_chunk_request(request) -> bool:
     return True
 
 
+def forget_history_entries(prompt_ids) -> None:
+    """Remove these prompts' entries from ComfyUI's history (PromptQueue.delete_history_item, what the Queue
+    panel's delete does); ids without an entry are skipped. Nothing outside ComfyUI."""
+    instance = _prompt_server()
+    queue = getattr(instance, "prompt_queue", None) if instance is not None else None
+    if queue is None or not hasattr(queue, "delete_history_item"):
+        return
+    for prompt_id in prompt_ids:
+        queue.delete_history_item(prompt_id)
+
+
 def send_node_text(node_id, text: str) -> None:
     """``text`` under the node in the frontend (ComfyUI's progress text; nothing outside ComfyUI)."""
     instance = _prompt_server()

@@ -153,20 +153,49 @@ def wait_for_entry(client, prompt_id: str, timeout: float) -> dict:
 
 
 def run_whole_song(client, prompt: dict, timeout: float = 900) -> tuple[dict, list[dict]]:
-    """POST ``prompt`` once and follow the chunk prompts the server queues itself, until Save Video reports the
-    finished mp4. Returns ``(the last chunk's Save Video output, every chunk's history entry)``."""
-    from audiowalk_core.chunks import chunk_prompt_id
+    """POST ``prompt`` once and follow the chunk prompts the server queues itself (over the websocket, as the
+    frontend does), until Save Music Video reports the finished mp4. Returns ``(that output, one record per chunk
+    prompt that ran: {"prompt_id", "status"})``. The pack removes a finished chunk's history entry as the next chunk
+    starts (one Queue-panel card per render), so the chunks are counted from the execution events, and only the
+    last chunk's entry is read."""
+    import websocket
 
-    origin = client.queue_prompt(prompt)
-    entries = []
-    for index in range(100_000):
-        entry = wait_for_entry(client, chunk_prompt_id(origin, index), timeout)
-        entries.append(entry)
-        assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
-        finished = [output for output in entry["outputs"].values() if output.get("animated")]
-        if finished:
-            return finished[0], entries
-    raise AssertionError("no chunk finished the render")
+    host = client.base_url.split("://", 1)[-1]
+    socket = websocket.create_connection(f"ws://{host}/ws?clientId={client.client_id}", timeout=5)
+    socket.settimeout(1.0)
+    records, deadline = {}, None
+    try:
+        client.queue_prompt(prompt)
+        while True:
+            try:
+                raw = socket.recv()
+            except websocket.WebSocketTimeoutException:
+                raw = None
+            if isinstance(raw, str):
+                message = json.loads(raw)
+                kind, data = message.get("type"), message.get("data") or {}
+                prompt_id = data.get("prompt_id")
+                if kind == "execution_start":
+                    records[prompt_id] = {"prompt_id": prompt_id, "status": "running"}
+                    deadline = time.monotonic() + timeout  # per chunk
+                elif kind in ("execution_error", "execution_interrupted") and prompt_id in records:
+                    raise AssertionError(f"chunk prompt {prompt_id}: {kind}: {json.dumps(data)[:3000]}")
+                elif kind == "execution_success" and prompt_id in records:
+                    records[prompt_id]["status"] = "success"
+                    for _ in range(100):  # the entry lands a moment after the message; a later chunk may remove it
+                        entry = client.history(prompt_id)
+                        if entry is not None or any(r["status"] == "running" for r in records.values()):
+                            break
+                        time.sleep(0.05)
+                    finished = [output for output in (entry or {}).get("outputs", {}).values()
+                                if output.get("animated")]
+                    if finished:
+                        return finished[0], list(records.values())
+            if deadline is None:
+                deadline = time.monotonic() + timeout
+            assert time.monotonic() < deadline, f"no chunk finished the render within {timeout} s"
+    finally:
+        socket.close()
 
 
 def output_path(base: Path, output: dict) -> Path:
