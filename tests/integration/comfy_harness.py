@@ -152,12 +152,13 @@ def wait_for_entry(client, prompt_id: str, timeout: float) -> dict:
         time.sleep(0.25)
 
 
-def run_whole_song(client, prompt: dict, timeout: float = 900) -> tuple[dict, list[dict]]:
+def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | None = None) -> tuple[dict, list[dict]]:
     """POST ``prompt`` once and follow the chunk prompts the server queues itself (over the websocket, as the
     frontend does), until Save Music Video reports the finished mp4. Returns ``(that output, one record per chunk
     prompt that ran: {"prompt_id", "status"})``. The pack removes a finished chunk's history entry as the next chunk
     starts (one Queue-panel card per render), so the chunks are counted from the execution events, and only the
-    last chunk's entry is read."""
+    last chunk's entry is read. ``texts``: a list that receives the nodes' progress texts (what the frontend shows
+    under each node), in order."""
     import websocket
 
     host = client.base_url.split("://", 1)[-1]
@@ -171,6 +172,8 @@ def run_whole_song(client, prompt: dict, timeout: float = 900) -> tuple[dict, li
                 raw = socket.recv()
             except websocket.WebSocketTimeoutException:
                 raw = None
+            if isinstance(raw, bytes) and texts is not None:  # 4-byte type, 4-byte node id length, node id, text
+                texts.append(raw[8:].decode("utf-8", "replace"))
             if isinstance(raw, str):
                 message = json.loads(raw)
                 kind, data = message.get("type"), message.get("data") or {}

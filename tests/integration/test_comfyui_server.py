@@ -113,9 +113,14 @@ def test_one_post_renders_the_diffused_workflow_and_chunks_equal_the_whole(comfy
     whole-song render (lossless crf 0, so decoding adds no difference)."""
     address, base, _ = comfy_server
     client = ComfyClient(address)
+    texts = []
     chunked_out, entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
-        **DIFFUSED_SONG, "Save Music Video.filename_prefix": "it/diffused_chunks"}), timeout=1200)
+        **DIFFUSED_SONG, "Save Music Video.filename_prefix": "it/diffused_chunks"}), timeout=1200, texts=texts)
     assert len(entries) == 4
+    # Diffuse Keyframes says what the song will cost after its first sub-batch, and the time left on every chunk
+    estimates = [text for text in texts if "for this song" in text]
+    print("Diffuse Keyframes said:", estimates[:2])
+    assert estimates and any("left" in text for text in texts), texts
     whole_out, whole_entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
         **DIFFUSED_SONG, "Render in Chunks.chunk_frames": 0, "Save Music Video.filename_prefix": "it/diffused_whole"}),
         timeout=1200)
