@@ -194,6 +194,26 @@ def chunk_prompt_id(origin: str, index: int) -> str:
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"audiowalk-chunk:{origin}:{int(index)}"))
 
 
+def earlier_chunk_prompt_ids(chunk) -> list[str]:
+    """The prompt ids of the chunks before ``chunk`` in its "whole song" render (its first prompt ``origin`` and
+    the derived ids of chunks 1 .. index - 1; none for chunk 0 or a "one chunk" render). A server removes their
+    history entries as this chunk starts, so ComfyUI's Queue panel, which draws one card per history entry, holds
+    one card per render: the running chunk, then the finished mp4."""
+    if chunk.mode != RENDER_WHOLE_SONG or chunk.index < 1 or not chunk.origin:
+        return []
+    return [str(chunk.origin)] + [chunk_prompt_id(chunk.origin, index) for index in range(1, chunk.index)]
+
+
+def chunk_index_of_prompt(prompt: dict, origin: str) -> int | None:
+    """The chunk index a queued prompt renders when it belongs to the render started by prompt ``origin`` (found by
+    its Render in Chunks node's recorded origin), else None."""
+    for node in (prompt or {}).values():
+        inputs = node.get("inputs", {}) if isinstance(node, dict) else {}
+        if inputs.get(ORIGIN_INPUT) == str(origin) and CHUNK_INDEX_INPUT in inputs:
+            return int(inputs[CHUNK_INDEX_INPUT])
+    return None
+
+
 def origin_of_prompt(prompt: dict | None, chunk_node_id: str, current_prompt_id: str | None) -> str:
     """The first chunk's prompt id: the one recorded in the prompt by :func:`prompt_for_chunk`, else the prompt
     now running (this is the first chunk), else a digest of the prompt (outside a server)."""
@@ -399,9 +419,10 @@ def write_chunk_part(parts_folder, frames, fps, *, start_frame: int, total_frame
 
 
 def join_chunk_parts(parts_folder, output_path, fps, *, audio=None, remove_parts: bool = True,
-                     metadata: dict | None = None) -> Path:
+                     metadata: dict | None = None, keep_whole_audio: bool = False) -> Path:
     """Join all parts (stream copy, no re-encode) with the music (an AudioClip, or None) into ``output_path``
-    atomically; ``metadata`` strings are embedded in the mp4 as tags."""
+    atomically; ``metadata`` strings are embedded in the mp4 as tags; ``keep_whole_audio``: the music runs to its
+    own end under a shorter video (else it ends with the last frame)."""
     import av
 
     from .clock import parse_fps
@@ -439,7 +460,7 @@ def join_chunk_parts(parts_folder, output_path, fps, *, audio=None, remove_parts
                         packet.stream = video_out
                         output.mux(packet)
             if audio_track is not None:
-                audio_track.finish(total)
+                audio_track.finish(total, whole_clip=keep_whole_audio)
     if remove_parts:
         shutil.rmtree(parts_folder, ignore_errors=True)
     return output_path

@@ -17,6 +17,9 @@ from .errors import AudioWalkInputError
 from .video import next_numbered_path, write_video
 
 WRITE_BATCH_FRAMES = 64  # frames converted and encoded at a time from an in-memory IMAGE
+# How long the music runs: "video" cuts (or pads with silence) the music to the video's length; "whole song" keeps
+# the whole song under a video that may be shorter, as the seed notebook's last cell (ffmpeg concat) leaves it.
+MUSIC_LENGTHS = ("video", "whole song")
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ def _subfolder_of(path: Path, output_dir: Path) -> str:
 
 def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: AudioClip | None = None,
                crf: int = 18, chunk=None, clock=None, metadata: dict | None = None, numbered_path=None,
-               on_progress=None) -> SavedVideo:
+               on_progress=None, music_length: str = "video") -> SavedVideo:
     """Save ``frames`` (float [N, H, W, 3] in [0, 1]) with the music as ``<prefix>_<counter>_.mp4`` in
     ``output_dir``.
 
@@ -63,7 +66,12 @@ def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: Aud
     the numbered mp4 and removes the parts. In a "one chunk" render the part is the result (joined elsewhere).
     ``audio`` None takes the song the chunk carries, if any. ``metadata``: strings to embed in the mp4 (ComfyUI's "prompt" and "workflow"). ``numbered_path(prefix)``:
     how to name the final file (default :func:`next_numbered_path`). ``on_progress(done, total)`` follows the
-    frames encoded (it may raise to cancel: nothing half-written is left)."""
+    frames encoded (it may raise to cancel: nothing half-written is left). ``music_length``: one of
+    :data:`MUSIC_LENGTHS`."""
+    from .errors import require_choice
+
+    require_choice("music_length", music_length, MUSIC_LENGTHS)
+    keep_whole_audio = music_length == "whole song"
     output_dir = Path(output_dir).resolve()
     count = int(frames.shape[0])
     if count == 0:
@@ -90,7 +98,7 @@ def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: Aud
 
     if chunk is None or chunk.is_whole_song:
         path = Path(name_final(filename_prefix))
-        write_video(path, batches(), fps, audio=audio, crf=crf, metadata=metadata)
+        write_video(path, batches(), fps, audio=audio, crf=crf, metadata=metadata, keep_whole_audio=keep_whole_audio)
         return SavedVideo(path, _subfolder_of(path, output_dir), path.name, f"{count} frames saved")
     parts = chunk_parts_folder(output_dir, filename_prefix, chunk.render_id)
     if chunk.mode != RENDER_ONE_CHUNK and chunk.index == 0:
@@ -107,7 +115,7 @@ def save_video(output_dir, filename_prefix: str, frames, fps=None, *, audio: Aud
                                   "cancelled or skipped)", "every chunk rendered: run the render again from "
                                   "chunk 0, or from the first missing chunk")
     path = Path(name_final(filename_prefix))
-    join_chunk_parts(parts, path, fps, audio=audio, metadata=metadata)
+    join_chunk_parts(parts, path, fps, audio=audio, metadata=metadata, keep_whole_audio=keep_whole_audio)
     return SavedVideo(path, _subfolder_of(path, output_dir), path.name,
                       f"{chunk.total_frames} frames joined from {chunk.count} chunks")
 

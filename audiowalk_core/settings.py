@@ -254,6 +254,25 @@ PRESET_RENDER_OPTIONS: dict[str, dict] = {
 }
 
 
+# Where the render options of a preset are widgets in the BigGAN template: (node class id, widget, value mapping).
+_RENDER_OPTION_WIDGETS = {
+    "model": ("AudioWalkLoadBigGAN", "model_name", lambda value: value),
+    "output_mapping": ("AudioWalkBigGANGenerate", "output_mapping", lambda value: value),
+    "keep_whole_song": ("AudioWalkSaveVideo", "music_length", lambda keep: "whole song" if keep else "video"),
+}
+
+
+def preset_widgets(name: str) -> dict[str, dict]:
+    """The widget values of a named preset in the BigGAN template: {node class id: {widget: value}}, the walk's
+    settings (Audio Features, Band Noise Walk, Class Schedule, Smooth Latents) and the render options (Load
+    BigGAN's model, BigGAN Generate's output mapping, Save Music Video's music length); docs/presets.md lists them."""
+    values = preset(name).node_values()
+    for option, value in PRESET_RENDER_OPTIONS[name].items():
+        node, widget, to_widget = _RENDER_OPTION_WIDGETS[option]
+        values.setdefault(node, {})[widget] = to_widget(value)
+    return values
+
+
 def preset(name: str):
     """The PipelineSettings of a named preset (AudioWalkInputError for an unknown name)."""
     from .errors import require_choice

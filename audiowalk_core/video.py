@@ -390,10 +390,12 @@ def _set_metadata(container, metadata: dict | None) -> None:
 
 
 def write_video(path, frames_iter, fps, *, audio: AudioClip | None = None, crf: int = 18,
-                preset: str = "medium", metadata: dict | None = None) -> Path:
+                preset: str = "medium", metadata: dict | None = None, keep_whole_audio: bool = False) -> Path:
     """Write every batch of ``frames_iter`` (and the music) to ``path``; returns the path. ``metadata``: tags
-    embedded in the mp4 (values that are not strings are written as JSON)."""
-    with VideoWriter(path, fps, audio=audio, crf=crf, preset=preset, metadata=metadata) as writer:
+    embedded in the mp4 (values that are not strings are written as JSON). ``keep_whole_audio``: the music runs
+    to its own end under a shorter video (else it is cut or padded to the video's length)."""
+    with VideoWriter(path, fps, audio=audio, crf=crf, preset=preset, metadata=metadata,
+                     keep_whole_audio=keep_whole_audio) as writer:
         for frames in frames_iter:
             writer.write(frames)
     return Path(path)

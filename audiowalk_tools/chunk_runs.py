@@ -31,7 +31,8 @@ import uuid
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from audiowalk_core.chunks import CHUNK_INDEX_INPUT, ChunkPlan, ChunkSpan, chunk_prompt_id, prompt_for_chunk
+from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, ChunkPlan, ChunkSpan, chunk_index_of_prompt, chunk_prompt_id,
+                                   prompt_for_chunk)
 
 from .comfy_client import (ComfyClient, ComfyError, ComfyExecutionError, ComfyInterrupted,
                            ComfyPromptLost, ComfyPromptRejected, FollowStopped)
@@ -167,11 +168,19 @@ def render_whole_song(client: ComfyClient, prompt: dict, chunk_node: str, *, pla
             try:
                 entry = client.follow_prompt(prompt_id, prompt, on_event, timeout, socket=socket)
             except ComfyPromptLost as exc:
-                if index == first:
+                # the server removes a finished chunk's history entry when the next one starts (one Queue-panel
+                # card per render): a chunk we were too slow to see finish is found through the later ones
+                later = later_chunk_of_render(client, origin, index, prompt)
+                if later is None and index == first:
                     raise
-                raise ChunkRunError(f"chunk {index} finished on {client.base_url} but chunk {index + 1}'s prompt "
-                                    f"never came ({exc}); is the workflow's Save Video fed by Render in Chunks, "
-                                    "and the pack on the server up to date?") from None
+                if later is None:
+                    raise ChunkRunError(f"chunk {index} finished on {client.base_url} but chunk {index + 1}'s "
+                                        f"prompt never came ({exc}); is the workflow's Save Video fed by Render in "
+                                        "Chunks, and the pack on the server up to date?") from None
+                if isinstance(later, dict):
+                    return later
+                index = later
+                continue
             if video_outputs(client, entry, prompt):
                 return entry
             if plan is not None and index >= plan.count - 1:
@@ -188,6 +197,25 @@ def render_whole_song(client: ComfyClient, prompt: dict, chunk_node: str, *, pla
     finally:
         if socket is not None:
             socket.close()
+
+
+def later_chunk_of_render(client: ComfyClient, origin: str, index: int, api: dict):
+    """Where the render started by prompt ``origin`` is, past chunk ``index``: the history entry that holds its
+    joined video (it finished), else the lowest later chunk index queued, running or finished on the server, else
+    None (nothing of it is left: the server restarted, or the render stopped)."""
+    queue = client.get_json("/queue") or {}
+    waiting = [chunk_index_of_prompt(item[2], origin) for key in ("queue_running", "queue_pending")
+               for item in queue.get(key, []) if len(item) > 2]
+    later = [found for found in waiting if found is not None and found > index]
+    history = client.get_json("/history", {"max_items": 64}) or {}
+    for entry in history.values():
+        found = chunk_index_of_prompt((entry.get("prompt") or [None, None, {}])[2], origin)
+        if found is None or found <= index:
+            continue
+        if video_outputs(client, entry, api):
+            return entry
+        later.append(found)
+    return min(later) if later else None
 
 
 CANCEL_TIMEOUT_S = 5.0  # a hung server must not hold up a cancel for long

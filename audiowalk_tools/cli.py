@@ -128,6 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--audio", type=Path, help="song to upload into the workflow's Load Audio node(s)")
     run.add_argument("--set", dest="assignments", action="append", default=[], metavar="NODE.INPUT=VALUE",
                      help="set a widget; NODE is a node id or title, e.g. --set KSampler.seed=7 (repeatable)")
+    run.add_argument("--preset", choices=tuple(PRESETS), default=None,
+                     help="set the widgets of a preset before the --set ones (seed: the notebook end to end in the "
+                          "BigGAN template: its bands, walk, classes, no smoothing, biggan-deep-512, the whole song "
+                          "under the video; docs/presets.md)")
     run.add_argument("-o", "--output", type=Path, default=None,
                      help="where to save the video (a file name, or a folder; default: current folder)")
     run.add_argument("--chunk-frames", type=int, default=None, metavar="N",
@@ -536,6 +540,15 @@ def _with_song(api: dict, loaders: list[str], name: str) -> dict:
     return api
 
 
+def _with_preset(api: dict, args, object_info: dict) -> dict:
+    """The workflow with ``--preset``'s widget values (unchanged without the flag)."""
+    if getattr(args, "preset", None) is None:
+        return api
+    from .workflow_tools import apply_preset
+
+    return apply_preset(api, args.preset, object_info)
+
+
 def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
     """One server: one POST. With Render in Chunks, the server renders the whole song chunk by chunk itself."""
     from audiowalk_core.chunks import RENDER_WHOLE_SONG, ChunkPlan
@@ -557,6 +570,7 @@ def _comfy_run_on_server(args, server: str, workflow: dict) -> int:
         name = client.upload_file(args.audio)
         print(f"uploaded {args.audio.name} as {name!r}", file=sys.stderr)
         api = _with_song(api, loaders, name)
+    api = _with_preset(api, args, object_info)
     api = apply_assignments(api, args.assignments, object_info)
 
     if chunk_node is None:
@@ -626,6 +640,7 @@ def _comfy_run_on_servers(args, servers: list[str], workflow: dict) -> int:
     if chunk_node is None:
         raise CommandError("several --server need a Render in Chunks node (AudioWalkRenderChunks) in the workflow")
     loaders = _audio_loaders(api)
+    api = _with_preset(api, args, first_info)
     api = apply_assignments(api, args.assignments, first_info)
     save_node = chunk_save_node(api, chunk_node)
     api = chunked_prompt(api, chunk_node, RENDER_ONE_CHUNK, args.chunk_frames)

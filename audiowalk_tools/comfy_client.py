@@ -382,8 +382,8 @@ class ComfyClient:
             if entry is not None:
                 break
             time.sleep(0.05)
-        if entry is None:
-            raise ComfyError(f"prompt {prompt_id} finished but has no history entry on {self.base_url}")
+        if entry is None:  # removed as soon as it was written (a chunk of a render: the next chunk started)
+            raise ComfyPromptLost(f"prompt {prompt_id} finished but has no history entry on {self.base_url}")
         status = entry.get("status") or {}
         for kind, data in status.get("messages") or []:
             if kind == "execution_error":

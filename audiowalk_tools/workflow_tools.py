@@ -779,3 +779,25 @@ def nodes_of_type(api: dict, class_type: str) -> list[str]:
     """Ids of the nodes of ``class_type``, in numeric order."""
     return sorted((nid for nid, n in api.items() if n["class_type"] == class_type),
                   key=lambda nid: (len(nid), nid))
+
+
+def apply_preset(api: dict, name: str, object_info: dict | None = None) -> dict:
+    """A copy of an API workflow with a named preset's widget values (audiowalk_core.settings.preset_widgets) set on
+    every node of the preset's node types that the workflow has; inputs wired to a link keep their link. Returns
+    the copy; a workflow with none of the preset's nodes is refused (naming the preset)."""
+    from audiowalk_core.settings import preset_widgets
+
+    api = copy.deepcopy(api)
+    touched = 0
+    for class_type, widgets in preset_widgets(name).items():
+        for node_id in nodes_of_type(api, class_type):
+            for input_name, value in widgets.items():
+                if isinstance(api[node_id].get("inputs", {}).get(input_name), list):
+                    continue
+                set_input(api, node_id, input_name, value, object_info)
+                touched += 1
+    if not touched:
+        raise AudioWalkInputError("--preset", f"the workflow has none of the nodes preset {name!r} sets",
+                                  "a workflow with Audio Features, Band Noise Walk, Class Schedule ... (the BigGAN "
+                                  "template)")
+    return api

@@ -14,7 +14,7 @@ from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import plot_features, rgb_to_comfy_image
 from audiowalk_core.settings import FEATURES_NODE, node_inputs, setting, settings_from_widgets
 from .comfy_adapter import (input_directory, load_managed, manage_module, model_devices, model_directories,
-                            progress_callback, register_model_folder)
+                            never_equal, progress_callback, register_model_folder)
 
 register_model_folder(BEAT_MODEL_KIND, {".ckpt"})
 
@@ -77,7 +77,7 @@ class AudioWalkLoadAudio:
         try:
             return file_digest(_audio_path(audio))  # once per file version, not once per chunk of a render
         except Exception:  # noqa: BLE001 - VALIDATE_INPUTS reports the problem
-            return float("nan")
+            return never_equal()
 
     @classmethod
     def VALIDATE_INPUTS(cls, audio):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 
-from audiowalk_core.chunks import CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, ChunkTimer, render_chunk
+from audiowalk_core.chunks import (CHUNK_INDEX_INPUT, DEFAULT_CHUNK_FRAMES, RENDER_MODES, ChunkTimer,
+                                   earlier_chunk_prompt_ids, render_chunk)
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.frame_noise import FrameKeyedNoise
 from audiowalk_core.sd_walk.frames import song_chunk
 from audiowalk_core.keyframes import KEYFRAME_MODES, keyframe_latents
-from .comfy_adapter import current_prompt_id, remember_running_chunk, show_chunk_progress
+from .comfy_adapter import (current_prompt_id, forget_history_entries, never_equal, remember_running_chunk,
+                            show_chunk_progress)
 
 
 _CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
@@ -56,8 +58,8 @@ class AudioWalkRenderChunks:
     def IS_CHANGED(cls, **_):
         """Never reuse a cached chunk from another prompt: ComfyUI's cache keys on the inputs only, and the chunk
         carries its prompt (to queue the next chunk) and the render id, so a Run that changed only nodes downstream
-        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt. NaN never equals."""
-        return float("nan")
+        (steps, a prefix) would otherwise queue its later chunks from the previous Run's prompt."""
+        return never_equal()
 
     def plan(self, chunk_frames, render, chunk_index, latents=None, features=None, audio=None, prompt=None,
              unique_id=None):
@@ -74,8 +76,10 @@ class AudioWalkRenderChunks:
                                        node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
         show_chunk_progress(unique_id, chunk.index, chunk.count, _CHUNK_TIMER.text(chunk, time.monotonic()))
         remember_running_chunk(chunk)
-        # The chunks' history entries stay: they have no outputs, so the Queue panel shows no card for them, and a
-        # client following the chunk prompts (audiowalk comfy-run) reads each one, however far behind it is.
+        # The Queue panel (frontend 1.27) draws one card per history entry, outputs or not: the finished chunks'
+        # entries go as the next one starts, so a render is one card (the running chunk, then the mp4). A client
+        # following the chunk prompts that finds one gone looks for the render's later chunks (audiowalk comfy-run).
+        forget_history_entries(earlier_chunk_prompt_ids(chunk))
         return (part, chunk, chunk.start_frame, chunk.frame_count)
 
 

@@ -86,6 +86,16 @@ def model_directories(kind: str) -> list[Path]:
     return [_fallback_root() / "models" / kind]
 
 
+def never_equal() -> str:
+    """An IS_CHANGED value that differs at every call (a fresh random token), so ComfyUI runs the node again. Not
+    ``float("nan")``, the usual idiom: ComfyUI 0.3.x stores IS_CHANGED results in the prompt it keeps in the queue
+    and the history, and serves them as JSON, where NaN is invalid: the frontend's JSON.parse of ``/history`` and
+    ``/queue`` then fails and its Queue panel breaks."""
+    import secrets
+
+    return "changed-" + secrets.token_hex(8)
+
+
 def progress_callback(total: int):
     """An ``on_progress(done, total)`` callback driving ComfyUI's progress bar; also raises on user cancel."""
     try:
@@ -228,6 +238,17 @@ def queue_chunk_request(request) -> bool:
     item[0], item[1], item[2] = request.queue_number(item[0]), request.prompt_id, request.prompt
     queue.put(tuple(item))
     return True
+
+
+def forget_history_entries(prompt_ids) -> None:
+    """Remove these prompts' entries from ComfyUI's history (PromptQueue.delete_history_item, what the Queue
+    panel's delete does); ids without an entry are skipped. Nothing outside ComfyUI."""
+    instance = _prompt_server()
+    queue = getattr(instance, "prompt_queue", None) if instance is not None else None
+    if queue is None or not hasattr(queue, "delete_history_item"):
+        return
+    for prompt_id in prompt_ids:
+        queue.delete_history_item(prompt_id)
 
 
 def send_node_text(node_id, text: str) -> None:

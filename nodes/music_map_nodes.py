@@ -11,7 +11,7 @@ from audiowalk_core.plots import rgb_to_comfy_image
 from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
 from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
 from audiowalk_core.settings import DEFAULTS, setting
-from .comfy_adapter import cache_directory, input_directory, progress_callback
+from .comfy_adapter import cache_directory, input_directory, never_equal, progress_callback
 
 _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
 _STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
@@ -55,7 +55,7 @@ class AudioWalkLoadStems:
         try:
             return "|".join(f"{name}:{file_digest(path)}" for name, path in _stem_files(stems).items())
         except Exception:  # noqa: BLE001 - load reports the problem
-            return float("nan")
+            return never_equal()
 
 
 class AudioWalkSeparateStems:

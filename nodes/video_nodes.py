@@ -5,7 +5,7 @@ from audiowalk_core.audio import audio_from_comfy
 from audiowalk_core.chunks import next_chunk_request
 from audiowalk_core.errors import AudioWalkInputError
 from audiowalk_core.keyframes import KEYFRAME_MODES, interpolate_frames, select_keyframes
-from audiowalk_core.save_music_video import save_video, saved_video_ui
+from audiowalk_core.save_music_video import MUSIC_LENGTHS, save_video, saved_video_ui
 from audiowalk_core.video import check_output_prefix, comfy_metadata
 from .comfy_adapter import (metadata_disabled, numbered_output_path, output_directory, progress_callback,
                             queue_chunk_request, send_node_text)
@@ -43,6 +43,10 @@ class AudioWalkSaveVideo:
                                                     "(e.g. 30000/1001) and frame count, when no chunk is given."}),
                 "fps": ("STRING", {"default": "30", "tooltip": "Frame rate when neither chunk nor features is "
                                    "connected: 30, 29.97 (= 30000/1001) or a fraction such as 24000/1001."}),
+                "music_length": (list(MUSIC_LENGTHS), {"default": "video", "tooltip":
+                                 "video: the music is cut (or padded) to the video's length. whole song: the "
+                                 "whole song plays under a shorter video, as the seed notebook leaves it (its "
+                                 "video ends about a second before the music; seed preset, docs/presets.md)."}),
             },
             "hidden": {"prompt": "PROMPT", "extra_pnginfo": "EXTRA_PNGINFO", "unique_id": "UNIQUE_ID"},
         }
@@ -55,8 +59,8 @@ class AudioWalkSaveVideo:
             return str(exc)
         return True
 
-    def save(self, images, filename_prefix, crf, chunk=None, audio=None, features=None, fps="30", prompt=None,
-             extra_pnginfo=None, unique_id=None):
+    def save(self, images, filename_prefix, crf, chunk=None, audio=None, features=None, fps="30",
+             music_length="video", prompt=None, extra_pnginfo=None, unique_id=None):
         clip = audio_from_comfy(audio) if audio is not None else None
         metadata = None if metadata_disabled() else comfy_metadata(prompt, extra_pnginfo)
         output_dir = output_directory()
@@ -64,7 +68,7 @@ class AudioWalkSaveVideo:
         saved = save_video(output_dir, filename_prefix, images, fps, audio=clip, crf=crf, chunk=chunk,
                            clock=features.clock if features is not None else None, metadata=metadata,
                            numbered_path=lambda prefix: numbered_output_path(output_dir, prefix, width, height)[0],
-                           on_progress=progress_callback(int(images.shape[0])))
+                           on_progress=progress_callback(int(images.shape[0])), music_length=music_length)
         request = next_chunk_request(chunk) if chunk is not None else None
         if request is not None:
             queue_chunk_request(request)

@@ -3,7 +3,7 @@
 It speaks the parts of ComfyUI's protocol the client uses, with the same JSON shapes as ComfyUI 0.3.64's server.py
 and execution.py: ``POST /upload/image`` (multipart, renames a different file with the same name),
 ``POST /prompt`` (400 with ``node_errors`` for an unknown class_type or a missing required input; takes the
-client's ``prompt_id``), ``GET /history/{id}``, ``GET /queue``, ``POST /queue`` (delete), ``POST /interrupt``
+client's ``prompt_id``), ``GET /history`` (``max_items``), ``GET /history/{id}``, ``GET /queue`` (with the prompts), ``POST /queue`` (delete), ``POST /interrupt``
 (optionally of one ``prompt_id``), ``GET /view``, ``GET /object_info``, and ``GET /ws``
 (a real websocket handshake, then ComfyUI's JSON messages: execution_start, executing, progress, executed,
 execution_error, execution_interrupted, executing with node null at the end).
@@ -19,7 +19,8 @@ by the core's own chunk and video code: the song (Load Audio in the input folder
 frame count, the chunk's frames are made from their frame index (:func:`frame_level`), and Save Video saves them
 with ``audiowalk_core.video.save_video``: in "one chunk" renders the part alone; in "whole song" renders the part,
 then the next chunk is queued at the front under ``chunk_prompt_id(origin, k + 1)``, and the last chunk joins the
-parts with the music into a numbered mp4. Faults for the multi-server tests: ``chunk_delay_s`` (a slow server),
+parts with the music into a numbered mp4; as a chunk starts, the history entries of the render's earlier chunks
+are removed (``GET /history`` then holds one entry per render, as the pack's Render in Chunks leaves ComfyUI's). Faults for the multi-server tests: ``chunk_delay_s`` (a slow server),
 ``fail_chunks`` (an execution error on those chunk indices, or on every chunk with ``"all"``),
 ``dies_in_chunk`` (the n-th chunk this server starts, 1-based: it stops listening and drops every connection
 mid-chunk), ``prompt_http_status`` (``POST /prompt`` answers this HTTP error, e.g. 500, with a text body, as aiohttp
@@ -99,6 +100,7 @@ class FakeComfyUI:
         self.posted_ids = []  # ids of the prompts clients POSTed (not the ones this server queued itself)
         self.pending = []  # [number, prompt_id, prompt, client_id] waiting to run
         self.running = []
+        self.running_prompts = {}  # prompt_id -> prompt, while it runs
         self.number = 0
         self.interrupts = []  # bodies of POST /interrupt
         self.deleted = []  # prompt ids of POST /queue {"delete": [...]}
@@ -183,9 +185,13 @@ class FakeComfyUI:
             return self._send_json(handler, {prompt_id: entry} if entry else {})
         if url.path == "/queue":
             with self.lock:
-                running = [[0, pid, {}, {}, []] for pid in self.running]
-                pending = [[number, pid, {}, {}, []] for number, pid, _, _ in self.pending]
+                running = [[0, pid, self.running_prompts.get(pid, {}), {}, []] for pid in self.running]
+                pending = [[number, pid, prompt, {}, []] for number, pid, prompt, _ in self.pending]
             return self._send_json(handler, {"queue_running": running, "queue_pending": pending})
+        if url.path == "/history":  # newest last, as ComfyUI; max_items keeps the newest
+            with self.lock:
+                items = list(self.history.items())[-int(query.get("max_items", 10_000)):]
+            return self._send_json(handler, dict(items))
         if url.path == "/view":
             folder = {"output": self.output_dir, "input": self.input_dir}.get(query.get("type", "output"))
             path = folder / query.get("subfolder", "") / query.get("filename", "")
@@ -312,6 +318,7 @@ class FakeComfyUI:
                 item = min(self.pending, key=lambda entry: entry[0])
                 self.pending.remove(item)
                 self.running.append(item[1])
+                self.running_prompts[item[1]] = item[2]
                 self.interrupt_flag.clear()
             try:
                 self._number_now = item[0]
@@ -392,6 +399,7 @@ class FakeComfyUI:
                     self.chunks_finished.append((chunk.index, chunk.mode))
         with self.lock:
             self.running.remove(prompt_id)
+            self.running_prompts.pop(prompt_id, None)
             self.history[prompt_id] = {"prompt": [self._number_now, prompt_id, prompt, {}, []], "outputs": outputs,
                                        "status": {"status_str": status, "completed": status == "success",
                                                   "messages": messages}, "meta": {}}
@@ -410,13 +418,16 @@ class FakeComfyUI:
         return clip, FrameClock.for_duration(clip.num_samples, clip.sample_rate, str(features["fps"]))
 
     def _start_chunk(self, prompt_id, prompt, node_id):
-        from audiowalk_core.chunks import chunk_of_prompt
+        from audiowalk_core.chunks import chunk_of_prompt, earlier_chunk_prompt_ids
 
         inputs = prompt[node_id]["inputs"]
         clip, clock = self._song(prompt)
         chunk = chunk_of_prompt(prompt, node_id, clock.frame_count, clock, chunk_frames=inputs["chunk_frames"],
                                 render=inputs["render"], chunk_index=inputs["chunk_index"],
                                 current_prompt_id=prompt_id)
+        with self.lock:  # as the pack's Render in Chunks does: the finished chunks' history entries go
+            for finished in earlier_chunk_prompt_ids(chunk):
+                self.history.pop(finished, None)
         with self.lock:
             self.chunks_started.append((chunk.index, chunk.mode))
             started = len(self.chunks_started)

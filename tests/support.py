@@ -87,3 +87,39 @@ def save_tiny_biggan(folder) -> Path:
     config = tiny_config()
     save_biggan_safetensors(random_biggan_weights(config, 0), config, folder / "biggan-deep-128.safetensors")
     return folder
+
+
+def run_api_prompt(pack, prompt: dict, chunk_node: str | None = None) -> dict:
+    """Run an API-format prompt in this process as ComfyUI's executor would: every node once, in dependency order,
+    hidden inputs (``prompt``, ``unique_id``) given; with ``chunk_node`` (a Render in Chunks node) the prompt of
+    chunk k + 1 follows chunk k's (what Save Music Video's requeue asks ComfyUI for) until the last chunk. Returns
+    the outputs {node id: return value} of the last prompt run."""
+    from audiowalk_core.chunks import prompt_for_chunk
+
+    nodes = pack.NODE_CLASS_MAPPINGS
+    index = 0
+    while True:
+        outputs = {}
+        pending = list(prompt)
+        while pending:
+            for node_id in list(pending):
+                inputs = prompt[node_id]["inputs"]
+                links = {k: v for k, v in inputs.items() if isinstance(v, list)}
+                if any(source not in outputs for source, _ in links.values()):
+                    continue
+                cls = nodes[prompt[node_id]["class_type"]]
+                declared = cls.INPUT_TYPES()
+                known = set(declared.get("required", {})) | set(declared.get("optional", {}))
+                values = {k: (outputs[v[0]][v[1]] if k in links else v) for k, v in inputs.items() if k in known}
+                hidden = declared.get("hidden", {})
+                values.update({k: v for k, v in (("prompt", prompt), ("unique_id", node_id)) if k in hidden})
+                result = getattr(cls(), cls.FUNCTION)(**values)
+                outputs[node_id] = result["result"] if isinstance(result, dict) else result
+                pending.remove(node_id)
+        if chunk_node is None:
+            return outputs
+        chunk = outputs[chunk_node][1]
+        if chunk.is_last:
+            return outputs
+        index += 1
+        prompt = prompt_for_chunk(prompt, chunk_node, index, chunk.origin)

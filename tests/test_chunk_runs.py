@@ -3,6 +3,7 @@ the join (frame for frame, with the music) and cleanup after Ctrl-C / SIGTERM; a
 from one POST. The fakes (tests/fake_comfyui.py) render chunks with the core's own chunk and video code."""
 import contextlib
 import json
+import time
 import os
 import signal
 import threading
@@ -315,8 +316,35 @@ def test_one_server_whole_song_follows_without_knowing_the_song(tmp_path, server
         entry = render_whole_song(client, chunked_prompt(api, "8", "whole song", 12), "8", on_chunk=followed.append)
         [video] = client.output_files(entry)
         client.download(video, tmp_path / "whole.mp4")
-    assert followed == [0, 1, 2]
+        history = dict(server.history)
+    # a chunk whose entry was gone before the client read it is skipped over (up to the video), never waited for
+    assert followed[0] == 0 and followed == sorted(set(followed)) and followed[-1] <= 2
+    assert [index for index, _ in server.chunks_finished] == [0, 1, 2]
+    assert list(history) == [entry["prompt"][1]]  # one history entry (one Queue-panel card): the video's
     check_song_video(tmp_path / "whole.mp4")
+
+
+def test_a_client_far_behind_the_server_still_gets_the_video(tmp_path, server_info, workflow, song):
+    """The server removes each finished chunk's history entry as the next one starts; a client that looks only
+    after the render is over finds the video through the render's last entry."""
+    from audiowalk_tools.chunk_runs import render_whole_song
+
+    with fakes(tmp_path, server_info, {}) as [server]:
+        client = ComfyClient(server.address, use_websocket=False)
+        api = json.loads(workflow.read_text())
+        api["1"]["inputs"]["audio"] = client.upload_file(song)
+        original = client.follow_prompt
+
+        def late(prompt_id, *args, **kwargs):  # the first chunk's entry is read only when every chunk is done
+            while len(server.chunks_finished) < 3:
+                time.sleep(0.05)
+            return original(prompt_id, *args, **kwargs)
+
+        client.follow_prompt = late
+        followed = []
+        entry = render_whole_song(client, chunked_prompt(api, "8", "whole song", 12), "8", on_chunk=followed.append)
+    assert followed == [0] and client.output_files(entry)
+    assert list(server.history) == [entry["prompt"][1]]
 
 
 def test_sigterm_cancels_the_whole_song_render_on_the_server(tmp_path, server_info, workflow, song, capsys):

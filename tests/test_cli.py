@@ -135,3 +135,15 @@ def test_bad_comfy_run_input_is_one_line_before_any_work(tmp_path, capsys, argv,
     assert cli.main(["comfy-run", str(workflow), *argv]) == 2
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1, err
+
+
+def test_comfy_run_preset_needs_the_nodes_it_sets(server, song, tmp_path, capsys):
+    """--preset seed sets the BigGAN template's widgets (tests/test_seed_preset.py runs that); a workflow without
+    any of its nodes is refused before anything is queued, naming the flag."""
+    workflow = tmp_path / "wf.json"
+    workflow.write_text(json.dumps(API))
+    queued = len(server.prompts)
+    assert cli.main(["comfy-run", str(workflow), "--server", server.address, "--audio", str(song),
+                     "--preset", "seed"]) == 2
+    assert "--preset: the workflow has none of the nodes preset 'seed' sets" in capsys.readouterr().err
+    assert len(server.prompts) == queued

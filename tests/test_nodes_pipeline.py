@@ -192,3 +192,19 @@ def test_the_shipped_workflow_and_audiowalk_render_compute_the_same_latents(pack
     assert np.array_equal(from_workflow.noise, from_render.noise)
     assert np.array_equal(from_workflow.dense_class_weights(), from_render.dense_class_weights())
     assert from_workflow.truncation == from_render.truncation == DEFAULT_PIPELINE.truncation
+
+
+def test_is_changed_answers_are_json_the_frontend_can_parse(pack, comfy_home):
+    """ComfyUI keeps IS_CHANGED results inside the prompt it serves from /queue and /history; the frontend parses
+    those with JSON.parse, which refuses NaN (the usual "always run" idiom): every answer must be strict JSON and
+    differ between calls where the node must run again."""
+    import json
+
+    calls = {"AudioWalkRenderChunks": {}, "AudioWalkLoadAudio": {"audio": "missing.wav"},
+             "AudioWalkLoadStems": {"stems": "drums = missing.wav"}}
+    with_is_changed = {name for name, cls in nodes(pack).items() if hasattr(cls, "IS_CHANGED")}
+    assert with_is_changed == set(calls)  # a node that gains IS_CHANGED gets a case here
+    for name, inputs in calls.items():
+        first, second = (nodes(pack)[name].IS_CHANGED(**inputs) for _ in range(2))
+        json.dumps(first, allow_nan=False)
+        assert first != second, name  # a missing file or a chunk plan: run again every time

@@ -112,3 +112,63 @@ def test_render_preset_seed_keeps_the_whole_song_under_the_shorter_video(tmp_pat
         audio_seconds = sum(f.samples for f in container.decode(stream)) / stream.rate
     assert frames == 120  # 4.0 s of video at 30 fps
     assert abs(audio_seconds - 5.0) < 1 / 30 + 0.03  # the whole 5 s song (AAC priming aside), as the notebook's
+
+
+def test_the_seed_widget_set_in_the_biggan_template_is_the_notebook_end_to_end(pack, comfy_home):
+    """docs/presets.md's widget set (settings.preset_widgets("seed")) applied to the shipped BigGAN workflow, run
+    node by node in chunks as ComfyUI runs it: the latents BigGAN receives are the preset's (the notebook's walk,
+    no smoothing), the video has the notebook's 120 frames and the whole 5 s song plays under it."""
+    import shutil
+
+    from support import REPO_ROOT, run_api_prompt
+
+    from audiowalk_core.generators.biggan import random_biggan_weights, save_biggan_safetensors, tiny_config
+    from audiowalk_core.settings import preset_widgets
+    from audiowalk_tools.workflow_tools import apply_preset, nodes_of_type
+
+    shutil.copy(SEED_REFERENCE / "song.wav", comfy_home / "input" / "seed_song.wav")
+    config = tiny_config()
+    (comfy_home / "models" / "biggan").mkdir()
+    save_biggan_safetensors(random_biggan_weights(config, 0), config,
+                            comfy_home / "models" / "biggan" / "biggan-deep-512.safetensors")
+    prompt = json.loads((REPO_ROOT / "workflows" / "api" / "audiowalk_biggan.json").read_text())
+    prompt = apply_preset(prompt, "seed")
+    [loader] = nodes_of_type(prompt, "AudioWalkLoadAudio")
+    [chunker] = nodes_of_type(prompt, "AudioWalkRenderChunks")
+    [smoother] = nodes_of_type(prompt, "AudioWalkSmoothLatents")
+    [saver] = nodes_of_type(prompt, "AudioWalkSaveVideo")
+    prompt[loader]["inputs"]["audio"] = "seed_song.wav"
+    prompt[chunker]["inputs"]["chunk_frames"] = 40
+    for node in prompt.values():  # every widget the preset names holds its value
+        for widget, value in preset_widgets("seed").get(node["class_type"], {}).items():
+            assert node["inputs"][widget] == value, (node["class_type"], widget)
+    outputs = run_api_prompt(pack, prompt, chunker)
+    latents = outputs[smoother][0]
+    settings = preset("seed")
+    expected = make_walk_latents(compute_song_features(load_audio(SEED_REFERENCE / "song.wav"), settings), settings)
+    assert latents.frame_count == 120
+    assert np.array_equal(latents.noise, expected.noise)
+    assert np.array_equal(latents.dense_class_weights(), expected.dense_class_weights())
+    final = outputs[saver][0]
+    with av.open(final) as container:
+        assert container.streams.video[0].frames == 120
+        stream = container.streams.audio[0]
+        audio_seconds = sum(f.samples for f in container.decode(stream)) / stream.rate
+    assert abs(audio_seconds - 5.0) < 1 / 30 + 0.03  # the whole song, not cut to the 4 s video
+
+
+def test_save_music_video_cuts_the_music_to_the_video_unless_told_to_keep_the_whole_song(pack, comfy_home):
+    import torch
+
+    node = pack.NODE_CLASS_MAPPINGS["AudioWalkSaveVideo"]()
+    song = {"waveform": torch.zeros(1, 1, 22050 * 3) + 0.1, "sample_rate": 22050}
+    lengths = {}
+    for music_length in ("video", "whole song"):
+        path = node.save(images=torch.rand(30, 16, 16, 3), filename_prefix=f"m_{music_length[0]}", crf=23,
+                         audio=song, fps="30", music_length=music_length)["result"][0]
+        with av.open(path) as container:
+            stream = container.streams.audio[0]
+            lengths[music_length] = sum(f.samples for f in container.decode(stream)) / stream.rate
+    assert abs(lengths["video"] - 1.0) < 1 / 30 + 0.03 and abs(lengths["whole song"] - 3.0) < 1 / 30 + 0.03
+    with pytest.raises(Exception, match="music_length"):
+        node.save(images=torch.rand(2, 16, 16, 3), filename_prefix="bad", crf=23, fps="30", music_length="half")

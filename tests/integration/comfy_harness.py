@@ -152,21 +152,53 @@ def wait_for_entry(client, prompt_id: str, timeout: float) -> dict:
         time.sleep(0.25)
 
 
-def run_whole_song(client, prompt: dict, timeout: float = 900) -> tuple[dict, list[dict]]:
-    """POST ``prompt`` once and follow the chunk prompts the server queues itself, until Save Video reports the
-    finished mp4. Returns ``(the last chunk's Save Video output, every chunk's history entry)``."""
-    from audiowalk_core.chunks import chunk_prompt_id
+def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | None = None) -> tuple[dict, list[dict]]:
+    """POST ``prompt`` once and follow the chunk prompts the server queues itself (over the websocket, as the
+    frontend does), until Save Music Video reports the finished mp4. Returns ``(that output, one record per chunk
+    prompt that ran: {"prompt_id", "status"})``. The pack removes a finished chunk's history entry as the next chunk
+    starts (one Queue-panel card per render), so the chunks are counted from the execution events, and only the
+    last chunk's entry is read. ``texts``: a list that receives the nodes' progress texts (what the frontend shows
+    under each node), in order."""
+    import websocket
 
-    origin = client.queue_prompt(prompt)
-    entries = []
-    for index in range(100_000):
-        entry = wait_for_entry(client, chunk_prompt_id(origin, index), timeout)
-        entries.append(entry)
-        assert entry["status"]["status_str"] == "success", json.dumps(entry["status"])[:3000]
-        finished = [output for output in entry["outputs"].values() if output.get("animated")]
-        if finished:
-            return finished[0], entries
-    raise AssertionError("no chunk finished the render")
+    host = client.base_url.split("://", 1)[-1]
+    socket = websocket.create_connection(f"ws://{host}/ws?clientId={client.client_id}", timeout=5)
+    socket.settimeout(1.0)
+    records, deadline = {}, None
+    try:
+        client.queue_prompt(prompt)
+        while True:
+            try:
+                raw = socket.recv()
+            except websocket.WebSocketTimeoutException:
+                raw = None
+            if isinstance(raw, bytes) and texts is not None:  # 4-byte type, 4-byte node id length, node id, text
+                texts.append(raw[8:].decode("utf-8", "replace"))
+            if isinstance(raw, str):
+                message = json.loads(raw)
+                kind, data = message.get("type"), message.get("data") or {}
+                prompt_id = data.get("prompt_id")
+                if kind == "execution_start":
+                    records[prompt_id] = {"prompt_id": prompt_id, "status": "running"}
+                    deadline = time.monotonic() + timeout  # per chunk
+                elif kind in ("execution_error", "execution_interrupted") and prompt_id in records:
+                    raise AssertionError(f"chunk prompt {prompt_id}: {kind}: {json.dumps(data)[:3000]}")
+                elif kind == "execution_success" and prompt_id in records:
+                    records[prompt_id]["status"] = "success"
+                    for _ in range(100):  # the entry lands a moment after the message; a later chunk may remove it
+                        entry = client.history(prompt_id)
+                        if entry is not None or any(r["status"] == "running" for r in records.values()):
+                            break
+                        time.sleep(0.05)
+                    finished = [output for output in (entry or {}).get("outputs", {}).values()
+                                if output.get("animated")]
+                    if finished:
+                        return finished[0], list(records.values())
+            if deadline is None:
+                deadline = time.monotonic() + timeout
+            assert time.monotonic() < deadline, f"no chunk finished the render within {timeout} s"
+    finally:
+        socket.close()
 
 
 def output_path(base: Path, output: dict) -> Path:
@@ -257,3 +289,39 @@ class HeadlessFrontend:
         self.socket.close()
         self.process.terminate()
         self.process.wait(timeout=30)
+
+
+SET_WIDGET_JS = """
+((title, name, value) => {
+  const node = window.app.graph._nodes.find((n) => n.title === title);
+  if (!node) throw new Error("no node titled " + title);
+  const widget = (node.widgets || []).find((w) => w.name === name);
+  if (!widget) throw new Error(title + " has no widget " + name);
+  widget.value = value;
+  if (widget.callback) widget.callback(value, window.app.canvas, node);
+  node.setDirtyCanvas(true, true);
+  return widget.value;
+})"""
+
+
+def set_widget_in_frontend(frontend: "HeadlessFrontend", title: str, name: str, value):
+    """Set a widget of the node titled ``title`` in the real frontend, as a user typing or picking it does."""
+    return frontend.evaluate(f"{SET_WIDGET_JS}({json.dumps(title)}, {json.dumps(name)}, {json.dumps(value)})")
+
+
+def run_from_frontend(frontend: "HeadlessFrontend", client, before: set, timeout: float = 900) -> dict:
+    """Press Run (app.queuePrompt) and wait for the render's finished mp4 in the history: its Save Music Video
+    output. ``before``: the history keys before the press."""
+    frontend.evaluate("(async () => { await window.app.queuePrompt(0, 1); })()")
+    deadline = time.monotonic() + timeout
+    while True:
+        history = client.get_json("/history")
+        finished = [output for key, entry in history.items() if key not in before
+                    for output in entry.get("outputs", {}).values() if output.get("animated")]
+        failed = [entry for key, entry in history.items()
+                  if key not in before and entry["status"]["status_str"] == "error"]
+        assert not failed, json.dumps(failed[0]["status"])[:3000]
+        if finished:
+            return finished[0]
+        assert time.monotonic() < deadline, f"the render did not finish in {timeout} s"
+        time.sleep(1)

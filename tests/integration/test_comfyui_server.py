@@ -99,7 +99,8 @@ def test_one_post_renders_the_whole_song_in_chunks_with_the_biggan_workflow(comf
     prompt = shipped_prompt("audiowalk_biggan", {**BIGGAN_SONG, "Save Music Video.filename_prefix": "it/biggan"})
     final, entries = run_whole_song(client, prompt)
     assert len(entries) == 4
-    assert [e["outputs"] for e in entries[:3]] == [{}, {}, {}]  # parts: no output, no Queue-panel card
+    history = client.get_json("/history")  # the finished chunks' entries went as the next chunk started
+    assert [e["prompt_id"] for e in entries if e["prompt_id"] in history] == [entries[-1]["prompt_id"]]
     video = probe(output_path(base, final))
     check_song_video(video, 160, 8)
     # the prompt and workflow are embedded as ComfyUI's savers do (the frontend reads them from a dropped file)
@@ -112,9 +113,14 @@ def test_one_post_renders_the_diffused_workflow_and_chunks_equal_the_whole(comfy
     whole-song render (lossless crf 0, so decoding adds no difference)."""
     address, base, _ = comfy_server
     client = ComfyClient(address)
+    texts = []
     chunked_out, entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
-        **DIFFUSED_SONG, "Save Music Video.filename_prefix": "it/diffused_chunks"}), timeout=1200)
+        **DIFFUSED_SONG, "Save Music Video.filename_prefix": "it/diffused_chunks"}), timeout=1200, texts=texts)
     assert len(entries) == 4
+    # Diffuse Keyframes says what the song will cost after its first sub-batch, and the time left on every chunk
+    estimates = [text for text in texts if "for this song" in text]
+    print("Diffuse Keyframes said:", estimates[:2])
+    assert estimates and any("left" in text for text in texts), texts
     whole_out, whole_entries = run_whole_song(client, shipped_prompt("audiowalk_diffused_biggan", {
         **DIFFUSED_SONG, "Render in Chunks.chunk_frames": 0, "Save Music Video.filename_prefix": "it/diffused_whole"}),
         timeout=1200)

@@ -45,26 +45,21 @@ def parts_folders(base: Path) -> list[str]:
 
 # -------------------------------------------------------------------------------------------- the Queue panel
 def panel_cards(history: dict) -> list[dict]:
-    """The cards ComfyUI frontend 1.27's Queue panel draws from ``/history?max_items=64`` (its queueStore and
-    TaskItemImpl, read from comfyui_frontend_package 1.27.10): entries sorted by queue number (``prompt[0]``),
-    newest first; a finished entry is flattened into one card per output item ("animated" dropped); an entry
-    that was interrupted or failed is one card. A card previews an item whose file ends in .mp4/.webm (video)."""
+    """The cards ComfyUI frontend 1.27's Queue panel draws from ``/history?max_items=64`` (its queueStore,
+    TaskItemImpl and QueueSidebarTab, read from comfyui_frontend_package 1.27.10): in its default view (not
+    "expanded") ONE card per history entry, outputs or not, sorted by queue number (``prompt[0]``), newest first;
+    the card previews the entry's first saved output ("animated" dropped). An entry without outputs is a card
+    with only its time: chunk entries left in the history would each be such a card."""
     cards = []
     for entry in sorted(history.values(), key=lambda e: e["prompt"][0], reverse=True):
         messages = entry.get("status", {}).get("messages", [])
         interrupted = any(m[0] == "execution_interrupted" for m in messages)
         status = "Cancelled" if interrupted else {"success": "Completed", "error": "Failed"}.get(
             entry.get("status", {}).get("status_str"))
-        if status != "Completed":
-            cards.append({"prompt_id": entry["prompt"][1], "status": status, "item": None})
-            continue
-        for node_outputs in entry.get("outputs", {}).values():
-            for media, items in node_outputs.items():
-                if media == "animated":
-                    continue
-                for item in items:
-                    cards.append({"prompt_id": entry["prompt"][1], "status": status, "media": media,
-                                  "item": item if isinstance(item, dict) else {"text": item}})
+        items = [item for node_outputs in entry.get("outputs", {}).values()
+                 for media, listed in node_outputs.items() if media != "animated" for item in listed]
+        cards.append({"prompt_id": entry["prompt"][1], "status": status,
+                      "item": (items[0] if isinstance(items[0], dict) else {"text": items[0]}) if items else None})
     return cards
 
 
@@ -75,7 +70,9 @@ def test_a_four_chunk_render_is_one_card_with_the_mp4_in_the_queue_panel(server)
                                                  "Save Music Video.filename_prefix": "it/one_card"})
     final, entries = run_whole_song(client, prompt)
     assert len(entries) == 4
-    history = client.get_json("/history?max_items=64")
+    with urllib.request.urlopen(f"http://{server.address}/history?max_items=64", timeout=30) as response:
+        # strict JSON, as the frontend's JSON.parse reads it (NaN from an IS_CHANGED broke the whole panel)
+        history = json.loads(response.read(), parse_constant=lambda name: pytest.fail(f"/history holds {name}"))
     ours = {key: entry for key, entry in history.items() if key not in before}
     cards = panel_cards(ours)
     print(f"{len(ours)} history entries of the render, {len(cards)} card(s):", json.dumps(cards))
@@ -83,14 +80,54 @@ def test_a_four_chunk_render_is_one_card_with_the_mp4_in_the_queue_panel(server)
     [card] = cards
     assert card["status"] == "Completed" and card["item"]["filename"].endswith(".mp4")
     assert card["item"]["type"] == "output" and card["item"]["subfolder"] == "it"
-    # the card is the newest entry: the frontend only adds entries numbered above the newest it holds
-    numbers = sorted(entry["prompt"][0] for entry in ours.values())
-    assert max(numbers) == next(e["prompt"][0] for e in ours.values() if e["prompt"][1] == card["prompt_id"])
-    assert len(ours) == 4  # every chunk's entry stays for the clients that follow them; only the last has a card
+    # the finished chunks' entries went as the next chunk started: the render is the last chunk's entry alone
+    assert len(ours) == 1 and card["prompt_id"] == entries[-1]["prompt_id"]
     url = (f"http://{server.address}/api/view?filename={card['item']['filename']}&subfolder=it&type=output")
     with urllib.request.urlopen(url, timeout=30) as response:
         assert response.status == 200 and response.read(12)[4:8] == b"ftyp"
     assert parts_folders(server.base) == []
+
+
+QUEUE_PANEL_JS = r"""
+(async () => {
+  const button = document.querySelector(".queue-tab-button");
+  if (!button) return {error: "no Queue button in the side bar"};
+  if (!document.querySelector(".task-item")) button.click();
+  for (let i = 0; i < 40 && !document.querySelector(".task-item"); i++) await new Promise(r => setTimeout(r, 250));
+  const items = Array.from(document.querySelectorAll(".task-item"));
+  return {cards: items.map((item) => ({text: item.innerText.slice(0, 200),
+                                       videos: item.querySelectorAll("video").length,
+                                       images: item.querySelectorAll("img").length}))};
+})()"""
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (apt-get install chromium)")
+def test_the_real_queue_panel_shows_a_four_chunk_render_as_one_card_that_plays_the_mp4(server, tmp_path):
+    """The Queue side panel of the real frontend (1.27.10), opened after a 4-chunk render: one card for the render,
+    holding the mp4 as a video; no page error (its JSON.parse of /history once failed on an IS_CHANGED NaN)."""
+    client = ComfyClient(server.address)
+    client._request_json("POST", "/history", {"clear": True})  # the panel then holds this render only
+    prompt = shipped_prompt("audiowalk_biggan", {"Audio Features.fps": "8", "Render in Chunks.chunk_frames": 40,
+                                                 "Save Music Video.filename_prefix": "it/panel"})
+    run_whole_song(client, prompt)
+    frontend = HeadlessFrontend(server.address, tmp_path / "chromium-profile")
+    shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
+    try:
+        frontend.events.clear()  # the frontend's own start-up (a settings race of frontend 1.27) is not ours
+        frontend.evaluate("(async () => { await window.app.extensionManager.setting.set("
+                          "'Comfy.TutorialCompleted', true); })()")
+        frontend.evaluate("document.querySelectorAll('.p-dialog-close-button').forEach(b => b.click())")
+        panel = frontend.evaluate(QUEUE_PANEL_JS)
+        time.sleep(2)
+        frontend.screenshot(shots / "queue_panel_after_a_four_chunk_render.png")
+        errors = frontend.errors()
+    finally:
+        frontend.close()
+    print(json.dumps(panel, indent=1))
+    assert "error" not in panel, panel
+    assert errors == [], "\n".join(errors)
+    assert len(panel["cards"]) == 1, panel
+    assert panel["cards"][0]["videos"] == 1, panel
 
 
 # -------------------------------------------------------------------------------------------- Load Song

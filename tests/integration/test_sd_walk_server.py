@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from audiowalk_tools.comfy_client import ComfyClient
-from comfy_harness import (COMFYUI_DIR, ComfyServer, make_biggan, output_path, probe, run_whole_song,
-                           sd15_checkpoint, shipped_prompt)
+from comfy_harness import (COMFYUI_DIR, REPO_ROOT, ComfyServer, HeadlessFrontend, make_biggan, output_path,
+                           probe, run_from_frontend, run_whole_song, sd15_checkpoint, set_widget_in_frontend,
+                           shipped_prompt)
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
@@ -104,3 +105,42 @@ def test_one_post_renders_the_song_in_chunks_and_chunks_equal_the_whole(comfy_se
     difference = np.abs(chunked["frames"].astype(np.int16) - whole["frames"].astype(np.int16))
     print(f"{way}: chunked vs whole: mean {difference.mean():.4f}, max {difference.max()} levels of 255")
     assert difference.mean() < 0.25 and difference.max() <= 8, (difference.mean(), difference.max())
+
+
+@pytest.mark.skipif(__import__("shutil").which("chromium") is None, reason="needs chromium (apt-get install chromium)")
+def test_the_template_runs_from_the_real_frontend_once_a_checkpoint_is_picked(comfy_server, tmp_path):
+    """Open "AudioWalk Stable Diffusion music video" in the real frontend, pick the checkpoint (and, for this CPU,
+    64 px, 2 fps, 2 steps, as a user without a GPU would), press Run: one mp4 of the whole demo song, in chunks,
+    with the music; no error in the page. The screenshot is kept under AUDIOWALK_SCREENSHOTS when set."""
+    import os
+    from pathlib import Path
+
+    address, base, _ = comfy_server
+    client = ComfyClient(address)
+    ui_path = REPO_ROOT / "workflows" / "AudioWalk Stable Diffusion music video.json"
+    shots = Path(os.environ.get("AUDIOWALK_SCREENSHOTS") or tmp_path)
+    shots.mkdir(parents=True, exist_ok=True)
+    frontend = HeadlessFrontend(address, tmp_path / "chromium-profile")
+    before = set(client.get_json("/history"))
+    try:
+        frontend.evaluate("(async () => { await window.app.extensionManager.setting.set("
+                          "'Comfy.TutorialCompleted', true); })()")  # no first-run template dialog over the graph
+        frontend.evaluate("document.querySelectorAll('.p-dialog-close-button').forEach(b => b.click())")
+        frontend.events.clear()
+        frontend.evaluate(f"(async () => {{ await window.app.loadGraphData({ui_path.read_text()}); }})()")
+        for title, name, value in (("Load Checkpoint", "ckpt_name", "random-sd15.safetensors"),
+                                   ("Empty Latent (chunk frames)", "width", SIZE),
+                                   ("Empty Latent (chunk frames)", "height", SIZE),
+                                   ("Audio Features", "fps", str(FPS)), ("Render in Chunks", "chunk_frames", 14),
+                                   ("SD Walk Sampler", "steps", 2),
+                                   ("Save Music Video", "filename_prefix", "it/sd_walk_frontend")):
+            assert set_widget_in_frontend(frontend, title, name, value) == value
+        frontend.screenshot(shots / "sd_walk_template_before_run.png")
+        output = run_from_frontend(frontend, client, before, timeout=1500)
+        frontend.screenshot(shots / "sd_walk_template_after_run.png")
+        assert frontend.errors() == [], "\n".join(frontend.errors())
+    finally:
+        frontend.close()
+    video = probe(output_path(base, output))
+    assert video["fps"] == FPS and video["frames"].shape == (FRAMES, SIZE, SIZE, 3)
+    assert abs(video["audio_seconds"] - FRAMES / FPS) <= 1.0 / FPS
