@@ -230,3 +230,17 @@ def test_chunks_follow_the_published_split_and_the_earlier_chunk_wins(frames):
         expected[start + border:stop] = logits[:stop - start - border]
     beat, _ = frame_logits(network, spect, chunk=chunk, border=border)
     assert np.all(expected > NO_LOGIT) and np.abs(beat - expected).max() < 1e-4
+
+
+def test_the_network_runs_when_built_and_run_in_inference_mode_as_comfyui_does():
+    """ComfyUI runs nodes (and may load models) under torch.inference_mode: its tensors keep no version counter.
+    the network runs there, twice alike, and gives another network's logits after loading its weights."""
+    with torch.inference_mode():
+        network = random_network(NARROW)
+        spect = torch.randn(1, 60, 32)
+        first = network(spect)[0]
+        again = network(spect)[0]
+        assert torch.equal(first, again)
+        other = random_network(NARROW, seed=1)
+        network.load_state_dict(other.state_dict())
+        assert torch.allclose(network(spect)[0], other(spect)[0], atol=1e-6)

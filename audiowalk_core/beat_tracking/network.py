@@ -53,12 +53,14 @@ class RotaryTable(nn.Module):
         self._tables = {}
 
     def _cos_sin(self, length: int, device, dtype):
-        key = (length, str(device), dtype, self.freqs.data_ptr(), self.freqs._version)
-        if key not in self._tables:
+        key = (length, str(device), dtype)
+        cached = self._tables.get(key)
+        if cached is None or not torch.equal(cached[0], self.freqs):  # new length, device or loaded weights
             positions = torch.arange(length, device=device, dtype=dtype).to(self.freqs.dtype)
             angles = positions[:, None] * self.freqs[None, :]  # [positions, head_dim / 2]
-            self._tables = {key: (angles.cos(), angles.sin())}  # the latest length only: the chunks share it
-        return self._tables[key]
+            cached = (self.freqs.detach().clone(), angles.cos(), angles.sin())
+            self._tables = {key: cached}  # the latest length only: the chunks share it
+        return cached[1], cached[2]
 
     def rotate(self, x):
         """``x`` [..., positions, head_dim] with its pairs turned by their positions' angles (float32 maths)."""
