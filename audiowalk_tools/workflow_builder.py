@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
@@ -29,7 +29,7 @@ from .workflow_img2img import IMG2IMG_API_NAME, IMG2IMG_UI_NAME, img2img_workflo
 from .workflow_music_map import MUSIC_MAP_API_NAME, MUSIC_MAP_UI_NAME, music_map_workflow
 from .workflow_sd_walk import SD_WALK_API_NAME, SD_WALK_UI_NAME, sd_walk_workflow
 from .workflow_stylegan import stylegan_workflow
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, OPENING_VIEW, group, socket_y
+from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, OPENING_VIEW, VIDEO_ROOM, group, socket_y
 from .workflow_tools import (GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                              import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
                              validate_ui_workflow)
@@ -111,30 +111,40 @@ def read_me(text: str, height: int = 260, width: int = 300) -> GraphNote:
 def biggan_workflow():
     """Song -> features -> band noise walk + class schedule -> latents -> chunks -> BigGAN -> mp4 with the song.
 
-    Deck: Read me over Load Song | Load BigGAN over Render in Chunks | BigGAN Generate | Save Music Video.
-    Engine room: Audio Features -> Band Noise Walk + Class Schedule -> Make Latents -> Smooth Latents, whose
-    latents come back up to Render in Chunks along the corridor and the gap beside Load Song."""
+    Deck: Read me over Load Song | Load BigGAN over Render in Chunks | Save Music Video (its video grows below it,
+    left of the minimap) | Class Schedule. Engine room: Audio Features -> Band Noise Walk (and BigGAN Generate) ->
+    Make Latents -> Smooth Latents, whose latents come back up to Render in Chunks along the corridor."""
     top, low, engine = GROUP_TITLE + NODE_TITLE, 455, ENGINE_TOP + GROUP_TITLE + NODE_TITLE
-    at = {LOAD_AUDIO: (0, low), LOAD_BIGGAN: (360, top), CHUNKS: (360, low), FEATURES: (360, engine),
-          NOISE: (680, engine), CLASSES: (680, engine + 340), MAKE_LATENTS: (1000, engine), SMOOTH: (1260, engine)}
+    c1, c2, c3 = 360, 700, 1020
     lane = ENGINE_TOP - 60
-    routes = {(CHUNKS, "latents"): [(1560, lane), (330, lane), (330, low + 30)]}
-    nodes = walk_nodes(at, routes) + [
-        generate_node((680, top), (CHUNKS, 0), routes={"latents": [(660, 300)]}),
-        save_node((1000, top), (GENERATE, 0), "AudioWalk/biggan",
-                  routes={"chunk": [(970, socket_y(low, 1)), (970, socket_y(top, 1) + 40)]})]
+    at = {LOAD_AUDIO: (0, low), LOAD_BIGGAN: (c1, top), CHUNKS: (c1, low), CLASSES: (c3, top),
+          FEATURES: (c1, engine), NOISE: (c2, engine), MAKE_LATENTS: (c3, engine), SMOOTH: (c3 + 260, engine)}
+    routes = {(CHUNKS, "latents"): [(c3 + 550, lane), (330, lane), (330, low + 30)],
+              (CLASSES, "features"): [(660, socket_y(engine, 0)), (660, engine - 60), (995, engine - 60),
+                                      (995, socket_y(top, 0) + 16)],
+              (MAKE_LATENTS, "classes"): [(c3 + 285, socket_y(top, 0)), (c3 + 285, engine - 45),
+                                          (995, engine - 45), (995, socket_y(engine, 1))]}
+    nodes = walk_nodes(at, routes)
+    nodes = [replace(node, size=(255, 180)) if node.id == CLASSES else node for node in nodes]
+    nodes += [generate_node((c2, engine + 340), (CHUNKS, 0),
+                            routes={"model": [(650, socket_y(top, 0)), (650, socket_y(engine + 340, 0))],
+                                    "latents": [(662, socket_y(low, 0)), (662, socket_y(engine + 340, 1))]}),
+              save_node((c2, top), (GENERATE, 0), "AudioWalk/biggan",
+                        routes={"images": [(990, socket_y(engine + 340, 0)), (990, lane + 20), (686, lane + 20),
+                                           (686, socket_y(top, 0) + 16)],
+                                "chunk": [(674, socket_y(low, 1)), (674, socket_y(top, 1) + 16)]})]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
-              group("2  BigGAN renders it chunk by chunk", "biggan", 360, top - NODE_TITLE, 940, low + 190),
-              group("3  Video with the music", "video", 1000, top - NODE_TITLE, 1270, top + 330),
-              group("4  The music moves BigGAN: features and latent walk", "walk", 360, engine - NODE_TITLE,
-                    1520, engine + 520)]
+              group("2  BigGAN, chunk by chunk", "biggan", c1, top - NODE_TITLE, c1 + 280, low + 190),
+              group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
+              group("4  What it paints", "walk", c3, top - NODE_TITLE, c3 + 255, top + 180),
+              group("5  The music moves BigGAN: features and latent walk", "walk", c1, engine - NODE_TITLE,
+                    c3 + 520, engine + 540)]
     note = read_me("## AudioWalk: BigGAN music video\n"
                    "Press **Run**: the bundled 20 s demo song becomes an mp4 in `output/AudioWalk/`. Your song: "
-                   "upload it in **Load Song**.\n\n"
+                   "upload it in **Load Song**; what BigGAN paints: ImageNet classes in **Class Schedule**.\n\n"
                    "One Run renders the whole song in chunks (**Render in Chunks**); Save Music Video joins them "
                    "with the music. BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
-                   "Below: how the music moves BigGAN (features, the noise walk, the classes in **Class "
-                   "Schedule**).")
+                   "Below: how the music moves BigGAN (features, noise walk, smoothing).")
     return nodes, [note], groups
 
 
@@ -153,7 +163,7 @@ class ShippedWorkflow:
 READ_ME, SONG_NODE, CHUNKS_NODE, SAVE_NODE = "Read me", "Load Song", "Render in Chunks", "Save Music Video"
 WORKFLOWS = (
     ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow,
-                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load BigGAN", SAVE_NODE)),
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load BigGAN", "Class Schedule", SAVE_NODE)),
     ShippedWorkflow(IMG2IMG_UI_NAME, IMG2IMG_API_NAME, img2img_workflow,
                     (READ_ME, SONG_NODE, CHUNKS_NODE, "Load Checkpoint", "Positive Prompt", "Negative Prompt",
                      "Diffuse Keyframes", SAVE_NODE)),
@@ -161,7 +171,7 @@ WORKFLOWS = (
                     (READ_ME, SONG_NODE, CHUNKS_NODE, "Load Checkpoint", "Prompt 1", "Prompt 2", "Prompt 3",
                      "Prompt Travel", SAVE_NODE)),
     ShippedWorkflow("AudioWalk StyleGAN music video.json", "audiowalk_stylegan.json", stylegan_workflow,
-                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load StyleGAN", SAVE_NODE)),
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load StyleGAN", "StyleGAN Latents", SAVE_NODE)),
     ShippedWorkflow(MUSIC_MAP_UI_NAME, MUSIC_MAP_API_NAME, music_map_workflow,
                     (READ_ME, SONG_NODE, "Separate Stems", "Stem Features", "Class Schedule", CHUNKS_NODE,
                      SAVE_NODE)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, group, socket_y
+from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from .workflow_tools import GraphNode
 
 IMG2IMG_UI_NAME = "AudioWalk BigGAN and Stable Diffusion img2img.json"
@@ -32,28 +32,28 @@ def img2img_workflow():
     from . import workflow_builder as wb
 
     top = GROUP_TITLE + NODE_TITLE
-    c1, c2, c3 = 375, 725, 1025  # deck columns after the first (0..330): 260, 260 and 250 wide
-    song_y, checkpoint_y, chunks_y = 340, 580, 535
+    c1, c2, c3 = 375, 695, 1020  # deck columns after the first (0..330): prompts, Save Music Video, Diffuse
+    song_y, checkpoint_y, chunks_y = 340, 580, 495
     corridor = [ENGINE_TOP - 35 + 10 * k for k in range(13)]  # one horizontal lane per link below the deck
     engine = corridor[-1] + 15 + GROUP_TITLE + NODE_TITLE
     col = {"A": c1, "B": c2, "C": 1075, "D": 1345, "E": 1665, "F": 1995, "G": 2315, "H": 2635}
-    ribbon = {name: 670 + 8 * k for k, name in enumerate(("images", "noise", "guider", "sampler", "sigmas", "vae",
+    ribbon = {name: 968 + 7 * k for k, name in enumerate(("images", "noise", "guider", "sampler", "sigmas", "vae",
                                                           "chunk"))}
 
     def up_to_diffuse(name: str, index: int, lane_y: float, start: tuple | None = None) -> list:
         """A ribbon lane: from ``start`` (beside the output) up to the corridor, along it to the gap before Diffuse
         Keyframes and up to its socket ``index``."""
         rise = [start, (start[0], lane_y)] if start else []
-        return rise + [(ribbon[name], lane_y), (ribbon[name], socket_y(top, index) + 24)]
+        return rise + [(ribbon[name], lane_y), (ribbon[name], socket_y(top, index) + 16)]
 
     at = {wb.LOAD_AUDIO: (0, song_y), wb.CHUNKS: (c1, chunks_y), wb.FEATURES: (col["A"], engine),
           wb.NOISE: (col["B"], engine), wb.CLASSES: (col["B"], engine + 330), wb.MAKE_LATENTS: (col["C"], engine),
           wb.SMOOTH: (col["D"], engine), wb.LOAD_BIGGAN: (col["E"], engine + 230)}
-    chunk_trunk = [(660, socket_y(chunks_y, 1)), (660, corridor[4])]
+    chunk_trunk = [(659, socket_y(chunks_y, 1)), (659, corridor[4])]
     routes = {(wb.FEATURES, "audio"): [(352, socket_y(song_y, 0)), (352, engine - 40)],
               (wb.CHUNKS, "audio"): [(352, socket_y(song_y, 0)), (352, socket_y(chunks_y, 2))],
               (wb.CHUNKS, "latents"): [(col["D"] + 290, engine - 40), (col["D"] + 290, corridor[6]),
-                                       (370, corridor[6]), (370, socket_y(chunks_y, 0) + 24)]}
+                                       (366, corridor[6]), (366, socket_y(chunks_y, 0) + 16)]}
     nodes = wb.walk_nodes(at, routes)
     nodes = [replace(node, size=(260, 188)) if node.id == wb.CHUNKS else node for node in nodes]
     nodes += [
@@ -68,7 +68,7 @@ def img2img_workflow():
                   values={"ckpt_name": wb.SD_CHECKPOINT}),
         GraphNode(POSITIVE, "CLIPTextEncode", (c1, top), (260, 110), title="Positive Prompt",
                   values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)},
-                  routes={"clip": [(360, socket_y(checkpoint_y, 1)), (360, 300), (360, socket_y(top, 0) + 24)]}),
+                  routes={"clip": [(360, socket_y(checkpoint_y, 1)), (360, 300), (360, socket_y(top, 0) + 16)]}),
         GraphNode(NEGATIVE, "CLIPTextEncode", (c1, 255), (260, 90), title="Negative Prompt",
                   values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)},
                   routes={"clip": [(360, socket_y(checkpoint_y, 1)), (360, 300)]}),
@@ -85,7 +85,7 @@ def img2img_workflow():
                   values={"scheduler": "normal", "steps": 10, "denoise": 0.5}, links={"model": (CHECKPOINT, 0)},
                   routes={"model": [(336, socket_y(checkpoint_y, 0)), (336, corridor[0]),
                                     (col["G"] - 50, corridor[0])]}),
-        GraphNode(DIFFUSE, "AudioWalkDiffuseKeyframes", (c2, top), (260, 272), title="Diffuse Keyframes",
+        GraphNode(DIFFUSE, "AudioWalkDiffuseKeyframes", (c3, top), (255, 272), title="Diffuse Keyframes",
                   values={"width": 512, "height": 512, "upscale_method": "bilinear", "keyframes_per_batch": 0},
                   links={"images": (wb.GENERATE, 0), "noise": (KEY_NOISE, 0), "guider": (GUIDER, 0),
                          "sampler": (SAMPLER_SELECT, 0), "sigmas": (SCHEDULER, 0), "vae": (CHECKPOINT, 2),
@@ -100,18 +100,18 @@ def img2img_workflow():
                           "chunk": chunk_trunk + up_to_diffuse("chunk", 6, corridor[4])}),
         GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (col["H"], engine), (240, 80),
                   title="Interpolate Frames", links={"keyframes": (DIFFUSE, 0), "keyframe_info": (KEYFRAMES, 1)},
-                  routes={"keyframes": [(995, socket_y(top, 0)), (995, corridor[5]), (col["H"] - 40, corridor[5])],
+                  routes={"keyframes": [(1295, socket_y(top, 0)), (1295, corridor[5]), (col["H"] - 40, corridor[5])],
                           "keyframe_info": [(col["E"] + 300, engine + 420), (col["H"] - 40, engine + 420)]}),
-        wb.save_node((c3, top), (INTERPOLATE, 0), "AudioWalk/img2img", size=(256, 330),
+        wb.save_node((c2, top), (INTERPOLATE, 0), "AudioWalk/img2img", size=(260, 330),
                      routes={"images": [(col["H"] + 270, engine - 30), (col["H"] + 270, corridor[12]),
-                                        (1015, corridor[12]), (1015, socket_y(top, 0) + 24)],
-                             "chunk": chunk_trunk + [(1005, corridor[4]), (1005, socket_y(top, 1) + 24)]}),
+                                        (680, corridor[12]), (680, socket_y(top, 0) + 16)],
+                             "chunk": chunk_trunk[:1] + [(670, socket_y(chunks_y, 1)), (670, socket_y(top, 1) + 16)]}),
     ]
     groups = [group("1  Yours: song, checkpoint", "song", 0, song_y - NODE_TITLE, 330, checkpoint_y + 120),
               group("2  Prompts", "sd", c1, top - NODE_TITLE, c1 + 260, 345),
               group("3  Chunks", "biggan", c1, chunks_y - NODE_TITLE, c1 + 260, chunks_y + 188),
-              group("4  img2img", "sd", c2, top - NODE_TITLE, c2 + 260, top + 272),
-              group("5  Video", "video", c3, top - NODE_TITLE, c3 + 256, top + 330),
+              group("4  Video", "video", c2, top - NODE_TITLE, c2 + 260, top + VIDEO_ROOM),
+              group("5  img2img", "sd", c3, top - NODE_TITLE, c3 + 255, top + 272),
               group("6  The walk: BigGAN keyframes, noise, guider, crossfade", "walk", c1, engine - NODE_TITLE,
                     col["H"] + 240, engine + 520)]
     note = wb.read_me("## AudioWalk: BigGAN + Stable Diffusion\n"

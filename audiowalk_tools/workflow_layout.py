@@ -24,6 +24,9 @@ DECK_WIDTH, DECK_HEIGHT = 1275, 750  # canvas px of the first screen that hold t
 DECK_CORNER = (1015, 535)  # right of and below this the minimap and the canvas tool bar cover the canvas
 ENGINE_TOP = 780  # the engine room's groups start here; the corridor above it carries the lanes
 NODE_TITLE = 30  # LiteGraph's title bar above a node's position
+# Save Music Video after a render: widgets (188), a status line and the video as wide as the node (270): its column
+# keeps this much room below the node's top, left of the minimap
+VIDEO_ROOM = 520
 GROUP_TITLE = 45  # a group's title bar (font 24) above its first node's title bar
 STAGE_COLORS = {"song": "#3f789e", "walk": "#8a6f3f", "biggan": "#3f8a5c", "sd": "#7a3f8a", "video": "#8a3f4a",
                 "stems": "#3f7a8a"}

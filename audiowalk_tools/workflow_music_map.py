@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, group, socket_y
+from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from .workflow_tools import GraphNode
 
 MUSIC_MAP_UI_NAME = "AudioWalk music map video.json"
@@ -32,42 +32,48 @@ def music_map_workflow():
     from . import workflow_builder as wb
 
     top, low, engine = GROUP_TITLE + NODE_TITLE, 455, ENGINE_TOP + GROUP_TITLE + NODE_TITLE
-    lane = ENGINE_TOP - 60  # the corridor between deck and engine room
-    c1, c2, c3 = 350, 675, 1005  # the deck's columns after the Read me's
+    lane, band = ENGINE_TOP - 60, ENGINE_TOP - 85  # the corridor; the band below the video and the chunks
+    c1, c2, c3 = 360, 690, 1020  # the deck's columns after the Read me's
+    class_y = 315
     trunk = [(318, socket_y(low, 0))]  # the song's output, where its lanes part
+    features_trunk = [(652, socket_y(engine, 0)), (652, band + 12), (1008, band + 12)]
     at = {wb.LOAD_AUDIO: (0, low), wb.CHUNKS: (c1, low), wb.FEATURES: (c1, engine), wb.LOAD_BIGGAN: (c1, engine + 330),
           wb.NOISE: (c3, engine), wb.MAKE_LATENTS: (c3 + 320, engine), wb.SMOOTH: (c3 + 580, engine),
-          wb.CLASSES: (c2, low)}
+          wb.CLASSES: (c3, class_y)}
     routes = {(wb.FEATURES, "audio"): trunk + [(318, ENGINE_TOP - 25)],
-              (wb.CHUNKS, "latents"): [(c3 + 880, lane), (336, lane), (336, socket_y(low, 0) + 30)],
-              (wb.CLASSES, "features"): [(628, ENGINE_TOP - 25), (628, socket_y(low, 0) + 30)],
-              (wb.MAKE_LATENTS, "classes"): [(962, socket_y(low, 0) + 30), (962, lane + 20), (c3 + 300, lane + 20)],
-              (wb.NOISE, "features"): [(948, socket_y(top, 0) + 30), (948, ENGINE_TOP - 25)]}
+              (wb.CHUNKS, "latents"): [(c3 + 870, lane), (336, lane), (336, socket_y(low, 0) + 16)],
+              (wb.CLASSES, "features"): features_trunk + [(1008, socket_y(class_y, 0) + 16)],
+              (wb.MAKE_LATENTS, "classes"): [(1300, socket_y(class_y, 0)), (1300, engine - 30),
+                                             (c3 + 295, engine - 30), (c3 + 295, socket_y(engine, 1))],
+              (wb.NOISE, "features"): [(1290, socket_y(top, 0)), (1290, engine - 45), (995, engine - 45),
+                                       (995, socket_y(engine, 0))]}
     walk = {node.id: node for node in wb.walk_nodes(at, routes)}
     walk[wb.NOISE] = replace(walk[wb.NOISE], links={"features": (STEM_FEATURES, 0)})
-    walk[wb.CLASSES] = replace(walk[wb.CLASSES], size=(260, 180),
+    walk[wb.CLASSES] = replace(walk[wb.CLASSES], size=(255, 180),
                                values={**walk[wb.CLASSES].values, "mode": "sections"})
     walk[wb.CHUNKS] = replace(walk[wb.CHUNKS], size=(260, 190))
     nodes = list(walk.values()) + [
         GraphNode(SEPARATE, "AudioWalkSeparateStems", (c1, top), (260, 100), title="Separate Stems",
                   values={"method": "hpss"}, links={"audio": (wb.LOAD_AUDIO, 0)},
-                  routes={"audio": trunk + [(318, socket_y(top, 0) + 30)]}),
-        GraphNode(STEM_FEATURES, "AudioWalkStemFeatures", (c2, top), (260, 170), title="Stem Features",
+                  routes={"audio": trunk + [(318, socket_y(top, 0) + 16)]}),
+        GraphNode(STEM_FEATURES, "AudioWalkStemFeatures", (c3, top), (255, 170), title="Stem Features",
                   values={"stem": STEM, "fps": "30"},
                   links={"stems": (SEPARATE, 0), "mix_features": (wb.FEATURES, 0)},
-                  routes={"mix_features": [(628, ENGINE_TOP - 25), (628, socket_y(top, 1) + 30)]}),
+                  routes={"stems": [(640, socket_y(top, 0)), (640, band), (995, band), (995, socket_y(top, 0) + 16)],
+                          "mix_features": features_trunk + [(1008, socket_y(top, 1) + 16)]}),
         wb.generate_node((c2, engine), (wb.CHUNKS, 0),
-                         routes={"latents": [(645, socket_y(low, 0) + 30), (645, ENGINE_TOP - 40)]}),
-        replace(wb.save_node((c3, top), (wb.GENERATE, 0), "AudioWalk/music_map",
-                             routes={"chunk": [(660, 340), (978, 340), (978, socket_y(top, 1) + 30)],
-                                     "images": [(992, engine - 40), (992, socket_y(top, 0) + 30)]}),
+                         routes={"latents": [(664, socket_y(low, 0)), (664, socket_y(engine, 1))]}),
+        replace(wb.save_node((c2, top), (wb.GENERATE, 0), "AudioWalk/music_map",
+                             routes={"chunk": [(688, socket_y(low, 1)), (688, socket_y(top, 1) + 16)],
+                                     "images": [(975, socket_y(engine, 0)), (975, lane + 20), (676, lane + 20),
+                                                (676, socket_y(top, 0) + 16)]}),
                 size=(270, 330)),
     ]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
-              group("2  The drums drive the walk", "stems", c1, top - NODE_TITLE, c2 + 260, top + 170),
+              group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 100),
               group("3  Chunk by chunk", "biggan", c1, low - NODE_TITLE, c1 + 260, low + 190),
-              group("4  Sections drive the classes", "walk", c2, low - NODE_TITLE, c2 + 260, low + 180),
-              group("5  Video with the music", "video", c3, top - NODE_TITLE, c3 + 270, top + 330),
+              group("4  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
+              group("5  Drums, sections", "walk", c3, top - NODE_TITLE, c3 + 255, class_y + 180),
               group("6  Features, walk and BigGAN", "biggan", c1, engine - NODE_TITLE, c3 + 840, engine + 480)]
     note = wb.read_me("## AudioWalk: music map video\n"
                       "The **drums** drive the noise walk, the song's **sections** drive the classes: a chorus that "

@@ -45,11 +45,15 @@ LAYOUT_JS = r"""
     } else {
       const root = markdown ? el.querySelector(".tiptap") || el : el;
       for (const node of [root, ...root.querySelectorAll("*")]) {
-        if (node.tagName === "TEXTAREA") { if (node.value && node.value.trim() && !markdown) holders.push(node); continue; }
+        if (node.tagName === "TEXTAREA") {
+          if (node.value && node.value.trim() && !markdown) holders.push(node);
+          continue;
+        }
         if (Array.from(node.childNodes).some((c) => c.nodeType === 3 && c.textContent.trim())) holders.push(node);
       }
     }
-    const sizes = holders.filter((h) => h.checkVisibility()).map((h) => parseFloat(getComputedStyle(h).fontSize) * zoom);
+    const sizes = holders.filter((h) => h.checkVisibility())
+      .map((h) => parseFloat(getComputedStyle(h).fontSize) * zoom);
     return {font_px: sizes.length ? Math.min(...sizes) : null, text: (el.value || el.textContent || "").slice(0, 40)};
   };
   const ctx = canvas.ctx;
@@ -61,7 +65,8 @@ LAYOUT_JS = r"""
     ctx.save(); ctx.font = canvas.inner_text_font;
     const room = {number: 85, combo: 85, text: 60, toggle: 75};
     const widgets = (node.widgets || []).filter((w) => w.type !== "hidden" && !w.hidden).map((w) => {
-      const label = w.label || w.name, value = w._displayValue !== undefined ? String(w._displayValue) : String(w.value);
+      const label = w.label || w.name;
+      const value = w._displayValue !== undefined ? String(w._displayValue) : String(w.value);
       return {name: label, type: w.type, value, label_width: ctx.measureText(label).width,
               value_width: ctx.measureText(value).width,
               room: room[w.type] === undefined ? null : (w.width || node.size[0]) - room[w.type]};
@@ -74,7 +79,8 @@ LAYOUT_JS = r"""
       rectOf(w.element)[1], ...textOf(w.element)}));
     return {id: node.id, type: node.type, title: node.title, rect: [a[0], a[1], b[0], b[1]],
             graph_rect: [node.pos[0], node.pos[1] - title, node.pos[0] + node.size[0], node.pos[1] + node.size[1]],
-            width: node.size[0], collapsed: !!(node.flags && node.flags.collapsed), widgets, title_width, dom};
+            width: node.size[0], min_height: node.computeSize()[1], title_height: title,
+            collapsed: !!(node.flags && node.flags.collapsed), widgets, title_width, dom};
   });
   // every link as drawn: pan over the graph tile by tile at the opening zoom, keep each Path2D
   const all = graph.links instanceof Map ? Array.from(graph.links.values()) : Object.values(graph.links || {});
@@ -168,6 +174,7 @@ TOP_BARS_PX = 80
 LEFT_BAR_PX = 50
 TEXT_MIN_PX = 12.0  # the smallest text of a note or text box on screen
 LABEL_VALUE_GAP_PX = 5.0  # BaseWidget.labelValueGap
+PREVIEW_TEXT_PX = 40.0  # canvas px of the status line above a preview ("600 frames joined from 3 chunks": 28 measured)
 
 
 def _inside(rect, area) -> bool:
@@ -183,7 +190,7 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
     - nodes titled ``must_touch``: missing, collapsed, not wholly on screen (below the top bars, right of the side
       bar, inside the window), under the minimap or the canvas tool bar, or with a DOM widget (note, text box) not
       shown inside the node; the canvas drawing in low quality (no text);
-    - nodes titled ``previews`` under the minimap;
+    - nodes titled ``previews`` under the minimap or the tool bar, with the room their video takes after a render;
     - any link drawn through a node's rectangle (its own end nodes included), or not drawn at all;
     - two nodes on top of each other; widget labels or titles wider than their node;
     - text of a note or text box on screen smaller than TEXT_MIN_PX."""
@@ -211,11 +218,18 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
             if not widget["shown"] or not _inside(widget["rect"], [v + d for v, d in zip(node["rect"],
                                                                                           (-2, -2, 2, 2))]):
                 problems.append(f"{name!r}: its {widget['name']!r} box is not shown inside the node")
-    if layout["minimap"]:
-        for name in previews:
-            node = by_title.get(name)
-            if node is not None and _overlap(node["rect"], layout["minimap"]):
-                problems.append(f"{name!r} (a preview) lies under the minimap")
+    for name in previews:
+        node = by_title.get(name)
+        if node is None:
+            continue
+        # after a render the node holds its widgets, a status line and the video (as wide as the node; square)
+        rect, scale = node["rect"], layout["scale"]
+        after = node["title_height"] + node["min_height"] + PREVIEW_TEXT_PX + node["width"]
+        grown = [rect[0], rect[1], rect[2], max(rect[3], rect[1] + after * scale)]
+        for what, overlay in overlays.items():
+            if overlay and _overlap(grown, overlay):
+                problems.append(f"{name!r} (a preview) lies under {what} once it shows the video: "
+                                f"{[round(v) for v in grown]}")
     for link in layout["links"]:
         if not link["drawn"]:
             problems.append(f"the {link['type']} link {names[link['from']]!r} -> {names[link['to']]!r} is not drawn")
