@@ -9,13 +9,11 @@ prompt the nodes it took from its cache (``execution_cached``); the stems cache 
 """
 from __future__ import annotations
 
-import json
-import threading
-
 import pytest
 
 from audiowalk_tools.comfy_client import ComfyClient
-from comfy_harness import COMFYUI_DIR, ComfyServer, make_biggan, output_path, probe, run_whole_song, shipped_prompt
+from comfy_harness import (COMFYUI_DIR, ComfyServer, ServerMessages, make_biggan, output_path, probe,
+                           run_whole_song, shipped_prompt)
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
@@ -37,8 +35,6 @@ def node_id(prompt: dict, class_type: str) -> str:
 
 
 def test_music_map_template_renders_a_song_in_chunks_and_separates_it_once(music_map_server):
-    import websocket
-
     server = music_map_server
     client = ComfyClient(server.address)
     # Stem Features keeps its own fps widget at 30: linked to the mix, the stem follows the mix's 4 fps
@@ -49,31 +45,11 @@ def test_music_map_template_renders_a_song_in_chunks_and_separates_it_once(music
     assert prompt[node_id(prompt, "AudioWalkStemFeatures")]["inputs"]["stem"] == "percussive"
     assert prompt[node_id(prompt, "AudioWalkClassSchedule")]["inputs"]["mode"] == "sections"
 
-    executed: list[tuple[str, str]] = []  # (prompt id, node id) of every node ComfyUI ran
-    socket = websocket.create_connection(f"ws://{server.address}/ws?clientId={client.client_id}", timeout=5)
-    stop = threading.Event()
-
-    def listen():
-        while not stop.is_set():
-            try:
-                message = socket.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except (websocket.WebSocketConnectionClosedException, OSError):
-                return
-            if isinstance(message, str):
-                event = json.loads(message)
-                if event["type"] == "executing" and event["data"].get("node") is not None:
-                    executed.append((event["data"]["prompt_id"], str(event["data"]["node"])))
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    try:
+    with ServerMessages(server.address, client.client_id) as heard:
         final, entries = run_whole_song(client, prompt)
-    finally:
-        stop.set()
-        listener.join(timeout=10)
-        socket.close()
+    # (prompt id, node id) of every node ComfyUI ran
+    executed = [(event["data"]["prompt_id"], str(event["data"]["node"])) for event in heard.events
+                if event["type"] == "executing" and event["data"].get("node") is not None]
 
     assert len(entries) == 4, server.log_tail()
     video = probe(output_path(server.base, final))
