@@ -142,10 +142,13 @@ def load_stems(mix: AudioClip, files: dict, resolve=None, start_seconds: float =
 
 def stem_features(stems: Stems, name: str, fps=30, mix_features=None, **analysis):
     """Features of the stem ``name`` on the mix's clock (``analysis``: compute_features' keywords). With
-    ``mix_features`` the stem carries the mix's beats, downbeats, meter and sections (its own curves otherwise)."""
+    ``mix_features`` the stem takes the mix's frame rate (``fps`` is then not used) and carries the mix's beats,
+    downbeats, meter and sections (its own curves otherwise)."""
     from .analysis import compute_features
     from .music_map import with_music_map_of
 
+    if mix_features is not None:
+        fps = mix_features.clock.fps
     features = compute_features(stems.clip(name), fps, **analysis)
     if mix_features is not None:
         features = with_music_map_of(features, mix_features)

@@ -25,9 +25,12 @@ from audiowalk_core.audio import BUNDLED_DEMO_SONG
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 from audiowalk_core.pipeline import DEFAULT_PIPELINE
 
+from .workflow_img2img import IMG2IMG_API_NAME, IMG2IMG_UI_NAME, img2img_workflow
+from .workflow_music_map import MUSIC_MAP_API_NAME, MUSIC_MAP_UI_NAME, music_map_workflow
 from .workflow_sd_walk import SD_WALK_API_NAME, SD_WALK_UI_NAME, sd_walk_workflow
 from .workflow_stylegan import stylegan_workflow
-from .workflow_tools import (GraphGroup, GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
+from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, OPENING_VIEW, VIDEO_ROOM, group, socket_y
+from .workflow_tools import (GraphNode, GraphNote, WorkflowError, build_ui_workflow, dump_json,
                              import_node_pack, pack_object_info, ui_to_api, validate_api_workflow,
                              validate_ui_workflow)
 
@@ -44,175 +47,134 @@ WORKFLOW_DIR = REPO_ROOT / "workflows"
 PIPELINE_VALUES = DEFAULT_PIPELINE.node_values()
 SONG = BUNDLED_DEMO_SONG.name
 SD_CHECKPOINT = "v1-5-pruned-emaonly.safetensors"
-POSITIVE_PROMPT = ("a surreal dreamlike painting of teapots, soap bubbles and mushrooms, vivid colours, "
-                   "highly detailed")
-NEGATIVE_PROMPT = "blurry, low quality, text, watermark, frame"
-COLUMN = 310  # horizontal spacing of the layout, in canvas pixels (nodes are 280 wide)
-WIDE = 280
-STAGE_COLORS = {"song": "#3f789e", "walk": "#8a6f3f", "biggan": "#3f8a5c", "sd": "#7a3f8a", "video": "#8a3f4a"}
-# Layout rules (checked in the real frontend): links run left to right between columns, never behind a node. The two
-# long links run in free lanes along the bottom, as straight lines: the song from Load Audio to Render in Chunks
-# (which hands it to Save Music Video with the chunk), and the chunk from Render in Chunks to Save Music Video.
-# A socket's centre sits 14 px below its node's top plus 20 px per socket above it.
-SLOT = 20
+# The templates open at 1.2 on their deck (the nodes a user must touch); the plumbing sits in the engine room below
+# and the links between them run in lanes: audiowalk_tools/workflow_layout.py. Checked in the real frontend by
+# tests/integration/test_first_meeting.py.
 
-# node ids shared by both graphs
+# node ids shared by the BigGAN graphs
 (LOAD_AUDIO, FEATURES, NOISE, CLASSES, MAKE_LATENTS, SMOOTH, CHUNKS, LOAD_BIGGAN, GENERATE, SAVE) = range(1, 11)
 
 
-def _x(column: int) -> int:
-    return column * COLUMN
+# Sizes of the nodes the templates share (canvas px; the builder raises a height to what the widgets need)
+SIZES = {LOAD_AUDIO: (300, 170), FEATURES: (280, 290), NOISE: (280, 290), CLASSES: (280, 180),
+         MAKE_LATENTS: (220, 100), SMOOTH: (260, 210), CHUNKS: (280, 190), LOAD_BIGGAN: (280, 150),
+         GENERATE: (260, 200), SAVE: (270, 330)}
 
 
-def _group(title: str, stage: str, left: float, top: float, right: float, bottom: float) -> GraphGroup:
-    """A stage box from canvas corners, with room for its title bar."""
-    return GraphGroup(title, (left - 15, top - 75, right - left + 30, bottom - top + 95), STAGE_COLORS[stage])
+def walk_nodes(at: dict, routes: dict | None = None) -> list[GraphNode]:
+    """Song -> features -> band noise walk + class schedule -> latents -> smoothing -> Render in Chunks, and Load
+    BigGAN, placed at ``at[node id]``; ``routes``: {(node id, input): reroute points}."""
+    routes = routes or {}
 
+    def node(node_id, class_type, title, values=None, links=None):
+        return GraphNode(node_id, class_type, at[node_id], SIZES[node_id], title=title, values=values or {},
+                         links=links or {}, routes={name: points for (target, name), points in routes.items()
+                                                    if target == node_id})
 
-def _walk_part(chunks_y: int) -> list[GraphNode]:
-    """Song -> features -> walk -> Render in Chunks (columns 0 to 4); Render in Chunks sits at the bottom at
-    ``chunks_y``, with Load Audio one socket lower so the song's link is a straight line under the walk."""
     return [
-        GraphNode(LOAD_AUDIO, "AudioWalkLoadAudio", (0, chunks_y + SLOT), (WIDE, 160), title="Load Song",
-                  values={"audio": SONG, "start_seconds": 0.0, "duration_seconds": 0.0}),
-        GraphNode(FEATURES, "AudioWalkAudioFeatures", (_x(1), 0), (WIDE, 280), title="Audio Features",
-                  values=dict(PIPELINE_VALUES["AudioWalkAudioFeatures"]), links={"audio": (LOAD_AUDIO, 0)}),
-        GraphNode(NOISE, "AudioWalkBandNoiseWalk", (_x(2), 0), (WIDE, 280), title="Band Noise Walk",
-                  values=dict(PIPELINE_VALUES["AudioWalkBandNoiseWalk"]), links={"features": (FEATURES, 0)}),
-        GraphNode(CLASSES, "AudioWalkClassSchedule", (_x(2), 330), (WIDE, 170), title="Class Schedule",
-                  values=dict(PIPELINE_VALUES["AudioWalkClassSchedule"]), links={"features": (FEATURES, 0)}),
-        GraphNode(MAKE_LATENTS, "AudioWalkMakeLatents", (_x(3), 0), (WIDE, 100), title="Make Latents",
-                  links={"noise": (NOISE, 0), "classes": (CLASSES, 0)}),
-        GraphNode(SMOOTH, "AudioWalkSmoothLatents", (_x(4), 0), (WIDE, 200), title="Smooth Latents",
-                  values=dict(PIPELINE_VALUES["AudioWalkSmoothLatents"]), links={"latents": (MAKE_LATENTS, 0)}),
-        GraphNode(CHUNKS, "AudioWalkRenderChunks", (_x(5), chunks_y), (WIDE, 170), title="Render in Chunks",
-                  values={"chunk_frames": DEFAULT_CHUNK_FRAMES, "render": RENDER_WHOLE_SONG, "chunk_index": 0},
-                  links={"latents": (SMOOTH, 0), "audio": (LOAD_AUDIO, 0)}),
-        GraphNode(LOAD_BIGGAN, "AudioWalkLoadBigGAN", (_x(5), 300), (WIDE, 150), title="Load BigGAN",
-                  values={"model_name": "biggan-deep-128"}),
+        node(LOAD_AUDIO, "AudioWalkLoadAudio", "Load Song",
+             {"audio": SONG, "start_seconds": 0.0, "duration_seconds": 0.0}),
+        node(FEATURES, "AudioWalkAudioFeatures", "Audio Features", dict(PIPELINE_VALUES["AudioWalkAudioFeatures"]),
+             {"audio": (LOAD_AUDIO, 0)}),
+        node(NOISE, "AudioWalkBandNoiseWalk", "Band Noise Walk", dict(PIPELINE_VALUES["AudioWalkBandNoiseWalk"]),
+             {"features": (FEATURES, 0)}),
+        node(CLASSES, "AudioWalkClassSchedule", "Class Schedule", dict(PIPELINE_VALUES["AudioWalkClassSchedule"]),
+             {"features": (FEATURES, 0)}),
+        node(MAKE_LATENTS, "AudioWalkMakeLatents", "Make Latents", links={"noise": (NOISE, 0),
+                                                                          "classes": (CLASSES, 0)}),
+        node(SMOOTH, "AudioWalkSmoothLatents", "Smooth Latents", dict(PIPELINE_VALUES["AudioWalkSmoothLatents"]),
+             {"latents": (MAKE_LATENTS, 0)}),
+        node(CHUNKS, "AudioWalkRenderChunks", "Render in Chunks",
+             {"chunk_frames": DEFAULT_CHUNK_FRAMES, "render": RENDER_WHOLE_SONG, "chunk_index": 0},
+             {"latents": (SMOOTH, 0), "audio": (LOAD_AUDIO, 0)}),
+        node(LOAD_BIGGAN, "AudioWalkLoadBigGAN", "Load BigGAN", {"model_name": "biggan-deep-128"}),
     ]
 
 
-def _generate(column: int, y: int, latents: tuple) -> GraphNode:
-    return GraphNode(GENERATE, "AudioWalkBigGANGenerate", (_x(column), y), (WIDE, 190), title="BigGAN Generate",
+def generate_node(at, latents: tuple, routes: dict | None = None) -> GraphNode:
+    return GraphNode(GENERATE, "AudioWalkBigGANGenerate", at, SIZES[GENERATE], title="BigGAN Generate",
                      values={"start_frame": 0, "frame_count": 0, "batch_size": 8},
-                     links={"model": (LOAD_BIGGAN, 0), "latents": latents})
+                     links={"model": (LOAD_BIGGAN, 0), "latents": latents}, routes=routes or {})
 
 
-def _save_video(column: int, chunks_y: int, images: tuple, prefix: str, width: int = 300) -> GraphNode:
-    """Save Music Video on the chunk's lane: its chunk socket (the second) level with Render in Chunks' chunk
-    output (the second)."""
-    return GraphNode(SAVE, "AudioWalkSaveVideo", (_x(column), chunks_y), (width, 330), title="Save Music Video",
+def save_node(at, images: tuple, prefix: str, routes: dict | None = None, size=None) -> GraphNode:
+    return GraphNode(SAVE, "AudioWalkSaveVideo", at, size or SIZES[SAVE], title="Save Music Video",
                      values={"filename_prefix": prefix, "crf": 18},
-                     links={"images": images, "chunk": (CHUNKS, 1)})
+                     links={"images": images, "chunk": (CHUNKS, 1)}, routes=routes or {})
 
 
-def _walk_groups(chunks_y: int, biggan_right: int) -> list[GraphGroup]:
-    return [_group("1  Song and its features", "song", 0, 0, _x(1) + WIDE, chunks_y + 200),
-            _group("2  Latent walk", "walk", _x(2), 0, _x(4) + WIDE, 510),
-            _group("3  BigGAN, one chunk at a time", "biggan", _x(5), 0, biggan_right, chunks_y + 180)]
-
-
-def _note(text: str, height: int = 470) -> GraphNote:
-    # 250 wide: the song's link rises in the gap beside it (LiteGraph's spline swings left before an input)
-    return GraphNote(30, text, (0, 0), (WIDE - 30, height), title="Read me")
+def read_me(text: str, height: int = 260, width: int = 300) -> GraphNote:
+    """The template's note, top-left of the deck (its title bar at the canvas origin)."""
+    return GraphNote(30, text, (0, NODE_TITLE), (width, height), title="Read me")
 
 
 def biggan_workflow():
-    """Song -> features -> band noise walk + class schedule -> latents -> chunks -> BigGAN -> mp4 with the song."""
-    chunks_y = 560
-    nodes = _walk_part(chunks_y) + [_generate(6, 0, (CHUNKS, 0)),
-                                    _save_video(7, chunks_y, (GENERATE, 0), "AudioWalk/biggan")]
-    groups = _walk_groups(chunks_y, _x(6) + WIDE) + [
-        _group("4  Video with the music", "video", _x(7), chunks_y, _x(7) + 300, chunks_y + 400)]
-    note = _note("## AudioWalk: BigGAN music video\n"
-                 "Press **Run**: the bundled 20 s demo song becomes an mp4 in `output/AudioWalk/`. For your song, "
-                 "upload it in **Load Song**.\n\n"
-                 "One Run renders the whole song in chunks of **chunk_frames** (Render in Chunks); each chunk is "
-                 "encoded and dropped, and Save Music Video joins them with the music at the end. Memory follows "
-                 "the chunk, not the song.\n\n"
-                 "BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
-                 "Headless: `audiowalk comfy-run audiowalk_biggan --audio song.mp3 -o out.mp4`.")
-    return nodes, [note], groups
+    """Song -> features -> band noise walk + class schedule -> latents -> chunks -> BigGAN -> mp4 with the song.
 
-
-# ids of the img2img part (12, 16, 21, 22 were ImageScale, VAEEncode, SamplerCustomAdvanced and VAEDecode, now
-# inside Diffuse Keyframes)
-(KEYFRAMES, CHECKPOINT, POSITIVE, NEGATIVE, KEY_NOISE, GUIDER, SAMPLER_SELECT, SCHEDULER,
- INTERPOLATE, DIFFUSE) = (11, 13, 14, 15, 17, 18, 19, 20, 23, 24)
-
-
-def diffused_biggan_workflow():
-    """The BigGAN walk on the keyframes only, SD img2img on them (Diffuse Keyframes: sub-batches, frame-keyed
-    noise), crossfaded back."""
-    chunks_y = 800
-    # Load BigGAN one column right of where the BigGAN template has it: the long links down to and up from
-    # Render in Chunks swing out into column 5 on their way
-    nodes = [replace(node, pos=(_x(6), 330)) if node.id == LOAD_BIGGAN else node
-             for node in _walk_part(chunks_y)]
-    nodes += [
-        GraphNode(KEYFRAMES, "AudioWalkKeyframeLatents", (_x(6), 0), (WIDE, 170), title="Keyframe Latents",
-                  values={"interpolation_steps": 3, "mode": "every_n"},
-                  links={"latents": (SMOOTH, 0), "chunk": (CHUNKS, 1)}),
-        _generate(7, 300, (KEYFRAMES, 0)),
-        GraphNode(KEY_NOISE, "AudioWalkKeyframeNoise", (_x(7), 110), (WIDE, 130), title="Keyframe Noise",
-                  values={"noise_seed": 42, "coherence": 0.8}, links={"keyframe_info": (KEYFRAMES, 1)}),
-        # the Stable Diffusion stage: the checkpoint first, its outputs reach down and right
-        GraphNode(CHECKPOINT, "CheckpointLoaderSimple", (_x(8), 520), (WIDE + 40, 110), title="Load Checkpoint",
-                  values={"ckpt_name": SD_CHECKPOINT}),
-        GraphNode(POSITIVE, "CLIPTextEncode", (_x(9) + 40, 300), (WIDE, 160), title="Positive Prompt",
-                  values={"text": POSITIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(NEGATIVE, "CLIPTextEncode", (_x(9) + 40, 520), (WIDE, 110), title="Negative Prompt",
-                  values={"text": NEGATIVE_PROMPT}, links={"clip": (CHECKPOINT, 1)}),
-        GraphNode(GUIDER, "CFGGuider", (_x(10) + 40, 300), (WIDE, 100), title="CFG Guider",
-                  values={"cfg": 7.5}, links={"model": (CHECKPOINT, 0), "positive": (POSITIVE, 0),
-                                              "negative": (NEGATIVE, 0)}),
-        GraphNode(SCHEDULER, "BasicScheduler", (_x(10) + 40, 520), (WIDE, 110), title="Scheduler (img2img)",
-                  values={"scheduler": "normal", "steps": 10, "denoise": 0.5}, links={"model": (CHECKPOINT, 0)}),
-        GraphNode(SAMPLER_SELECT, "KSamplerSelect", (_x(10) + 40, 110), (WIDE, 60), title="Sampler",
-                  values={"sampler_name": "euler"}),
-        GraphNode(DIFFUSE, "AudioWalkDiffuseKeyframes", (_x(11) + 40, 110), (WIDE, 330), title="Diffuse Keyframes",
-                  values={"width": 512, "height": 512, "upscale_method": "bilinear", "keyframes_per_batch": 0},
-                  links={"images": (GENERATE, 0), "noise": (KEY_NOISE, 0), "guider": (GUIDER, 0),
-                         "sampler": (SAMPLER_SELECT, 0), "sigmas": (SCHEDULER, 0), "vae": (CHECKPOINT, 2),
-                         "chunk": (CHUNKS, 1)}),
-        GraphNode(INTERPOLATE, "AudioWalkInterpolateFrames", (_x(12) + 40, 0), (WIDE, 80),
-                  title="Interpolate Frames", links={"keyframes": (DIFFUSE, 0), "keyframe_info": (KEYFRAMES, 1)}),
-        _save_video(13, chunks_y, (INTERPOLATE, 0), "AudioWalk/diffused_biggan", width=340),
-    ]
-    groups = _walk_groups(chunks_y, _x(7) + WIDE) + [
-        _group("4  Stable Diffusion img2img on the keyframes", "sd", _x(8), 110, _x(11) + 40 + WIDE, 760),
-        _group("5  Crossfade and video with the music", "video", _x(12) + 40, 0, _x(13) + 340, chunks_y + 400)]
-    note = _note("## AudioWalk: BigGAN + Stable Diffusion\n"
-                 "Press **Run** once an SD 1.5 checkpoint is in `models/checkpoints` (pick it in **Load "
-                 "Checkpoint**): the bundled demo song becomes an mp4 in `output/AudioWalk/`.\n\n"
-                 "Every (interpolation_steps + 1)-th frame is a keyframe: BigGAN renders only those, **Diffuse "
-                 "Keyframes** re-imagines them a few at a time (denoise 0.5 = the seed's strength; its text "
-                 "says what the song will take after the first batch) and Interpolate Frames crossfades back. "
-                 "**Keyframe Noise** keys the img2img noise to each keyframe's frame index, so the chunks of one "
-                 "Run equal a whole render.\n\n"
-                 "Headless: `audiowalk comfy-run audiowalk_diffused_biggan --audio song.mp3 -o out.mp4`.", 640)
+    Deck: Read me over Load Song | Load BigGAN over Render in Chunks | Save Music Video (its video grows below it,
+    left of the minimap) | Class Schedule. Engine room: Audio Features -> Band Noise Walk (and BigGAN Generate) ->
+    Make Latents -> Smooth Latents, whose latents come back up to Render in Chunks along the corridor."""
+    top, low, engine = GROUP_TITLE + NODE_TITLE, 455, ENGINE_TOP + GROUP_TITLE + NODE_TITLE
+    c1, c2, c3 = 360, 700, 1020
+    lane = ENGINE_TOP - 60
+    at = {LOAD_AUDIO: (0, low), LOAD_BIGGAN: (c1, top), CHUNKS: (c1, low), CLASSES: (c3, top),
+          FEATURES: (c1, engine), NOISE: (c2, engine), MAKE_LATENTS: (c3, engine), SMOOTH: (c3 + 260, engine)}
+    routes = {(CHUNKS, "latents"): [(c3 + 550, lane), (330, lane), (330, low + 30)],
+              (CLASSES, "features"): [(660, socket_y(engine, 0)), (660, engine - 60), (995, engine - 60),
+                                      (995, socket_y(top, 0) + 16)],
+              (MAKE_LATENTS, "classes"): [(c3 + 285, socket_y(top, 0)), (c3 + 285, engine - 45),
+                                          (995, engine - 45), (995, socket_y(engine, 1))]}
+    nodes = walk_nodes(at, routes)
+    nodes = [replace(node, size=(255, 180)) if node.id == CLASSES else node for node in nodes]
+    nodes += [generate_node((c2, engine + 340), (CHUNKS, 0),
+                            routes={"model": [(650, socket_y(top, 0)), (650, socket_y(engine + 340, 0))],
+                                    "latents": [(662, socket_y(low, 0)), (662, socket_y(engine + 340, 1))]}),
+              save_node((c2, top), (GENERATE, 0), "AudioWalk/biggan",
+                        routes={"images": [(990, socket_y(engine + 340, 0)), (990, lane + 20), (686, lane + 20),
+                                           (686, socket_y(top, 0) + 16)],
+                                "chunk": [(674, socket_y(low, 1)), (674, socket_y(top, 1) + 16)]})]
+    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
+              group("2  BigGAN, chunk by chunk", "biggan", c1, top - NODE_TITLE, c1 + 280, low + 190),
+              group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
+              group("4  What it paints", "walk", c3, top - NODE_TITLE, c3 + 255, top + 180),
+              group("5  The music moves BigGAN: features and latent walk", "walk", c1, engine - NODE_TITLE,
+                    c3 + 520, engine + 540)]
+    note = read_me("## AudioWalk: BigGAN music video\n"
+                   "Press **Run**: the bundled 20 s demo song becomes an mp4 in `output/AudioWalk/`. Your song: "
+                   "upload it in **Load Song**; what BigGAN paints: ImageNet classes in **Class Schedule**.\n\n"
+                   "One Run renders the whole song in chunks (**Render in Chunks**); Save Music Video joins them "
+                   "with the music. BigGAN weights go in `models/biggan` (downloaded on first use when online).\n\n"
+                   "Below: how the music moves BigGAN (features, noise walk, smoothing).")
     return nodes, [note], groups
 
 
 @dataclass(frozen=True)
 class ShippedWorkflow:
     """A shipped workflow: the UI file's name is the template browser's title; the API file keeps a short name
-    for ``audiowalk comfy-run NAME``."""
+    for ``audiowalk comfy-run NAME``. ``must_touch``: the titles of the nodes a user must touch (and the Read me),
+    which the template shows on its first screen (checked in the real frontend)."""
 
     ui_name: str
     api_name: str
     graph: object
+    must_touch: tuple = ()
 
 
-WORKFLOWS = (ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow),
-             ShippedWorkflow("AudioWalk BigGAN and Stable Diffusion img2img.json", "audiowalk_diffused_biggan.json",
-                             diffused_biggan_workflow),
-             ShippedWorkflow(SD_WALK_UI_NAME, SD_WALK_API_NAME, lambda: sd_walk_workflow(
-                 _x, _group, _note, SONG, PIPELINE_VALUES["AudioWalkAudioFeatures"], SD_CHECKPOINT, WIDE, SLOT)),
-             ShippedWorkflow("AudioWalk StyleGAN music video.json", "audiowalk_stylegan.json", stylegan_workflow))
-# How the frontend opens them (a readable zoom, titles under the toolbar): canvas offset and scale.
-OPENING_VIEW = {"ds": {"scale": 0.62, "offset": [30, 170]}}
+READ_ME, SONG_NODE, CHUNKS_NODE, SAVE_NODE = "Read me", "Load Song", "Render in Chunks", "Save Music Video"
+WORKFLOWS = (
+    ShippedWorkflow("AudioWalk BigGAN music video.json", "audiowalk_biggan.json", biggan_workflow,
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load BigGAN", "Class Schedule", SAVE_NODE)),
+    ShippedWorkflow(IMG2IMG_UI_NAME, IMG2IMG_API_NAME, img2img_workflow,
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load Checkpoint", "Positive Prompt", "Negative Prompt",
+                     "Diffuse Keyframes", SAVE_NODE)),
+    ShippedWorkflow(SD_WALK_UI_NAME, SD_WALK_API_NAME, sd_walk_workflow,
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load Checkpoint", "Prompt 1", "Prompt 2", "Prompt 3",
+                     "Prompt Travel", SAVE_NODE)),
+    ShippedWorkflow("AudioWalk StyleGAN music video.json", "audiowalk_stylegan.json", stylegan_workflow,
+                    (READ_ME, SONG_NODE, CHUNKS_NODE, "Load StyleGAN", "StyleGAN Latents", SAVE_NODE)),
+    ShippedWorkflow(MUSIC_MAP_UI_NAME, MUSIC_MAP_API_NAME, music_map_workflow,
+                    (READ_ME, SONG_NODE, "Separate Stems", "Stem Features", "Class Schedule", CHUNKS_NODE,
+                     SAVE_NODE)))
 
 # ------------------------------------------------------------------------------------------------ building
 

@@ -295,6 +295,8 @@ class GraphNode:
 
     ``values``: widget values by input name (missing ones take the declared default). ``links``: input name ->
     ``(source node id, output index)``. ``controls``: control_after_generate mode by input name (default "fixed").
+    ``routes``: input name -> canvas points the link passes through on its way from the output (the frontend's
+    reroutes, saved in ``extra.reroutes``; the API format does not see them).
     """
 
     id: int
@@ -307,6 +309,7 @@ class GraphNode:
     controls: dict = field(default_factory=dict)
     color: str | None = None
     bgcolor: str | None = None
+    routes: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -442,6 +445,10 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
         ui_note["color"], ui_note["bgcolor"] = "#432", "#653"
         ui_nodes.append(ui_note)
     ui_nodes.sort(key=lambda n: n["id"])
+    extra = extra if extra is not None else {"ds": {"scale": 0.8, "offset": [0, 0]}}
+    reroutes, extensions = _reroutes(nodes, incoming)
+    if reroutes:  # the 0.4 schema keeps reroutes and the links' last reroute in "extra" (as the frontend saves it)
+        extra = {**extra, "reroutes": reroutes, "linkExtensions": extensions}
     return {
         "id": workflow_uuid(workflow_id),
         "revision": 0,
@@ -452,9 +459,38 @@ def build_ui_workflow(nodes: list[GraphNode], object_info: dict, notes: tuple = 
         "groups": [{"id": index + 1, "title": group.title, "bounding": list(group.bounding), "color": group.color,
                     "font_size": 24, "flags": {}} for index, group in enumerate(groups)],
         "config": {},
-        "extra": extra if extra is not None else {"ds": {"scale": 0.8, "offset": [0, 0]}},
+        "extra": extra,
         "version": 0.4,
     }
+
+
+def _reroutes(nodes: list[GraphNode], incoming: dict) -> tuple[list[dict], list[dict]]:
+    """The frontend's reroutes of the nodes' ``routes``: one chain per routed link, from the output side (no
+    parent) to the input side, and ``{"id": link, "parentId": last reroute}`` per routed link. Links from one
+    output whose routes start with the same points share those reroutes (a trunk that branches)."""
+    reroutes, extensions, shared = [], [], {}
+    for node in sorted(nodes, key=lambda n: n.id):
+        for input_name, points in sorted(node.routes.items()):
+            link_id = incoming.get((node.id, input_name))
+            if link_id is None:
+                raise WorkflowError(f"node {node.id}: a route for {input_name!r}, which is not linked")
+            source = node.links[input_name]
+            parent = None
+            for index in range(len(points)):
+                key = (source, tuple(tuple(float(v) for v in point) for point in points[:index + 1]))
+                entry = shared.get(key)
+                if entry is None:
+                    entry = {"id": len(reroutes) + 1, "pos": [float(points[index][0]), float(points[index][1])],
+                             "linkIds": []}
+                    if parent is not None:
+                        entry["parentId"] = parent
+                    reroutes.append(entry)
+                    shared[key] = entry
+                entry["linkIds"].append(link_id)
+                parent = entry["id"]
+            if parent is not None:
+                extensions.append({"id": link_id, "parentId": parent})
+    return reroutes, extensions
 
 
 def _info_for(node: GraphNode, object_info: dict) -> dict:
@@ -627,6 +663,7 @@ def validate_ui_workflow(ui: dict, object_info: dict) -> list[str]:
         if outputs[src_slot]["type"] != link_type or not types_match(link_type, inputs[dst_slot]["type"]):
             problems.append(f"link {link_id}: type {link_type} from node {src} output "
                             f"{outputs[src_slot]['type']} into node {dst} input {inputs[dst_slot]['type']}")
+    problems.extend(_reroute_problems(ui))
     for node_id, node in nodes.items():
         if node["type"] in FRONTEND_ONLY_TYPES:
             continue
@@ -646,6 +683,35 @@ def validate_ui_workflow(ui: dict, object_info: dict) -> list[str]:
         if len(node.get("widgets_values") or []) != expected:
             problems.append(f"node {node_id} ({node['type']}): {len(node.get('widgets_values') or [])} widget "
                             f"values, expected {expected}")
+    return problems
+
+
+def _reroute_problems(ui: dict) -> list[str]:
+    """Reroutes (``extra.reroutes``) whose links or parents do not exist, chains that loop, and link extensions
+    (``extra.linkExtensions``: a link's last reroute) that name a reroute the link does not pass."""
+    extra = ui.get("extra") or {}
+    reroutes = {r["id"]: r for r in extra.get("reroutes") or []}
+    link_ids = {link[0] for link in ui.get("links", [])}
+    problems = []
+    for reroute in reroutes.values():
+        for link_id in reroute.get("linkIds", []):
+            if link_id not in link_ids:
+                problems.append(f"reroute {reroute['id']}: link {link_id} is not in 'links'")
+        seen, parent = {reroute["id"]}, reroute.get("parentId")
+        while parent is not None:
+            if parent not in reroutes or parent in seen:
+                problems.append(f"reroute {reroute['id']}: its chain of parents breaks or loops at {parent}")
+                break
+            seen.add(parent)
+            parent = reroutes[parent].get("parentId")
+    for extension in extra.get("linkExtensions") or []:
+        chain, parent = [], extension.get("parentId")
+        while parent in reroutes and parent not in chain:
+            chain.append(parent)
+            parent = reroutes[parent].get("parentId")
+        if extension["id"] not in link_ids or not chain or any(
+                extension["id"] not in reroutes[r].get("linkIds", []) for r in chain):
+            problems.append(f"link {extension['id']}: its reroutes {chain} do not all carry it")
     return problems
 
 

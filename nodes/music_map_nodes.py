@@ -17,6 +17,10 @@ _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\no
 _STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
                                                           "bass, vocals)."})
 _LOG = logging.getLogger("audiowalk")
+# fps is declared once (audiowalk_core/settings.py), as in Audio Features; linked to the mix, the stem follows it
+_STEM_FPS = (setting("fps").input_type()[0], {**setting("fps").input_type()[1], "tooltip":
+             setting("fps").input_type()[1]["tooltip"] + " Not used when mix_features is linked: the stem then "
+             "follows the mix's frame rate."})
 
 
 def _stem_files(stems: str) -> dict:
@@ -115,7 +119,7 @@ class AudioWalkStemFeatures:
         return {"required": {
             "stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
             "stem": _STEM_CHOICE,
-            "fps": setting("fps").input_type(),  # declared once (audiowalk_core/settings.py), as in Audio Features
+            "fps": _STEM_FPS,
             "band_count": setting("band_count").input_type(),
         }, "optional": {
             "mix_features": ("AUDIOWALK_FEATURES", {"tooltip": "The mix's features (Audio Features): the stem "

@@ -14,7 +14,7 @@ from .generate_inputs import frame_range_inputs
 
 MODEL_KIND = "stylegan"
 register_model_folder(MODEL_KIND, {".pkl", ".pt", ".pth", ".safetensors"})
-NO_MODEL = "(put a StyleGAN .pkl / .safetensors in models/stylegan)"
+NO_MODEL = "(none in models/stylegan)"  # short: the placeholder fits the node in the template
 
 
 class AudioWalkLoadStyleGAN:

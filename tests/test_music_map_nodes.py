@@ -36,6 +36,10 @@ def test_kick_drives_the_noise_and_sections_drive_the_classes(pack, stem_files):
     drums, drum_frames = run(pack, "AudioWalkStemFeatures", stems=stems, stem="drums", fps="10", band_count=48,
                              mix_features=mix)
     assert drum_frames == frames and drums.sections == mix.sections
+    # linked to the mix, the stem follows the mix's frame rate whatever its own fps widget says
+    _, drum_frames_30 = run(pack, "AudioWalkStemFeatures", stems=stems, stem="drums", fps="30", band_count=48,
+                            mix_features=mix)
+    assert drum_frames_30 == frames
     noise, = run(pack, "AudioWalkBandNoiseWalk", features=drums, seed=1, mode="improved", truncation=0.7,
                  smoothing_factor=0.1, iterations=1, chain_order="lowest_correlation")
     classes, = run(pack, "AudioWalkClassSchedule", features=mix, labels="teapot | bubble", mode="sections",

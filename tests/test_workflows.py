@@ -346,7 +346,8 @@ def test_templates_read_in_the_browser_and_on_the_canvas(ui_path):
     nodes on top of each other (title bars included), and every node inside a named stage group."""
     ui = load_workflow(ui_path)
     assert ui_path.with_suffix(".jpg").is_file(), "the template browser shows <name>.jpg as the card's picture"
-    assert ui["extra"]["ds"]["scale"] >= 0.6
+    # frontend 1.27 draws notes and text boxes at 10 px ("Comfy.TextareaWidget.FontSize") times the zoom
+    assert ui["extra"]["ds"]["scale"] * 10 >= 12
     boxes = [(n["pos"][0], n["pos"][1] - 30, n["pos"][0] + n["size"][0], n["pos"][1] + n["size"][1])
              for n in ui["nodes"]]
     for i, a in enumerate(boxes):
@@ -359,3 +360,40 @@ def test_templates_read_in_the_browser_and_on_the_canvas(ui_path):
             continue
         assert any(g["bounding"][0] <= box[0] and box[2] <= g["bounding"][0] + g["bounding"][2]
                    and g["bounding"][1] <= box[1] for g in groups), (ui_path.name, node.get("title"))
+
+
+@pytest.mark.parametrize("ui_path", UI_FILES, ids=lambda p: p.stem)
+def test_what_a_user_must_touch_opens_on_the_deck(ui_path):
+    """Without a browser, from the file: the nodes the template names as must-touch lie (title bars included) in
+    the region its saved view shows at 1600x1000 (workflow_layout: DECK_WIDTH x DECK_HEIGHT from the origin, less the
+    minimap's corner); the real-frontend test (tests/integration/test_first_meeting.py) measures what is drawn."""
+    from audiowalk_tools.workflow_layout import DECK_CORNER, DECK_HEIGHT, DECK_WIDTH, NODE_TITLE, OPENING_VIEW
+
+    builder = load_builder()
+    shipped = next(w for w in builder.WORKFLOWS if w.ui_name == ui_path.name)
+    ui = load_workflow(ui_path)
+    assert ui["extra"]["ds"] == OPENING_VIEW["ds"]
+    by_title = {node.get("title"): node for node in ui["nodes"]}
+    assert shipped.must_touch and set(shipped.must_touch) <= set(by_title), shipped.must_touch
+    for title in shipped.must_touch:
+        node = by_title[title]
+        left, top = node["pos"][0], node["pos"][1] - NODE_TITLE
+        right, bottom = node["pos"][0] + node["size"][0], node["pos"][1] + node["size"][1]
+        assert left >= 0 and top >= 0 and right <= DECK_WIDTH + 10 and bottom <= DECK_HEIGHT, (title, node["pos"])
+        assert right <= DECK_CORNER[0] or bottom <= DECK_CORNER[1], (title, "under the minimap")
+
+
+def test_reroutes_are_checked():
+    """A reroute naming a missing link, a broken chain, and a link whose last reroute does not carry it."""
+    from audiowalk_tools.workflow_tools import validate_ui_workflow
+
+    ui = load_workflow(REPO_ROOT / "workflows" / "AudioWalk BigGAN music video.json")
+    assert ui["extra"]["reroutes"]
+    assert not [p for p in validate_ui_workflow(ui, {}) if "reroute" in p]  # the shipped lanes are sound
+    broken = json.loads(json.dumps(ui))
+    broken["extra"]["reroutes"][0]["linkIds"] = [999]
+    broken["extra"]["reroutes"][-1]["parentId"] = 777
+    broken["extra"]["linkExtensions"].append({"id": 1, "parentId": broken["extra"]["reroutes"][0]["id"]})
+    problems = " | ".join(validate_ui_workflow(broken, {}))
+    assert "link 999 is not in 'links'" in problems and "breaks or loops at 777" in problems
+    assert "link 1: its reroutes" in problems

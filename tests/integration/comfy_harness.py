@@ -221,6 +221,54 @@ def probe(path: Path) -> dict:
     return {"frames": frames, "fps": fps, "audio_seconds": audio_seconds, "tags": tags}
 
 
+class ServerMessages:
+    """``with ServerMessages(address, client_id) as heard:`` what ComfyUI tells the client that queued the prompts,
+    collected by a thread (the chunk prompts a render queues itself inherit the client id): ``heard.events`` the
+    JSON messages (``{"type", "data"}``), ``heard.texts`` the nodes' progress texts (binary messages: 4-byte type,
+    4-byte node id length, node id, text)."""
+
+    def __init__(self, address: str, client_id: str):
+        import threading
+
+        import websocket
+
+        self.events, self.texts = [], []
+        self._stop = threading.Event()
+        self._socket = websocket.create_connection(f"ws://{address}/ws?clientId={client_id}", timeout=5)
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+
+    def _listen(self):
+        import websocket
+
+        while not self._stop.is_set():
+            try:
+                message = self._socket.recv()
+            except websocket.WebSocketTimeoutException:
+                continue
+            except (websocket.WebSocketException, OSError):
+                return
+            if isinstance(message, bytes):
+                self.texts.append(message[8:].decode("utf-8", "replace"))
+            else:
+                self.events.append(json.loads(message))
+
+    def wait_for_text(self, fragment: str, seconds: float = 5.0) -> bool:
+        """Wait up to ``seconds`` until a progress text contains ``fragment`` (the last may trail the history)."""
+        deadline = time.monotonic() + seconds
+        while not any(fragment in text for text in self.texts) and time.monotonic() < deadline:
+            self._stop.wait(0.1)
+        return any(fragment in text for text in self.texts)
+
+    def __enter__(self) -> "ServerMessages":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(timeout=10)
+        self._socket.close()
+
+
 class HeadlessFrontend:
     """ComfyUI's real frontend in headless Chromium, driven over the DevTools protocol (websocket-client)."""
 

@@ -12,6 +12,7 @@ chunk by itself (Render in Chunks queues the next chunk); the videos are decoded
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import time
@@ -25,6 +26,7 @@ import pytest
 from audiowalk_tools import cli
 from audiowalk_tools.comfy_client import ComfyClient
 from audiowalk_tools.workflow_tools import load_workflow, ui_to_api, validate_api_workflow, validate_ui_workflow
+from frontend_layout import LAYOUT_JS, layout_problems
 from comfy_harness import (COMFYUI_DIR, REPO_ROOT, TINY_BIGGAN, ComfyServer, HeadlessFrontend, comfy_python,  # noqa: F401
                            free_port, make_biggan, output_path, probe,
                            run_whole_song, sd15_checkpoint, shipped_prompt, wait_for_entry)
@@ -239,6 +241,9 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
     before = set(ComfyClient(address).get_json("/history"))
     try:
         frontend.events.clear()  # the frontend's own start-up (a settings race of frontend 1.27) is not ours
+        frontend.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
+                      mobile=False)
+        frontend.evaluate("document.querySelectorAll('.p-dialog-close-button').forEach(b => b.click())")
         frontend.evaluate(f"(async () => {{ await window.app.loadGraphData({ui_path.read_text()}); }})()")
         frontend.screenshot(tmp_path / "template.png")
         frontend.evaluate("(async () => { await window.app.queuePrompt(0, 1); })()")
@@ -255,6 +260,14 @@ def test_the_biggan_template_runs_as_opened_in_the_real_frontend(comfy_server, t
             assert time.monotonic() < deadline, "the template did not finish in 600 s"
             time.sleep(1)
         assert frontend.errors() == [], "\n".join(frontend.errors())
+        # the video now plays in Save Music Video, at the view the template opened with: clear of the minimap
+        time.sleep(3)
+        frontend.screenshot(Path(os.environ.get("AUDIOWALK_SCREENSHOTS") or tmp_path) / "biggan_template_after_run.png")
+        layout = frontend.evaluate(LAYOUT_JS)
+        [save] = [node for node in layout["nodes"] if node["title"] == "Save Music Video"]
+        assert [w for w in save["dom"] if w["shown"]], "no preview in Save Music Video"
+        print("Save Music Video with its preview:", [round(v) for v in save["rect"]], "minimap:", layout["minimap"])
+        assert layout_problems(layout, ("Save Music Video",), ("Save Music Video",)) == []
         [output] = [o for o in finished[0]["outputs"].values() if o.get("animated")]
         # drop the rendered mp4 on the canvas (the frontend's file handler): the graph comes back from its tags
         image = output["images"][0]

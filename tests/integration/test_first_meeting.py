@@ -205,44 +205,41 @@ def test_cancel_of_the_diffused_template_at_512_px_on_the_cpu_is_idle_within_60_
 
 
 # -------------------------------------------------------------------------------------------- templates
-# The nodes a user must touch in each template, by title (a template another issue adds: its own entry here;
-# a template without one is checked with every node).
-MUST_TOUCH = {
-    "AudioWalk BigGAN music video": ("Read me", "Load Song", "Render in Chunks", "Load BigGAN", "Save Music Video"),
-    "AudioWalk BigGAN and Stable Diffusion img2img": ("Read me", "Load Song", "Render in Chunks", "Load Checkpoint",
-                                                      "Positive Prompt", "Negative Prompt", "Diffuse Keyframes",
-                                                      "Save Music Video"),
-    "AudioWalk StyleGAN music video": ("Read me", "Load Song", "Render in Chunks", "Load StyleGAN", "Save Music Video"),
-    "AudioWalk Stable Diffusion music video": ("Read me", "Load Song", "Render in Chunks", "Load Checkpoint",
-                                               "Prompt 1", "Prompt 2", "Prompt 3", "Prompt Travel",
-                                               "Save Music Video"),
-}
 PREVIEWS = ("Save Music Video",)
 
 
+def must_touch() -> dict:
+    """The nodes a user must touch in each shipped template, by title (the builder's list for each template)."""
+    from audiowalk_tools.workflow_builder import WORKFLOWS
+
+    return {Path(w.ui_name).stem: w.must_touch for w in WORKFLOWS}
+
+
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="needs chromium (apt-get install chromium)")
-@pytest.mark.xfail(strict=False, reason="open (issue 17 item 3): the notes' text is 8 px at the opening zoom 0.62 "
-                   "(the frontend's Markdown note is 13.3 px at zoom 1), and the diffused template opens with its "
-                   "SD nodes off-screen and the MODEL, VAE, IMAGE, NOISE and chunk links behind Negative Prompt, Sampler "
-                   "and Load Checkpoint")
 def test_every_shipped_template_reads_at_1600_by_1000(server, tmp_path):
+    """Each template as the frontend opens it (its saved view) in a 1600x1000 window: the checks of
+    frontend_layout.layout_problems, on every shipped UI workflow."""
     frontend = HeadlessFrontend(server.address, tmp_path / "chromium-profile")
     shots = Path(SCREENSHOTS) if SCREENSHOTS else tmp_path
     shots.mkdir(parents=True, exist_ok=True)
-    found = {}
+    lists = must_touch()
+    found, paths = {}, sorted((REPO_ROOT / "workflows").glob("*.json"))
+    assert {path.stem for path in paths} == set(lists), "every shipped template names what a user must touch"
     try:
         frontend.call("Emulation.setDeviceMetricsOverride", width=1600, height=1000, deviceScaleFactor=1,
                       mobile=False)
         frontend.evaluate("(async () => { await window.app.extensionManager.setting.set("
                           "'Comfy.TutorialCompleted', true); })()")
         frontend.evaluate("document.querySelectorAll('.p-dialog-close-button').forEach(b => b.click())")
-        for ui_path in sorted((REPO_ROOT / "workflows").glob("*.json")):
+        for ui_path in paths:
             frontend.evaluate(f"(async () => {{ await window.app.loadGraphData({ui_path.read_text()}); }})()")
             time.sleep(2)
             frontend.screenshot(shots / f"{ui_path.stem.replace(' ', '_')}.png")
             layout = frontend.evaluate(LAYOUT_JS)
-            touch = MUST_TOUCH.get(ui_path.stem) or tuple(node["title"] for node in layout["nodes"])
-            problems = layout_problems(layout, touch, PREVIEWS)
+            assert len(layout["nodes"]) == len(json.loads(ui_path.read_text())["nodes"])
+            print(f"{ui_path.stem}: opening zoom {layout['scale']:.2f}, {len(layout['links'])} links "
+                  f"({sum(link['reroutes'] > 0 for link in layout['links'])} in lanes)")
+            problems = layout_problems(layout, lists[ui_path.stem], PREVIEWS)
             if problems:
                 found[ui_path.name] = problems
     finally:

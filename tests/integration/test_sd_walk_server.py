@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from audiowalk_tools.comfy_client import ComfyClient
-from comfy_harness import (COMFYUI_DIR, REPO_ROOT, ComfyServer, HeadlessFrontend, make_biggan, output_path,
-                           probe, run_from_frontend, run_whole_song, sd15_checkpoint, set_widget_in_frontend,
-                           shipped_prompt)
+from comfy_harness import (COMFYUI_DIR, REPO_ROOT, ComfyServer, HeadlessFrontend, ServerMessages, make_biggan,
+                           output_path, probe, run_from_frontend, run_whole_song, sd15_checkpoint,
+                           set_widget_in_frontend, shipped_prompt)
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
@@ -41,37 +41,11 @@ def comfy_server(tmp_path_factory):
 def render(client, base, settings: dict, prefix: str, address: str):
     """The render's video, Save Music Video's output, every chunk's history entry, and the texts the nodes showed
     (ComfyUI's progress text over the websocket, as the frontend receives it)."""
-    import threading
-
-    import websocket
-
-    socket = websocket.create_connection(f"ws://{address}/ws?clientId={client.client_id}", timeout=5)
-    texts, stop = [], threading.Event()
-
-    def listen():
-        while not stop.is_set():
-            try:
-                message = socket.recv()
-            except websocket.WebSocketTimeoutException:
-                continue
-            except (websocket.WebSocketException, OSError):
-                return
-            if isinstance(message, bytes):  # 4-byte type, 4-byte node id length, node id, text
-                texts.append(message[8:].decode("utf-8", "replace"))
-
-    listener = threading.Thread(target=listen, daemon=True)
-    listener.start()
-    try:
+    with ServerMessages(address, client.client_id) as heard:
         final, entries = run_whole_song(client, shipped_prompt("audiowalk_sd_walk", {
             **SONG, **settings, "Save Music Video.filename_prefix": prefix}), timeout=1200)
-        time_left = 50
-        while time_left and not any("reactivity" in text for text in texts):  # the last text may trail the entry
-            stop.wait(0.1)
-            time_left -= 1
-    finally:
-        stop.set()
-        socket.close()
-    return probe(output_path(base, final)), final, entries, texts
+        heard.wait_for_text("reactivity")
+    return probe(output_path(base, final)), final, entries, heard.texts
 
 
 def test_bad_settings_are_refused_before_sampling(comfy_server):

@@ -1,0 +1,74 @@
+"""The music map template on a real ComfyUI server (skipped unless COMFYUI_DIR points at a ComfyUI checkout): the
+shipped "AudioWalk music map video" (the drum stem drives the noise walk, the song's sections drive the classes)
+POSTed once with the bundled demo song at 4 fps and a tiny random BigGAN; the server renders the song in 4 chunks by
+itself, and the separation runs once per song, not once per chunk.
+
+How the separations are counted: ComfyUI announces every node it executes to the client that queued the prompt (the
+websocket's ``executing`` events, which the chunk prompts inherit with the client id) and, per prompt, the nodes it
+took from its cache (``execution_cached``); the stems cache on disk holds one entry per song.
+"""
+from __future__ import annotations
+
+import pytest
+
+from audiowalk_tools.comfy_client import ComfyClient
+from comfy_harness import (COMFYUI_DIR, ComfyServer, ServerMessages, make_biggan, output_path, probe,
+                           run_whole_song, shipped_prompt)
+
+pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
+              pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
+
+FPS, CHUNK_FRAMES, SONG_SECONDS = 4, 24, 20.0  # 80 frames of the demo song: chunks of 24, 24, 24 and 8
+
+
+@pytest.fixture(scope="module")
+def music_map_server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("comfy_music_map")
+    make_biggan(base)
+    with ComfyServer(base) as server:
+        yield server
+
+
+def node_id(prompt: dict, class_type: str) -> str:
+    [found] = [nid for nid, node in prompt.items() if node["class_type"] == class_type]
+    return found
+
+
+def test_music_map_template_renders_a_song_in_chunks_and_separates_it_once(music_map_server):
+    server = music_map_server
+    client = ComfyClient(server.address)
+    # Stem Features keeps its own fps widget at 30: linked to the mix, the stem follows the mix's 4 fps
+    prompt = shipped_prompt("audiowalk_music_map", {
+        "Audio Features.fps": str(FPS), "Render in Chunks.chunk_frames": CHUNK_FRAMES,
+        "Save Music Video.filename_prefix": "it/music_map"})
+    separate = node_id(prompt, "AudioWalkSeparateStems")
+    assert prompt[node_id(prompt, "AudioWalkStemFeatures")]["inputs"]["stem"] == "percussive"
+    assert prompt[node_id(prompt, "AudioWalkClassSchedule")]["inputs"]["mode"] == "sections"
+
+    with ServerMessages(server.address, client.client_id) as heard:
+        final, entries = run_whole_song(client, prompt)
+    # (prompt id, node id) of every node ComfyUI ran
+    executed = [(event["data"]["prompt_id"], str(event["data"]["node"])) for event in heard.events
+                if event["type"] == "executing" and event["data"].get("node") is not None]
+
+    assert len(entries) == 4, server.log_tail()
+    video = probe(output_path(server.base, final))
+    assert video["fps"] == FPS and video["frames"].shape == (80, 64, 64, 3)
+    assert abs(video["audio_seconds"] - SONG_SECONDS) <= 1.0 / FPS
+    assert video["frames"].std() > 1.0
+    assert sorted(p.name for p in (server.base / "output" / "it").iterdir()) == ["music_map_00001_.mp4"]
+
+    # the separation ran in the first chunk's prompt only; the other chunks took it from ComfyUI's cache
+    chunk_ids = [entry["prompt_id"] for entry in entries]
+    separations = [pid for pid, nid in executed if nid == separate]
+    print(f"Separate Stems executed in {len(separations)} of {len(chunk_ids)} chunk prompts; "
+          f"{len(executed)} node executions seen")
+    assert separations == [chunk_ids[0]], (separations, chunk_ids)
+    assert {pid for pid, _ in executed} == set(chunk_ids)  # every chunk was followed (the count can fail)
+    for chunk_id in chunk_ids[1:]:
+        cached = [event["data"]["nodes"] for event in heard.events if event["type"] == "execution_cached"
+                  and event["data"].get("prompt_id") == chunk_id]
+        assert cached and separate in [str(n) for n in cached[0]], (chunk_id, cached)
+    stems_cache = server.base / "user" / "audiowalk" / "cache" / "stems"
+    entries_on_disk = [p.name for p in stems_cache.iterdir() if not p.name.startswith(".")]
+    assert len(entries_on_disk) == 1, entries_on_disk  # one song, one method: one cache entry
