@@ -74,6 +74,62 @@ class DiskSamples:
             pass
 
 
+class SoundFileSamples:
+    """float32 samples ``[channels, num_samples]`` of an audio file that libsndfile reads with exact seeking (FLAC,
+    WAV): indexing ``[c, a:b]``, ``[:, a:b]``, ``[c]`` decodes just those samples, so a cached stem of a long song
+    costs disk, not memory. One open handle, reopened after ``close``; consecutive reads need no seek."""
+
+    dtype = np.dtype(np.float32)
+    ndim = 2
+
+    def __init__(self, path, channels: int, num_samples: int, owner=None):
+        import threading
+
+        self.path = Path(path)
+        self.channels, self.num_samples = int(channels), int(num_samples)
+        self.owner = owner  # kept alive with the samples (e.g. a temporary folder's remover)
+        self._handle = None
+        self._lock = threading.Lock()
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.channels, self.num_samples)
+
+    def __len__(self) -> int:
+        return self.channels
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        """Samples ``[first, stop)`` of every channel, float32 ``[channels, stop - first]`` (a fresh array)."""
+        import soundfile
+
+        first, stop = max(int(first), 0), min(int(stop), self.num_samples)
+        count = max(stop - first, 0)
+        with self._lock:
+            if self._handle is None:
+                self._handle = soundfile.SoundFile(str(self.path))
+            if self._handle.tell() != first:
+                self._handle.seek(first)
+            rows = self._handle.read(frames=count, dtype="float32", always_2d=True)
+        if rows.shape[0] != count:
+            raise OSError(f"{self.path} ended at sample {first + rows.shape[0]}, before {stop}")
+        return rows.T
+
+    __getitem__ = DiskSamples.__getitem__
+    __array__ = DiskSamples.__array__
+
+    def close(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
 class _DiskCollector:
     """What ``_decode_with_pyav`` fills (``append(block [channels, n])``, ``samples()``), writing to a file."""
 
