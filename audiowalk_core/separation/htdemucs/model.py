@@ -105,9 +105,10 @@ class HTDemucs(nn.Module):
             raise ValueError(f"HTDemucs takes at most {segment} samples per call, got {length}")
         if length < segment:
             mix = F.pad(mix, (0, segment - length))
-        z = self.spectrogram(mix)
+        complex_elsewhere = mix.device.type in ("mps", "xpu")  # no complex numbers there: the STFTs on the CPU
+        z = self.spectrogram(mix.cpu() if complex_elsewhere else mix)
         batch, channels, bins, frames = z.shape
-        x = torch.view_as_real(z).permute(0, 1, 4, 2, 3).reshape(batch, 2 * channels, bins, frames)
+        x = torch.view_as_real(z).permute(0, 1, 4, 2, 3).reshape(batch, 2 * channels, bins, frames).to(mix.device)
         mean, std = x.mean(dim=(1, 2, 3), keepdim=True), x.std(dim=(1, 2, 3), keepdim=True)
         x = (x - mean) / (1e-5 + std)
         mean_t, std_t = mix.mean(dim=(1, 2), keepdim=True), mix.std(dim=(1, 2), keepdim=True)
@@ -140,10 +141,9 @@ class HTDemucs(nn.Module):
         sources = len(self.sources)
         x = x.view(batch, sources, -1, bins, frames) * std[:, None] + mean[:, None]
         spectra = x.view(batch, sources, -1, 2, bins, frames).permute(0, 1, 2, 4, 5, 3)
-        device = x.device
-        if device.type in ("mps", "xpu"):  # no complex numbers there
+        if complex_elsewhere:
             spectra = spectra.cpu()
-        waves = self.inverse_spectrogram(torch.view_as_complex(spectra.contiguous()), segment).to(device)
+        waves = self.inverse_spectrogram(torch.view_as_complex(spectra.contiguous()), segment).to(mix.device)
         xt = xt.view(batch, sources, -1, segment) * std_t[:, None] + mean_t[:, None]
         return (xt + waves)[..., :length]
 
