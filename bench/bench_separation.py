@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -53,8 +54,12 @@ def write_model(kind: str, folder: Path) -> str:
     return name
 
 
-def child(mode: str, song: str, models: str, name: str, cache: str) -> None:
-    """One measured process: separate ``song`` streaming (``mode`` stream) or naively (``mode`` naive)."""
+def child(mode: str, song: str = "", models: str = "", name: str = "", cache: str = "") -> None:
+    """One measured process: separate ``song`` streaming (``mode`` stream) or naively (``mode`` naive); or write the
+    model file (``mode`` write-model: ``song`` is the model kind, ``models`` the folder)."""
+    if mode == "write-model":
+        print(write_model(song, Path(models)))
+        return
     from audiowalk_core.audio import load_audio
     from audiowalk_core.audio_file import load_audio_to_disk
     from audiowalk_core.separation import separate_stems
@@ -132,21 +137,14 @@ def main(argv=None) -> None:
         args.speed_seconds, args.speed_model, args.memory_model = 6.0, "tiny", "tiny"
     minutes = [0.1, 0.2] if args.smoke else [float(m) for m in args.minutes.split(",")]
 
-    import torch
-
-    streaming, naive, segments = speed(args.speed_model, args.speed_seconds)
-    per_minute = 60.0 / args.speed_seconds
-    print(f"speed: {args.speed_model} (random weights), {args.speed_seconds:g} s song at 44.1 kHz, {segments} "
-          f"segments, {torch.get_num_threads()} threads")
-    print(f"  streaming (segments, FLAC stems):   {streaming * per_minute:8.1f} s per minute of audio")
-    print(f"  naive (whole song in memory):       {naive * per_minute:8.1f} s per minute of audio")
-    print(f"  ratio naive / streaming: {naive / streaming:.2f}x")
-
+    # Memory first, in fresh processes started from this one while it holds nothing but numpy: a child's peak RSS
+    # (ru_maxrss) counts what it shared with this process when it was forked.
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
                                                                      os.environ.get("PYTHONPATH")])))
     with tempfile.TemporaryDirectory(prefix="bench-separation-memory-") as scratch:
         folder = Path(scratch)
-        name = write_model(args.memory_model, folder)
+        name = subprocess.run([sys.executable, __file__, "--child", "write-model", args.memory_model, str(folder)],
+                              env=env, check=True, capture_output=True, text=True).stdout.strip()
         rows = []
         for length in minutes + [None]:
             mode = "naive" if length is None else "stream"
@@ -166,6 +164,17 @@ def main(argv=None) -> None:
     naive_mib = rows[-1][2]
     print(f"peak RSS {long:g} min / {short:g} min (streaming): {long_mib / short_mib:.3f}")
     print(f"naive reference at {long:g} min: {naive_mib:.0f} MiB, {naive_mib / long_mib:.2f}x the streaming peak")
+
+    import torch
+
+    streaming, naive, segments = speed(args.speed_model, args.speed_seconds)
+    per_minute = 60.0 / args.speed_seconds
+    print(f"speed: {args.speed_model} (random weights), {args.speed_seconds:g} s song at 44.1 kHz, {segments} "
+          f"segments, {torch.get_num_threads()} threads")
+    print(f"  streaming (segments, FLAC stems):   {streaming * per_minute:8.1f} s per minute of audio")
+    print(f"  naive (whole song in memory):       {naive * per_minute:8.1f} s per minute of audio")
+    print(f"  ratio naive / streaming: {naive / streaming:.2f}x (the same network calls: the naive way holds the "
+          "song, it is not faster)")
 
 
 if __name__ == "__main__":

@@ -107,6 +107,7 @@ class AudioWalkSeparateStems:
         def load_model(name):
             handle = load_shared_htdemucs(name, directories, host_devices=model_devices(), manage=manage_module,
                                           allow_download=bool(allow_download), on_progress=progress_callback(1))
+            self.held_model = handle  # the node keeps its last model (ComfyUI offloads or frees it as it needs)
             device = load_managed(handle.patcher, handle.segment_bytes())
             return dataclasses.replace(handle, device=device) if device is not None else handle
 

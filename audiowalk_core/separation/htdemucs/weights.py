@@ -9,12 +9,13 @@ marks a quantized (diffq) state, which this implementation does not read.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from fractions import Fraction
 from pathlib import Path
 
 from ...errors import AudioWalkInputError
+from ...paths import file_digest
+from ...weights_report import mismatch_parts
 from .config import HTDemucsConfig, config_from_kwargs
 
 KLASS = "demucs.htdemucs.HTDemucs"
@@ -120,7 +121,7 @@ def _read_th(path: Path, source: str) -> tuple[HTDemucsConfig, dict]:
 
     signature = path.stem.split("-")
     if len(signature) == 2 and len(signature[1]) == 8 and all(c in "0123456789abcdef" for c in signature[1]):  # demucs' names: <model>-<first 8 hex of the file's sha256>
-        digest = file_sha256(path)
+        digest = file_digest(path)
         if not digest.startswith(signature[1]):
             raise AudioWalkInputError("model", f"{source}: its sha256 starts {digest[:8]}, its name says "
                                       f"{signature[1]} (a damaged or incomplete download)",
@@ -151,14 +152,7 @@ def check_shapes(shapes: dict, config: HTDemucsConfig, source: str) -> None:
     missing = sorted(set(expected) - set(shapes))
     extra = sorted(set(shapes) - set(expected))
     wrong = sorted(key for key in set(expected) & set(shapes) if tuple(shapes[key]) != expected[key])
-    parts = []
-    if missing:
-        parts.append(f"{len(missing)} missing weights (e.g. {', '.join(missing[:3])})")
-    if extra:
-        parts.append(f"{len(extra)} unexpected weights (e.g. {', '.join(extra[:3])})")
-    if wrong:
-        parts.append(f"{len(wrong)} weights of the wrong shape (e.g. {wrong[0]}: file {tuple(shapes[wrong[0]])}, "
-                     f"model {expected[wrong[0]]})")
+    parts = mismatch_parts(missing, extra, wrong, shapes, expected, noun="weights")
     if parts:
         raise AudioWalkInputError("model", f"{source} does not match the HTDemucs architecture of its own settings: "
                                   + "; ".join(parts), "the weights published with the model")
@@ -179,11 +173,3 @@ def check_state(state: dict, config: HTDemucsConfig, source: str) -> dict:
         raise AudioWalkInputError("model", f"{source}: weights {', '.join(bad[:3])} hold NaN or infinite values",
                                   "finite weights (a damaged file)")
     return state
-
-
-def file_sha256(path, block: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(block), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
