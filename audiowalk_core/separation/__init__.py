@@ -12,14 +12,14 @@ import shutil
 import tempfile
 
 from ..audio import validate_clip
-from ..errors import AudioWalkInputError, require_choice
+from ..errors import AudioWalkInputError
 from ..stems import Stems, stems_from_clips
 from .cache import StemCache, cache_key, clip_digest
 from .hpss import HPSS_SETTINGS, hpss_separate
 from .htdemucs.store import PUBLISHED_MODELS, check_model_choice, model_identity
 from .neural import DEFAULT_OVERLAP, separate_segments
 
-SEPARATION_METHODS = ("hpss",) + tuple(PUBLISHED_MODELS)
+SEPARATION_METHODS = ("hpss",) + tuple(PUBLISHED_MODELS)  # and HTDemucs files in the models folder
 NEURAL_VERSION = 1  # part of the cache key: bump when the separation's output changes
 
 
@@ -47,7 +47,6 @@ def separate_stems(mix, method: str = "hpss", cache_root=None, song_digest: str 
     ``allow_download``, ``on_download(done_bytes, total_bytes)``). The stems returned read their files in blocks;
     without ``cache_root`` those files sit in a temporary folder removed when the stems are freed."""
     if not is_neural(method):
-        require_choice("method", method, SEPARATION_METHODS)
         return _separate_hpss(mix, cache_root, song_digest, on_progress, block_seconds)
     name = check_model_choice(method, list(model_dirs), "method")
     validate_clip(mix, "audio")

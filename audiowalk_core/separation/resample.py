@@ -10,6 +10,7 @@ signal that arrives in order (the separated stems).
 """
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -33,6 +34,16 @@ def _margin_groups(up: int, down: int) -> int:
     return math.ceil(reach / down) + 1
 
 
+@functools.lru_cache(maxsize=8)
+def _filter(up: int, down: int) -> np.ndarray:
+    """resample_poly's own low-pass (Kaiser 5.0, cutoff 1 / max(up, down), 10 * max(up, down) taps each side),
+    designed once per ratio."""
+    from scipy.signal import firwin
+
+    rate = max(up, down)
+    return firwin(2 * 10 * rate + 1, 1.0 / rate, window=("kaiser", 5.0))
+
+
 def resample_range(read, up: int, down: int, first: int, stop: int) -> np.ndarray:
     """Output samples ``[first, stop)`` of resample_poly(signal, up, down), float32 [channels, stop - first], from
     ``read(a, b)`` -> the signal's samples [a, b) as [channels, b - a] (zeros where the signal has none)."""
@@ -42,7 +53,7 @@ def resample_range(read, up: int, down: int, first: int, stop: int) -> np.ndarra
     low_group = first // up - margin
     high_group = -(-stop // up) + margin
     segment = read(low_group * down, high_group * down)
-    out = resample_poly(np.asarray(segment, np.float64), up, down, axis=1)
+    out = resample_poly(np.asarray(segment, np.float64), up, down, axis=1, window=_filter(up, down))
     offset = first - low_group * up
     return np.ascontiguousarray(out[:, offset:offset + stop - first], np.float32)
 
