@@ -73,7 +73,7 @@ class AudioWalkSeparateStems:
                    "no weights, seconds). The song is separated a segment at a time (memory does not grow with its "
                    "length) and cached on disk per song, model and settings (ComfyUI's user folder, "
                    "audiowalk/cache), so requeued chunks and later runs, after a restart too, do not separate "
-                   "again. HTDemucs on a CPU takes about two minutes per minute of music; on a GPU seconds.")
+                   "again. HTDemucs on a 2-core CPU takes half a minute to two minutes per minute of music.")
     CATEGORY = "AudioWalk/music map"
     RETURN_TYPES = ("AUDIOWALK_STEMS", "STRING")
     RETURN_NAMES = ("stems", "names")
