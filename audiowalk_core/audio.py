@@ -344,7 +344,9 @@ def audio_from_comfy(audio, input_name: str = "audio") -> AudioClip:
 
 
 def audio_to_comfy(clip: AudioClip) -> dict:
-    """AudioClip -> ComfyUI AUDIO dict with a float32 torch waveform ``[1, channels, samples]``."""
+    """AudioClip -> ComfyUI AUDIO dict with a float32 torch waveform ``[1, channels, samples]`` (a clip read from disk,
+    such as a cached stem, is read whole: AUDIO is a tensor)."""
     import torch
 
-    return {"waveform": torch.from_numpy(clip.samples)[None], "sample_rate": clip.sample_rate}  # shared, not copied
+    samples = clip.samples if isinstance(clip.samples, np.ndarray) else np.asarray(clip.samples)  # from disk: read
+    return {"waveform": torch.from_numpy(samples)[None], "sample_rate": clip.sample_rate}  # shared, not copied

@@ -3,7 +3,8 @@
 :func:`load_audio_to_disk` decodes like :func:`~audiowalk_core.audio.load_audio` (same decoder, start/duration
 rounding, checks and errors) but writes the samples as raw float32 to a file in a folder the caller owns and returns
 an :class:`~audiowalk_core.audio.AudioClip` whose ``samples`` is a :class:`DiskSamples`: it has ``shape``, ``ndim``
-and ``dtype`` and answers ``samples[channels, first:stop]`` by reading just those samples from the file. Analysis
+and ``dtype`` and answers ``samples[channels, first:stop]`` by reading just those samples from the file
+(:class:`SoundFileSamples` does the same for a FLAC or WAV file, e.g. a cached stem). Analysis
 (``clip.mono_between``), the silence and finiteness checks and the video's music track read clips only that way, so
 memory stays flat in song length; the file costs 4 bytes per sample per channel (1.2 GB for an hour of 44.1 kHz
 stereo) in that folder, removed with it.
@@ -18,18 +19,14 @@ import numpy as np
 from .audio import AudioClip, _decode_with_pyav, check_audio_file, load_audio, validate_clip
 
 
-class DiskSamples:
-    """float32 samples ``[channels, num_samples]`` stored frame-interleaved (``[num_samples, channels]``) in a raw
-    file. Indexing reads from the file: ``[c, a:b]``, ``[:, a:b]``, ``[:2, a:b]``, ``[c]`` (a whole channel: for the
-    seed band modes, which need the whole mono signal). ``np.asarray`` reads everything (avoid on long songs)."""
+class _BlockSamples:
+    """float32 samples ``[channels, num_samples]`` read on demand: subclasses give ``read(first, stop)`` and
+    ``close()``. Indexing reads just what it names: ``[c, a:b]``, ``[:, a:b]``, ``[:2, a:b]``, ``[c]`` (a whole
+    channel: for the seed band modes, which need the whole mono signal). ``np.asarray`` reads everything (avoid
+    on long songs)."""
 
     dtype = np.dtype(np.float32)
     ndim = 2
-
-    def __init__(self, path, channels: int, num_samples: int):
-        self.path = Path(path)
-        self.channels, self.num_samples = int(channels), int(num_samples)
-        self._fd = os.open(self.path, os.O_RDONLY)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -37,6 +34,32 @@ class DiskSamples:
 
     def __len__(self) -> int:
         return self.channels
+
+    def __getitem__(self, key):
+        channel_key, sample_key = key if isinstance(key, tuple) else (key, slice(None))
+        if not isinstance(sample_key, slice) or sample_key.step not in (None, 1):
+            raise TypeError(f"{type(self).__name__} reads [channels, first:stop]")
+        first, stop, _ = sample_key.indices(self.num_samples)
+        return self.read(first, stop)[channel_key]
+
+    def __array__(self, dtype=None, copy=None):
+        whole = self.read(0, self.num_samples)
+        return whole if dtype is None else whole.astype(dtype)
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001 - interpreter shutdown
+            pass
+
+
+class DiskSamples(_BlockSamples):
+    """Samples stored frame-interleaved (``[num_samples, channels]`` float32) in a raw file."""
+
+    def __init__(self, path, channels: int, num_samples: int):
+        self.path = Path(path)
+        self.channels, self.num_samples = int(channels), int(num_samples)
+        self._fd = os.open(self.path, os.O_RDONLY)
 
     def read(self, first: int, stop: int) -> np.ndarray:
         """Samples ``[first, stop)`` of every channel, float32 ``[channels, stop - first]`` (a fresh array)."""
@@ -51,27 +74,50 @@ class DiskSamples:
             view, offset = view[got:], offset + got
         return rows.T
 
-    def __getitem__(self, key):
-        channel_key, sample_key = key if isinstance(key, tuple) else (key, slice(None))
-        if not isinstance(sample_key, slice) or sample_key.step not in (None, 1):
-            raise TypeError("DiskSamples reads [channels, first:stop]")
-        first, stop, _ = sample_key.indices(self.num_samples)
-        return self.read(first, stop)[channel_key]
-
-    def __array__(self, dtype=None, copy=None):
-        whole = self.read(0, self.num_samples)
-        return whole if dtype is None else whole.astype(dtype)
-
     def close(self) -> None:
-        if self._fd is not None:
+        if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
             self._fd = None
 
-    def __del__(self):
-        try:
-            self.close()
-        except Exception:  # noqa: BLE001 - interpreter shutdown
-            pass
+
+class SoundFileSamples(_BlockSamples):
+    """Samples of an audio file that libsndfile reads with exact seeking (FLAC, WAV), decoded a block at a time, so
+    a cached stem of a long song costs disk, not memory. One open handle, reopened after ``close``; consecutive
+    reads need no seek. ``owner``: kept alive with the samples (e.g. a temporary folder's remover)."""
+
+    def __init__(self, path, channels: int, num_samples: int, owner=None):
+        import threading
+
+        self.path = Path(path)
+        self.channels, self.num_samples = int(channels), int(num_samples)
+        self.owner = owner
+        self._handle = None
+        self._lock = threading.Lock()
+
+    def read(self, first: int, stop: int) -> np.ndarray:
+        """Samples ``[first, stop)`` of every channel, float32 ``[channels, stop - first]`` (a fresh array)."""
+        import soundfile
+
+        first, stop = max(int(first), 0), min(int(stop), self.num_samples)
+        count = max(stop - first, 0)
+        with self._lock:
+            if self._handle is None:
+                self._handle = soundfile.SoundFile(str(self.path))
+            if self._handle.tell() != first:
+                self._handle.seek(first)
+            rows = self._handle.read(frames=count, dtype="float32", always_2d=True)
+        if rows.shape[0] != count:
+            raise OSError(f"{self.path} ended at sample {first + rows.shape[0]}, before {stop}")
+        return rows.T
+
+    def close(self) -> None:
+        lock = getattr(self, "_lock", None)
+        if lock is None:
+            return
+        with lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
 
 
 class _DiskCollector:

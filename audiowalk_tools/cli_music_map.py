@@ -1,5 +1,5 @@
-"""The music map in ``audiowalk features``: ``--stem NAME=FILE`` (repeatable), ``--separate``, ``--json OUT.json``
-and ``--music-map PNG``.
+"""The music map in ``audiowalk features``: ``--stem NAME=FILE`` (repeatable), ``--separate [METHOD]`` (HTDemucs
+by default, or hpss), ``--json OUT.json`` and ``--music-map PNG``.
 
 The JSON (written to a temporary name, then renamed) holds ``frame_count``, ``fps`` (exact, a string such as "30"
 or "30000/1001"), ``duration_seconds``, ``tempo_bpm``, ``meter`` (beats per bar, 0 unknown), ``beats_seconds``,
@@ -18,9 +18,20 @@ def add_features_options(parser) -> None:
     """The music map options of the ``features`` subcommand."""
     parser.add_argument("--stem", action="append", default=[], metavar="NAME=FILE",
                         help="a stem of the song (your own file, e.g. drums=drums.wav); repeat for each stem")
-    parser.add_argument("--separate", nargs="?", const="hpss", default=None, metavar="METHOD",
-                        help="separate the mix into stems: hpss (DSP: percussive + harmonic; the default); cached "
-                             "under $AUDIOWALK_HOME/cache/stems. Neural separation (HTDemucs) is not in this version")
+    parser.add_argument("--separate", nargs="?", const="htdemucs", default=None, metavar="METHOD",
+                        help="separate the mix into stems: htdemucs (neural: drums, bass, other, vocals; the "
+                             "default), htdemucs_6s (also guitar, piano), an HTDemucs .safetensors/.th file in the "
+                             "models folder, or hpss (DSP: percussive + harmonic, no weights); cached under "
+                             "$AUDIOWALK_HOME/cache/stems")
+    parser.add_argument("--demucs-dir", type=Path, default=None, metavar="DIR",
+                        help="folder of the HTDemucs weights (default $AUDIOWALK_HOME/models/demucs); missing "
+                             "published weights are downloaded there")
+    parser.add_argument("--no-model-download", action="store_true",
+                        help="never download HTDemucs weights: a missing model is an error saying what to put where")
+    parser.add_argument("--separate-shifts", type=int, default=0, metavar="N",
+                        help="HTDemucs: average N extra passes over randomly delayed copies (default 0: one pass)")
+    parser.add_argument("--separate-seed", type=int, default=0, metavar="SEED",
+                        help="HTDemucs with --separate-shifts: the seed of the random delays")
     parser.add_argument("--json", type=Path, default=None, metavar="OUT.json",
                         help="write frame count, fps, tempo, beats, downbeats, sections and per-stem curves here")
     parser.add_argument("--music-map", type=Path, default=None, metavar="PNG",
@@ -35,12 +46,11 @@ def prepare(args) -> dict:
 
     separate = getattr(args, "separate", None)
     if separate is not None:
-        from audiowalk_core.separation import SEPARATION_METHODS
+        from audiowalk_core.separation import is_neural
+        from audiowalk_core.separation.htdemucs.store import check_model_choice
 
-        if separate not in SEPARATION_METHODS:
-            raise AudioWalkInputError("--separate", f"{separate!r} is not a separation method (neural separation, "
-                                      "HTDemucs, is not available in this version)",
-                                      "one of " + ", ".join(SEPARATION_METHODS) + ", or your own stems with --stem")
+        if is_neural(separate):
+            check_model_choice(separate, demucs_dirs(args), "--separate")
         if args.stem:
             raise AudioWalkInputError("--separate", "given together with --stem", "either your stems or --separate")
     stems = {}
@@ -99,9 +109,22 @@ def _separate(args, clip):
     def progress(done, total):
         print(f"\rseparating ({args.separate}): block {done}/{total}", end="", file=sys.stderr, flush=True)
 
-    stems = separate_stems(clip, args.separate, root, digest, on_progress=progress)
+    def download(done, total):
+        print(f"\rdownloading the {args.separate} weights: {done / 1e6:.1f} of {total / 1e6:.1f} MB", end="",
+              file=sys.stderr, flush=True)
+
+    stems = separate_stems(clip, args.separate, root, digest, on_progress=progress, model_dirs=demucs_dirs(args),
+                           allow_download=not args.no_model_download, shifts=args.separate_shifts,
+                           seed=args.separate_seed, on_download=download)
     print(f"\nstems: {', '.join(stems.names)} ({stems.source})", file=sys.stderr)
     return stems
+
+
+def demucs_dirs(args) -> list:
+    """Where HTDemucs weights are looked for (and downloaded to)."""
+    from audiowalk_core.paths import audiowalk_home
+
+    return [args.demucs_dir] if getattr(args, "demucs_dir", None) else [audiowalk_home() / "models" / "demucs"]
 
 
 def _write_atomic(path: Path, write) -> None:

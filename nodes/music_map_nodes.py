@@ -1,6 +1,8 @@
-"""Music map nodes: Load Stems (the user's stem files), Stem Audio, Stem Features, Music Map (plot and summary)."""
+"""Music map nodes: Load Stems (the user's stem files), Separate Stems (HTDemucs or DSP), Stem Audio, Stem Features,
+Music Map (plot and summary)."""
 from __future__ import annotations
 
+import dataclasses
 import logging
 
 from audiowalk_core.audio import audio_from_comfy, audio_to_comfy
@@ -9,9 +11,15 @@ from audiowalk_core.music_map_plot import plot_music_map
 from audiowalk_core.paths import file_digest, resolve_inside
 from audiowalk_core.plots import rgb_to_comfy_image
 from audiowalk_core.stems import load_stems, parse_stem_list, stem_energies, stem_features
-from audiowalk_core.separation import SEPARATION_METHODS, separate_stems
+from audiowalk_core.errors import AudioWalkInputError
+from audiowalk_core.separation import is_neural, separate_stems
+from audiowalk_core.separation.htdemucs.runtime import load_shared_htdemucs
+from audiowalk_core.separation.htdemucs.store import MODEL_KIND as DEMUCS_KIND, check_model_choice
+from audiowalk_core.separation.htdemucs.store import model_choices as demucs_model_choices
 from audiowalk_core.settings import DEFAULTS, setting
-from .comfy_adapter import cache_directory, input_directory, never_equal, progress_callback
+from .comfy_adapter import (cache_directory, free_device_memory, input_directory, load_managed, manage_module,
+                            model_devices, model_directories, never_equal, progress_callback,
+                            register_model_folder)
 
 _STEM_LIST_DEFAULT = "drums = drums.wav\nbass = bass.wav\nvocals = vocals.wav\nother = other.wav"
 _STEM_CHOICE = ("STRING", {"default": "drums", "tooltip": "Name of the stem, as listed in Load Stems (e.g. drums, "
@@ -21,6 +29,7 @@ _LOG = logging.getLogger("audiowalk")
 _STEM_FPS = (setting("fps").input_type()[0], {**setting("fps").input_type()[1], "tooltip":
              setting("fps").input_type()[1]["tooltip"] + " Not used when mix_features is linked: the stem then "
              "follows the mix's frame rate."})
+register_model_folder(DEMUCS_KIND, {".safetensors", ".th"})
 
 
 def _stem_files(stems: str) -> dict:
@@ -63,12 +72,13 @@ class AudioWalkLoadStems:
 
 
 class AudioWalkSeparateStems:
-    DESCRIPTION = ("Splits the mix into stems without a model: hpss gives 'percussive' (drums, attacks) and "
-                   "'harmonic' (sustained tones) by median filtering (DSP, block-wise). Cached on disk per song and "
-                   "settings (ComfyUI's user folder, audiowalk/cache), so requeued chunks and later runs, after a "
-                   "restart too, do not separate again. Neural "
-                   "separation (HTDemucs) is not in this version: for vocals/bass stems, load your own with Load "
-                   "Stems.")
+    DESCRIPTION = ("Splits the mix into stems. htdemucs (Demucs v4, MIT, the default): drums, bass, other, vocals; "
+                   "htdemucs_6s adds guitar and piano; the weights (84 / 55 MB) go in ComfyUI's models/demucs and "
+                   "are downloaded when missing and allowed. hpss: percussive + harmonic by median filtering (DSP, "
+                   "no weights, seconds). The song is separated a segment at a time (memory does not grow with its "
+                   "length) and cached on disk per song, model and settings (ComfyUI's user folder, "
+                   "audiowalk/cache), so requeued chunks and later runs, after a restart too, do not separate "
+                   "again. HTDemucs on a 2-core CPU takes half a minute to two minutes per minute of music.")
     CATEGORY = "AudioWalk/music map"
     RETURN_TYPES = ("AUDIOWALK_STEMS", "STRING")
     RETURN_NAMES = ("stems", "names")
@@ -77,16 +87,55 @@ class AudioWalkSeparateStems:
 
     @classmethod
     def INPUT_TYPES(cls):
+        choices = ["hpss"] + demucs_model_choices(model_directories(DEMUCS_KIND))
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "The whole mix (Load Song)."}),
-            "method": (list(SEPARATION_METHODS), {"default": "hpss", "tooltip":
-                       "hpss: percussive + harmonic by median filtering (Fitzgerald 2010), no weights."}),
+            "method": (choices, {"default": choices[1], "tooltip":
+                       "htdemucs: drums, bass, other, vocals (neural, 84 MB of weights). htdemucs_6s: also guitar "
+                       "and piano (55 MB; its piano stem is weak). '(download, N MB)': not in models/demucs yet. "
+                       "Your own HTDemucs .safetensors / .th files in models/demucs are listed too. hpss: "
+                       "percussive + harmonic by median filtering (Fitzgerald 2010), no weights."}),
+            "allow_download": ("BOOLEAN", {"default": True, "tooltip":
+                               "Download the published HTDemucs weights into models/demucs when they are missing "
+                               "(from the Hugging Face hub, as demucs does)."}),
+        }, "optional": {
+            "shifts": ("INT", {"default": 0, "min": 0, "max": 10, "tooltip":
+                       "HTDemucs only: extra passes over the song delayed by a random 0-0.5 s, averaged (demucs' "
+                       "shift trick: slightly cleaner stems, each pass costs a whole separation). 0: one pass."}),
+            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "tooltip":
+                     "HTDemucs with shifts: the seed of the random delays."}),
         }}
 
-    def separate(self, audio, method):
-        stems = separate_stems(audio_from_comfy(audio), method, cache_directory() / "stems",
-                               on_progress=progress_callback(1))
+    def separate(self, audio, method, allow_download=True, shifts=0, seed=0):
+        directories = model_directories(DEMUCS_KIND)
+
+        def load_model(name):
+            handle = load_shared_htdemucs(name, directories, host_devices=model_devices(), manage=manage_module,
+                                          allow_download=bool(allow_download), on_progress=progress_callback(1))
+            self.held_model = handle  # the node keeps its last model (ComfyUI offloads or frees it as it needs)
+            device = load_managed(handle.patcher, handle.segment_bytes())
+            return dataclasses.replace(handle, device=device) if device is not None else handle
+
+        try:
+            stems = separate_stems(audio_from_comfy(audio), method, cache_directory() / "stems",
+                                   on_progress=progress_callback(1), model_dirs=directories,
+                                   allow_download=bool(allow_download), shifts=int(shifts), seed=int(seed),
+                                   load_model=load_model)
+        finally:
+            if is_neural(method):
+                free_device_memory()
         return (stems, " | ".join(stems.names))
+
+    @classmethod
+    def VALIDATE_INPUTS(cls, method):
+        # replaces ComfyUI's "value in list" check: plain names and marked entries both name a model
+        if method == "hpss":
+            return True
+        try:
+            check_model_choice(method, model_directories(DEMUCS_KIND), "method")
+        except AudioWalkInputError as exc:
+            return str(exc)
+        return True
 
 
 class AudioWalkStemAudio:
@@ -98,7 +147,7 @@ class AudioWalkStemAudio:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
+        return {"required": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems or Separate Stems)."}),
                              "stem": _STEM_CHOICE}}
 
     def pick(self, stems, stem):
@@ -117,7 +166,7 @@ class AudioWalkStemFeatures:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {
-            "stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems)."}),
+            "stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems (Load Stems or Separate Stems)."}),
             "stem": _STEM_CHOICE,
             "fps": _STEM_FPS,
             "band_count": setting("band_count").input_type(),
@@ -146,7 +195,7 @@ class AudioWalkMusicMap:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"features": ("AUDIOWALK_FEATURES", {"tooltip": "The mix's features (Audio Features)."})},
-                "optional": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems, drawn one row each (Load Stems)."})}}
+                "optional": {"stems": ("AUDIOWALK_STEMS", {"tooltip": "Stems, drawn one row each (Load Stems or Separate Stems)."})}}
 
     def draw(self, features, stems=None):
         energy = stem_energies(stems, features.clock) if stems is not None else None
@@ -157,6 +206,6 @@ class AudioWalkMusicMap:
 NODE_CLASS_MAPPINGS = {"AudioWalkLoadStems": AudioWalkLoadStems, "AudioWalkSeparateStems": AudioWalkSeparateStems,
                        "AudioWalkStemAudio": AudioWalkStemAudio,
                        "AudioWalkStemFeatures": AudioWalkStemFeatures, "AudioWalkMusicMap": AudioWalkMusicMap}
-NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadStems": "Load Stems", "AudioWalkSeparateStems": "Separate Stems (DSP)",
+NODE_DISPLAY_NAME_MAPPINGS = {"AudioWalkLoadStems": "Load Stems", "AudioWalkSeparateStems": "Separate Stems",
                               "AudioWalkStemAudio": "Stem Audio",
                               "AudioWalkStemFeatures": "Stem Features", "AudioWalkMusicMap": "Music Map"}

@@ -15,7 +15,8 @@ BENCHES = sorted(p.name for p in (REPO_ROOT / "bench").glob("bench_*.py"))
 LAST_WORDS = {"bench_beat_tracking.py": "peak RSS ratio", "bench_biggan.py": "shared machine", "bench_cli_memory.py": "naive reference", "bench_features.py": "all features warm",
               "bench_generator_vs_commit.py": "median of per-round ratios", "bench_render.py": "medians of 1 rounds",
               "bench_video.py": "frames naive", "bench_music_map.py": "ratio with / before",
-              "bench_sd_walk.py": "walk + travel + guidance", "bench_stylegan.py": "frames/s"}
+              "bench_sd_walk.py": "walk + travel + guidance", "bench_stylegan.py": "frames/s",
+              "bench_separation.py": "ratio naive / streaming"}
 
 
 def test_every_bench_has_a_smoke_check():

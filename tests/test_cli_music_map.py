@@ -50,8 +50,10 @@ def test_features_json_has_the_music_map_and_each_stems_curves(song_files, tmp_p
 def test_separate_and_bad_stems_fail_before_any_analysis(song_files, tmp_path, capsys):
     song, folder = song_files
     out = tmp_path / "song.json"
-    assert main(["features", str(folder / "mix.flac"), "--separate", "htdemucs", "--json", str(out)]) == 2
-    assert "--separate: 'htdemucs'" in capsys.readouterr().err and not out.exists()
+    assert main(["features", str(folder / "mix.flac"), "--separate", "htdemucs_ft", "--json", str(out)]) == 2
+    err = capsys.readouterr()
+    assert "--separate: 'htdemucs_ft' is neither a published HTDemucs model" in err.err and not out.exists()
+    assert "frames at" not in err.out
     assert main(["features", str(folder / "mix.flac"), "--stem", f"vocals={tmp_path / 'none.wav'}",
                  "--json", str(out)]) == 2
     err = capsys.readouterr()
@@ -63,7 +65,7 @@ def test_separate_writes_the_dsp_stems_and_the_second_run_uses_the_cache(song_fi
     song, folder = song_files
     monkeypatch.setenv("AUDIOWALK_HOME", str(tmp_path))
     out = tmp_path / "song.json"
-    arguments = ["features", str(folder / "mix.flac"), "--fps", "10", "--separate", "--json", str(out),
+    arguments = ["features", str(folder / "mix.flac"), "--fps", "10", "--separate", "hpss", "--json", str(out),
                  "--duration-seconds", "40"]
     assert main(arguments) == 0
     first = capsys.readouterr().err
@@ -75,3 +77,27 @@ def test_separate_writes_the_dsp_stems_and_the_second_run_uses_the_cache(song_fi
     second = capsys.readouterr().err
     assert "(hpss (cached))" in second and "block" not in second
     assert len(list((tmp_path / "cache" / "stems").iterdir())) == 1
+
+
+def test_separate_with_htdemucs_streams_the_stems_into_the_cache(song_files, tmp_path, monkeypatch, capsys):
+    """--separate with an HTDemucs model file (a small random network of the published class) in the models
+    folder; the published htdemucs offline without its weights says what to put where, before any separation."""
+    from htdemucs_support import write_tiny_model
+
+    song, folder = song_files
+    monkeypatch.setenv("AUDIOWALK_HOME", str(tmp_path))
+    out = tmp_path / "song.json"
+    arguments = ["features", str(folder / "mix.flac"), "--fps", "10", "--json", str(out), "--duration-seconds", "6"]
+    assert main(arguments + ["--separate", "--no-model-download"]) == 2  # --separate alone: htdemucs
+    err = capsys.readouterr().err
+    assert "htdemucs is not in" in err and str(tmp_path / "models" / "demucs" / "955717e8.safetensors") in err
+    assert not out.exists()
+    (tmp_path / "models" / "demucs").mkdir(parents=True)
+    write_tiny_model(tmp_path / "models" / "demucs" / "tiny.safetensors")
+    assert main(arguments + ["--separate", "tiny.safetensors"]) == 0
+    first = capsys.readouterr().err
+    assert "stems: drums, bass (tiny.safetensors)" in first and "block 16/16" in first  # 6 s in 0.375 s steps
+    document = json.loads(out.read_text())
+    assert sorted(document["stems"]) == ["bass", "drums"] and len(document["stems"]["bass"]["rms"]) == 60
+    assert main(arguments + ["--separate", "tiny.safetensors"]) == 0
+    assert "(tiny.safetensors (cached))" in capsys.readouterr().err

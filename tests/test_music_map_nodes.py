@@ -73,3 +73,37 @@ def test_separate_stems_node_caches_per_song(pack, stem_files, comfy_home):
     assert len(list((comfy_home / "cache" / "stems").iterdir())) == 1  # kept outside temp/: survives a restart
     drums, _ = run(pack, "AudioWalkStemFeatures", stems=again, stem="percussive", fps="10", band_count=16)
     assert drums.frame_count == 200
+
+
+def test_separate_stems_node_with_htdemucs(pack, stem_files, comfy_home):
+    """Separate Stems lists the HTDemucs models with their download marks and separates with a model file of the
+    published class (small, random weights) from models/demucs; Stem Audio, Stem Features and Music Map take the
+    stems, which are read from the cache's files."""
+    from htdemucs_support import write_tiny_model
+
+    node = pack.NODE_CLASS_MAPPINGS["AudioWalkSeparateStems"]
+    assert pack.NODE_DISPLAY_NAME_MAPPINGS["AudioWalkSeparateStems"] == "Separate Stems"
+    choices, options = node.INPUT_TYPES()["required"]["method"]
+    assert choices == ["hpss", "htdemucs (download, 84 MB)", "htdemucs_6s (download, 55 MB)"]
+    assert options["default"] == "htdemucs (download, 84 MB)"
+    assert node.INPUT_TYPES()["required"]["allow_download"][1]["default"] is True
+    (comfy_home / "models" / "demucs").mkdir()
+    write_tiny_model(comfy_home / "models" / "demucs" / "tiny.safetensors")
+    assert node.INPUT_TYPES()["required"]["method"][0][-1] == "tiny.safetensors"
+    assert node.VALIDATE_INPUTS(method="htdemucs") is True and node.VALIDATE_INPUTS(method="hpss") is True
+    assert "neither a published HTDemucs model" in node.VALIDATE_INPUTS(method="umxl")
+
+    audio, = run(pack, "AudioWalkLoadAudio", audio="mix.wav", start_seconds=0.0, duration_seconds=4.0)
+    stems, names = run(pack, "AudioWalkSeparateStems", audio=audio, method="tiny.safetensors", allow_download=False)
+    assert names == "drums | bass" and stems.source == "tiny.safetensors"
+    again, _ = run(pack, "AudioWalkSeparateStems", audio=audio, method="tiny.safetensors", allow_download=False)
+    assert again.source == "tiny.safetensors (cached)"
+    bass, = run(pack, "AudioWalkStemAudio", stems=again, stem="bass")
+    assert tuple(bass["waveform"].shape) == (1, 1, 4 * stem_files.sample_rate)  # the mix is mono: mono stems
+    drums, frames = run(pack, "AudioWalkStemFeatures", stems=again, stem="drums", fps="10", band_count=16)
+    assert frames == 40 and drums.curves["rms"].shape == (40,)
+    mix, *_ = run(pack, "AudioWalkAudioFeatures", audio=audio, fps="10", band_mode="improved",
+                  max_frequency_level=11000.0, low_frequency_skip=16.0, frequency_band_growth_rate=1.01,
+                  extra_detail=0.9, band_count=48)
+    plot, *_ = run(pack, "AudioWalkMusicMap", features=mix, stems=again)
+    assert plot.shape[0] == 1

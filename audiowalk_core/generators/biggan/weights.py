@@ -14,6 +14,7 @@ from pathlib import Path
 from ...errors import AudioWalkInputError
 from ...model_download import download_file
 from ...paths import atomic_output
+from ...weights_report import mismatch_parts
 from .architecture import BIGGAN_MODELS, builtin_config, state_dict_shapes, weight_bytes
 
 # The original published files (the same URLs pytorch_pretrained_biggan uses). Override the base for mirrors/tests.
@@ -128,15 +129,7 @@ def check_weights(state: dict, config: dict, path) -> dict:
     unexpected = sorted(set(state) - set(expected) - legacy) + not_tensors
     wrong_shape = sorted(key for key in set(expected) & set(state) if tuple(expected[key]) != tuple(state[key].shape))
     if missing or unexpected or wrong_shape:
-        parts = []
-        if missing:
-            parts.append(f"{len(missing)} missing keys (e.g. {', '.join(missing[:3])})")
-        if unexpected:
-            parts.append(f"{len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:3])})")
-        if wrong_shape:
-            key = wrong_shape[0]
-            parts.append(f"{len(wrong_shape)} keys of the wrong shape (e.g. {key}: file "
-                         f"{tuple(state[key].shape)}, model {tuple(expected[key])})")
+        parts = mismatch_parts(missing, unexpected, wrong_shape, {k: v.shape for k, v in state.items()}, expected)
         raise AudioWalkInputError("model_name", f"{path} does not match the BigGAN architecture of its config: "
                                   + "; ".join(parts), "the weights published for this model")
     for key in legacy:
