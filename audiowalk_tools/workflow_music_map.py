@@ -1,9 +1,9 @@
 """The shipped template "AudioWalk music map video": the drum stem drives the noise walk and the song's sections
 drive the classes.
 
-Load Song -> Separate Stems (hpss: "percussive" and "harmonic"; the stem is one widget of Stem Features, so a
-neural separation's "drums" or your own stems from Load Stems are one change) -> Stem Features (percussive, on the
-mix's clock, beats and sections) -> Band Noise Walk; Audio Features (the mix) -> Class Schedule (mode sections: each
+Load Song -> Separate Stems (HTDemucs: drums, bass, other, vocals; its weights are downloaded on first use; hpss, the
+DSP split, calls its drum-like stem "percussive": the stem is one widget of Stem Features, as with your own stems
+from Load Stems) -> Stem Features (drums, on the mix's clock, beats and sections) -> Band Noise Walk; Audio Features (the mix) -> Class Schedule (mode sections: each
 section label its own class, a repeat returns to it) -> Make Latents -> Smooth Latents -> Render in Chunks -> BigGAN
 Generate -> Save Music Video. Separate Stems runs once per song: the chunks of one Run reuse its cached output (and a
 later Run its cache on disk). Registered in workflow_builder.WORKFLOWS.
@@ -24,7 +24,8 @@ from .workflow_tools import GraphNode
 MUSIC_MAP_UI_NAME = "AudioWalk music map video.json"
 MUSIC_MAP_API_NAME = "audiowalk_music_map.json"
 SEPARATE, STEM_FEATURES = 41, 42
-STEM = "percussive"  # what Separate Stems (hpss) calls the drums; "drums" with a neural separation or your stems
+METHOD = "htdemucs"  # Separate Stems' model (listed "htdemucs (download, 84 MB)" until its weights are there)
+STEM = "drums"  # HTDemucs' drum stem ("percussive" with hpss)
 
 
 def music_map_workflow():
@@ -37,7 +38,7 @@ def music_map_workflow():
     class_y = 315
     trunk = [(318, socket_y(low, 0))]  # the song's output, where its lanes part
     features_trunk = [(652, socket_y(engine, 0)), (652, band + 12), (1008, band + 12)]
-    at = {wb.LOAD_AUDIO: (0, low), wb.CHUNKS: (c1, low), wb.FEATURES: (c1, engine), wb.LOAD_BIGGAN: (c1, engine + 330),
+    at = {wb.LOAD_AUDIO: (0, low), wb.CHUNKS: (c1, low), wb.FEATURES: (c1, engine), wb.LOAD_BIGGAN: (c1, engine + 390),
           wb.NOISE: (c3, engine), wb.MAKE_LATENTS: (c3 + 320, engine), wb.SMOOTH: (c3 + 580, engine),
           wb.CLASSES: (c3, class_y)}
     routes = {(wb.FEATURES, "audio"): trunk + [(318, ENGINE_TOP - 25)],
@@ -53,8 +54,8 @@ def music_map_workflow():
                                values={**walk[wb.CLASSES].values, "mode": "sections"})
     walk[wb.CHUNKS] = replace(walk[wb.CHUNKS], size=(260, 190))
     nodes = list(walk.values()) + [
-        GraphNode(SEPARATE, "AudioWalkSeparateStems", (c1, top), (260, 100), title="Separate Stems",
-                  values={"method": "hpss"}, links={"audio": (wb.LOAD_AUDIO, 0)},
+        GraphNode(SEPARATE, "AudioWalkSeparateStems", (c1, top), (260, 150), title="Separate Stems",
+                  values={"method": METHOD}, links={"audio": (wb.LOAD_AUDIO, 0)},
                   routes={"audio": trunk + [(318, socket_y(top, 0) + 16)]}),
         GraphNode(STEM_FEATURES, "AudioWalkStemFeatures", (c3, top), (255, 170), title="Stem Features",
                   values={"stem": STEM, "fps": "30"},
@@ -70,16 +71,16 @@ def music_map_workflow():
                 size=(270, 330)),
     ]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
-              group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 100),
+              group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 150),
               group("3  Chunk by chunk", "biggan", c1, low - NODE_TITLE, c1 + 260, low + 190),
               group("4  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("5  Drums, sections", "walk", c3, top - NODE_TITLE, c3 + 255, class_y + 180),
-              group("6  Features, walk and BigGAN", "biggan", c1, engine - NODE_TITLE, c3 + 840, engine + 480)]
+              group("6  Features, walk and BigGAN", "biggan", c1, engine - NODE_TITLE, c3 + 840, engine + 540)]
     note = wb.read_me("## AudioWalk: music map video\n"
                       "The **drums** drive the noise walk, the song's **sections** drive the classes: a chorus that "
                       "comes back brings its picture back. Press **Run**: the demo song becomes an mp4 in "
                       "`output/AudioWalk/`.\n\n"
-                      "**Separate Stems** splits the song once (cached); **Stem Features** picks the stem "
-                      f"(`{STEM}`; `drums` with your own stems from Load Stems). **Class Schedule**: one class per "
-                      "section label, in order.")
+                      "**Separate Stems** splits the song once into drums, bass, other and vocals (HTDemucs, "
+                      "84 MB downloaded on first use; cached); **Stem Features** picks the stem "
+                      f"(`{STEM}`; `percussive` with hpss). **Class Schedule**: one class per section label, in order.")
     return list(nodes), [note], groups

@@ -55,6 +55,23 @@ def make_biggan(base: Path, config=None, name: str = "biggan-deep-128") -> Path:
     return path
 
 
+def make_htdemucs(base: Path, name: str = "htdemucs", seed: int = 0) -> Path:
+    """A random-weight HTDemucs of the published architecture ``name`` in ``models/demucs`` under its published file
+    name (demucs' .safetensors format, float16 as published): the real separation cost, meaningless stems."""
+    import torch
+
+    from audiowalk_core.separation.htdemucs.config import PUBLISHED_CONFIGS
+    from audiowalk_core.separation.htdemucs.model import build_htdemucs
+    from audiowalk_core.separation.htdemucs.store import PUBLISHED_MODELS
+    from audiowalk_core.separation.htdemucs.weights import save_demucs_safetensors
+
+    config = PUBLISHED_CONFIGS[name]
+    path = base / "models" / "demucs" / f"{PUBLISHED_MODELS[name].signature}.safetensors"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_demucs_safetensors(build_htdemucs(config, seed=seed), config, path, dtype=torch.float16)
+    return path
+
+
 def sd15_checkpoint(base: Path, cache_dir: Path) -> Path:
     """``models/checkpoints/random-sd15.safetensors`` in ``base``: AUDIOWALK_SD15_CHECKPOINT if set, else made once
     in ``cache_dir`` with ComfyUI's own classes (about 2 GB, a minute or two) and linked."""
@@ -152,30 +169,24 @@ def wait_for_entry(client, prompt_id: str, timeout: float) -> dict:
         time.sleep(0.25)
 
 
-def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | None = None) -> tuple[dict, list[dict]]:
+def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | None = None,
+                   heard: "ServerMessages | None" = None) -> tuple[dict, list[dict]]:
     """POST ``prompt`` once and follow the chunk prompts the server queues itself (over the websocket, as the
     frontend does), until Save Music Video reports the finished mp4. Returns ``(that output, one record per chunk
     prompt that ran: {"prompt_id", "status"})``. The pack removes a finished chunk's history entry as the next chunk
     starts (one Queue-panel card per render), so the chunks are counted from the execution events, and only the
     last chunk's entry is read. ``texts``: a list that receives the nodes' progress texts (what the frontend shows
-    under each node), in order."""
-    import websocket
-
-    host = client.base_url.split("://", 1)[-1]
-    socket = websocket.create_connection(f"ws://{host}/ws?clientId={client.client_id}", timeout=5)
-    socket.settimeout(1.0)
-    records, deadline = {}, None
+    under each node); ``heard``: a running ServerMessages of this client to read from (ComfyUI keeps ONE websocket
+    per client id: a second connection would take the first one's messages)."""
+    listener = heard or ServerMessages(client.base_url.split("://", 1)[-1], client.client_id).__enter__()
+    records, seen = {}, 0
+    deadline = time.monotonic() + timeout
     try:
         client.queue_prompt(prompt)
         while True:
-            try:
-                raw = socket.recv()
-            except websocket.WebSocketTimeoutException:
-                raw = None
-            if isinstance(raw, bytes) and texts is not None:  # 4-byte type, 4-byte node id length, node id, text
-                texts.append(raw[8:].decode("utf-8", "replace"))
-            if isinstance(raw, str):
-                message = json.loads(raw)
+            fresh = listener.events[seen:]
+            seen += len(fresh)
+            for message in fresh:
                 kind, data = message.get("type"), message.get("data") or {}
                 prompt_id = data.get("prompt_id")
                 if kind == "execution_start":
@@ -185,6 +196,7 @@ def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | Non
                     raise AssertionError(f"chunk prompt {prompt_id}: {kind}: {json.dumps(data)[:3000]}")
                 elif kind == "execution_success" and prompt_id in records:
                     records[prompt_id]["status"] = "success"
+                    entry = None
                     for _ in range(100):  # the entry lands a moment after the message; a later chunk may remove it
                         entry = client.history(prompt_id)
                         if entry is not None or any(r["status"] == "running" for r in records.values()):
@@ -194,11 +206,13 @@ def run_whole_song(client, prompt: dict, timeout: float = 900, texts: list | Non
                                 if output.get("animated")]
                     if finished:
                         return finished[0], list(records.values())
-            if deadline is None:
-                deadline = time.monotonic() + timeout
             assert time.monotonic() < deadline, f"no chunk finished the render within {timeout} s"
+            time.sleep(0.1)
     finally:
-        socket.close()
+        if texts is not None:
+            texts.extend(listener.texts)
+        if heard is None:
+            listener.__exit__(None, None, None)
 
 
 def output_path(base: Path, output: dict) -> Path:

@@ -1,7 +1,8 @@
 """The music map template on a real ComfyUI server (skipped unless COMFYUI_DIR points at a ComfyUI checkout): the
-shipped "AudioWalk music map video" (the drum stem drives the noise walk, the song's sections drive the classes)
-POSTed once with the bundled demo song at 4 fps and a tiny random BigGAN; the server renders the song in 4 chunks by
-itself, and the separation runs once per song, not once per chunk.
+shipped "AudioWalk music map video" (HTDemucs' drum stem drives the noise walk, the song's sections drive the
+classes) POSTed once with the bundled demo song at 4 fps, a random-weight HTDemucs of the published architecture and
+a tiny random BigGAN; the server renders the song in 4 chunks by itself, and the separation runs once per song, not
+once per chunk.
 
 How the separations are counted: ComfyUI announces every node it executes to the client that queued the prompt (the
 websocket's ``executing`` events, which the chunk prompts inherit with the client id) and, per prompt, the nodes it
@@ -12,8 +13,8 @@ from __future__ import annotations
 import pytest
 
 from audiowalk_tools.comfy_client import ComfyClient
-from comfy_harness import (COMFYUI_DIR, ComfyServer, ServerMessages, make_biggan, output_path, probe,
-                           run_whole_song, shipped_prompt)
+from comfy_harness import (COMFYUI_DIR, ComfyServer, ServerMessages, make_biggan, make_htdemucs, output_path,
+                           probe, run_whole_song, shipped_prompt)
 
 pytestmark = [pytest.mark.comfyui, pytest.mark.slow,
               pytest.mark.skipif(not COMFYUI_DIR, reason="set COMFYUI_DIR to a ComfyUI checkout to run")]
@@ -25,6 +26,7 @@ FPS, CHUNK_FRAMES, SONG_SECONDS = 4, 24, 20.0  # 80 frames of the demo song: chu
 def music_map_server(tmp_path_factory):
     base = tmp_path_factory.mktemp("comfy_music_map")
     make_biggan(base)
+    make_htdemucs(base)  # htdemucs (41,984,456 parameters, random): the template's model, as if downloaded
     with ComfyServer(base) as server:
         yield server
 
@@ -42,11 +44,12 @@ def test_music_map_template_renders_a_song_in_chunks_and_separates_it_once(music
         "Audio Features.fps": str(FPS), "Render in Chunks.chunk_frames": CHUNK_FRAMES,
         "Save Music Video.filename_prefix": "it/music_map"})
     separate = node_id(prompt, "AudioWalkSeparateStems")
-    assert prompt[node_id(prompt, "AudioWalkStemFeatures")]["inputs"]["stem"] == "percussive"
+    assert prompt[node_id(prompt, "AudioWalkSeparateStems")]["inputs"]["method"] == "htdemucs"
+    assert prompt[node_id(prompt, "AudioWalkStemFeatures")]["inputs"]["stem"] == "drums"
     assert prompt[node_id(prompt, "AudioWalkClassSchedule")]["inputs"]["mode"] == "sections"
 
     with ServerMessages(server.address, client.client_id) as heard:
-        final, entries = run_whole_song(client, prompt)
+        final, entries = run_whole_song(client, prompt, timeout=1200, heard=heard)
     # (prompt id, node id) of every node ComfyUI ran
     executed = [(event["data"]["prompt_id"], str(event["data"]["node"])) for event in heard.events
                 if event["type"] == "executing" and event["data"].get("node") is not None]

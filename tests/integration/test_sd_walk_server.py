@@ -39,11 +39,11 @@ def comfy_server(tmp_path_factory):
 
 
 def render(client, base, settings: dict, prefix: str, address: str):
-    """The render's video, Save Music Video's output, every chunk's history entry, and the texts the nodes showed
+    """The render's video, Save Music Video's output, every chunk prompt that ran, and the texts the nodes showed
     (ComfyUI's progress text over the websocket, as the frontend receives it)."""
     with ServerMessages(address, client.client_id) as heard:
         final, entries = run_whole_song(client, shipped_prompt("audiowalk_sd_walk", {
-            **SONG, **settings, "Save Music Video.filename_prefix": prefix}), timeout=1200)
+            **SONG, **settings, "Save Music Video.filename_prefix": prefix}), timeout=1200, heard=heard)
         heard.wait_for_text("reactivity")
     return probe(output_path(base, final)), final, entries, heard.texts
 
