@@ -78,7 +78,7 @@ def analyse_music_map(log_bands: np.ndarray, chroma: np.ndarray, frame_times: np
     ``beats``: ``(beat_seconds, downbeat_seconds)`` of a neural tracker (beat_tracking), used instead of the DSP
     beats, downbeats and meter (meter: the most common number of beats between downbeats); the sections are
     found on them the same way, their boundaries snapped to those downbeats."""
-    from .analysis import onset_strength
+    from .onsets import onset_strength
 
     duration_seconds = float(duration_seconds)
     onset = onset_strength(log_bands, dynamic_range_db=BEAT_ONSET_RANGE_DB)
@@ -195,7 +195,7 @@ def section_curves(sections, clock) -> dict:
 def bar_curves(downbeat_frames: np.ndarray, clock) -> dict:
     """``downbeat`` (1 on downbeats, decaying with 0.25 s) and ``bar_phase`` (0 at a downbeat rising linearly to
     1 at the next; 0 before the first) per frame, float32 [frame_count]."""
-    from .analysis import beat_curve
+    from .onsets import beat_curve
 
     frames = clock.frame_count
     phase = np.zeros(frames, np.float32)

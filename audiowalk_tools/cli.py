@@ -22,9 +22,9 @@ from pathlib import Path
 
 from audiowalk_core.generators.biggan import BIGGAN_MODELS
 from audiowalk_core.errors import AudioWalkCancelled, AudioWalkInputError
-from audiowalk_core.settings import (FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings,
-                                     preset)
+from audiowalk_core.settings import FEATURES_NODE, PRESET_RENDER_OPTIONS, PRESETS, SETTINGS, node_settings
 from . import cli_music_map, cli_sdwalk, cli_stylegan
+from .cli_settings import add_setting_flags, settings_from_args
 
 SHIPPED_WORKFLOWS = Path(__file__).resolve().parent.parent / "workflows"
 AUDIO_LOADER_TYPES = {"AudioWalkLoadAudio": "audio", "LoadAudio": "audio"}
@@ -161,24 +161,6 @@ def build_parser() -> argparse.ArgumentParser:
     cli_sdwalk.add_commands(sub)
     parser.stylegan_handlers = cli_stylegan.add_commands(sub)
     return parser
-
-
-def add_setting_flags(parser, settings) -> None:
-    """One flag per pipeline setting (audiowalk_core.settings: flag, type, choices, help, default). The parsed value
-    is None when the flag is not given, so a preset's value stands (:func:`settings_from_args`)."""
-    for item in settings:
-        parser.add_argument(item.flag, dest=item.name, default=None, type=item.python_type,
-                            choices=item.choices or None,
-                            metavar=None if item.choices else {"INT": "N", "FLOAT": "X"}.get(item.kind, "TEXT"),
-                            help=f"{item.help.rstrip('.')} (default {item.default})".replace("%", "%%"))
-
-
-def settings_from_args(args, base=None):
-    """PipelineSettings: ``base`` (default: the --preset's, else the defaults) with every setting flag given."""
-    base = base or preset(getattr(args, "preset", "default"))
-    given = {item.name: item.coerce(getattr(args, item.name)) for item in SETTINGS
-             if getattr(args, item.name, None) is not None}
-    return base.replace(**given)
 
 
 def cmd_convert_biggan(args) -> int:

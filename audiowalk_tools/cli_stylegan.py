@@ -63,7 +63,7 @@ def cmd_render_stylegan(args, progress) -> int:
     import time
 
     from audiowalk_core.render import render_stylegan_song
-    from .cli import settings_from_args
+    from .cli_settings import settings_from_args
 
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="audiowalk-demo-") as scratch:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
 IMG2IMG_UI_NAME = "AudioWalk BigGAN and Stable Diffusion img2img.json"
@@ -29,7 +30,6 @@ NEGATIVE_PROMPT = "blurry, low quality, text, watermark, frame"
 
 def img2img_workflow():
     """``(nodes, notes, groups)`` of the template (ids and shared nodes from the builder)."""
-    from . import workflow_builder as wb
 
     top = GROUP_TITLE + NODE_TITLE
     c1, c2, c3 = 375, 695, 1020  # deck columns after the first (0..330): prompts, Save Music Video, Diffuse

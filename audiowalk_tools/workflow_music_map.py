@@ -3,8 +3,9 @@ drive the classes.
 
 Load Song -> Separate Stems (HTDemucs: drums, bass, other, vocals; its weights are downloaded on first use; hpss, the
 DSP split, calls its drum-like stem "percussive": the stem is one widget of Stem Features, as with your own stems
-from Load Stems) -> Stem Features (drums, on the mix's clock, beats and sections) -> Band Noise Walk; Audio Features (the mix) -> Class Schedule (mode sections: each
-section label its own class, a repeat returns to it) -> Make Latents -> Smooth Latents -> Render in Chunks -> BigGAN
+from Load Stems) -> Stem Features (drums, on the mix's clock, beats and sections) -> Band Noise Walk; Audio
+Features (the mix) -> Class Schedule (mode sections: each section label its own class, a repeat returns to it) ->
+Make Latents -> Smooth Latents -> Render in Chunks -> BigGAN
 Generate -> Save Music Video. Separate Stems runs once per song: the chunks of one Run reuse its cached output (and a
 later Run its cache on disk). Registered in workflow_builder.WORKFLOWS.
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
 MUSIC_MAP_UI_NAME = "AudioWalk music map video.json"
@@ -30,7 +32,6 @@ STEM = "drums"  # HTDemucs' drum stem ("percussive" with hpss)
 
 def music_map_workflow():
     """``(nodes, notes, groups)`` of the template (ids and shared nodes from the builder)."""
-    from . import workflow_builder as wb
 
     top, low, engine = GROUP_TITLE + NODE_TITLE, 455, ENGINE_TOP + GROUP_TITLE + NODE_TITLE
     lane, band = ENGINE_TOP - 60, ENGINE_TOP - 85  # the corridor; the band below the video and the chunks

@@ -10,6 +10,7 @@ from __future__ import annotations
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 
 from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
 SD_WALK_UI_NAME = "AudioWalk Stable Diffusion music video.json"
@@ -32,7 +33,6 @@ def sd_walk_workflow():
     Frames, Guidance from Loudness | Music Noise Walk, Empty Latent, Negative Prompt | SD Walk Sampler | Sample the
     Chunk | VAE Decode | Interpolate Frames; the links between deck and engine room run in lanes (the gaps between
     the deck's columns, the band below the video and the corridor below the deck)."""
-    from . import workflow_builder as wb
 
     top = GROUP_TITLE + NODE_TITLE
     c1, c2, c3 = 390, 740, 1045  # deck columns after the first (0..330): 260, 260 and 230 wide

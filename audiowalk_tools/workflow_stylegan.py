@@ -5,8 +5,11 @@ from __future__ import annotations
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 
 from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
+STYLEGAN_UI_NAME = "AudioWalk StyleGAN music video.json"
+STYLEGAN_API_NAME = "audiowalk_stylegan.json"
 (LOAD_AUDIO, FEATURES, LOAD_STYLEGAN, LATENTS, CHUNKS, GENERATE, SAVE) = (1, 2, 31, 32, 7, 33, 10)
 STYLEGAN_LATENT_VALUES = {"seed": 0, "truncation": 0.7, "walk_mode": "improved", "coarse_feature": "bass",
                           "coarse_strength": 1.0, "middle_feature": "mids", "middle_strength": 0.7,
@@ -21,7 +24,6 @@ def stylegan_workflow():
     left of the minimap) | StyleGAN Latents (what the music moves). Engine room: Audio Features, StyleGAN Generate.
     The latents come back to Render in Chunks down the right margin and along the corridor; the model and the
     features reach StyleGAN Latents along the band below Save Music Video's video."""
-    from . import workflow_builder as wb
 
     top, low, engine = GROUP_TITLE + NODE_TITLE, 455, ENGINE_TOP + GROUP_TITLE + NODE_TITLE
     c1, c2, c3 = 360, 720, 1030

@@ -3,7 +3,7 @@
 On a synthetic song of ``--seconds`` (44.1 kHz stereo, sections A B A B C ..., a tempo change), best of three runs
 in this process: the whole analysis (compute_features, music map included), the music map stage alone
 (analyse_music_map on the same STFT tables), and the stage it replaced (the global-tempo beat tracker,
-estimate_tempo + track_beats, still in analysis.py), and the DSP stem separation per minute of audio. The ratio "with / before" compares the analysis as it is with
+estimate_tempo + track_beats, in onsets.py), and the DSP stem separation per minute of audio. The ratio "with / before" compares the analysis as it is with
 the analysis as it was (whole - music map + old beat stage): the issue's budget is 2x.
 
     .venv/bin/python bench/bench_music_map.py [--seconds 180] [--smoke]

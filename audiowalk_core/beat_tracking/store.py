@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import AudioWalkInputError
 from ..model_download import download_file, download_label, name_from_choice
+from ..weights_report import mismatch_parts
 from .config import BeatThisConfig
 
 MODEL_KIND = "beat_this"
@@ -195,15 +196,8 @@ def check_state(config: BeatThisConfig, state: dict, source) -> dict:
     unexpected = [key for key in state if key not in expected or not isinstance(state[key], torch.Tensor)]
     misshaped = [key for key in expected if key in state and isinstance(state[key], torch.Tensor)
                  and tuple(state[key].shape) != expected[key]]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} missing key(s), first {missing[0]}")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected key(s), first {unexpected[0]}")
-    if misshaped:
-        key = misshaped[0]
-        problems.append(f"{len(misshaped)} key(s) of the wrong shape, first {key}: file "
-                        f"{tuple(state[key].shape)}, network {expected[key]}")
+    problems = mismatch_parts(missing, unexpected, misshaped, {k: tuple(v.shape) for k, v in state.items()
+                                                                if isinstance(v, torch.Tensor)}, expected)
     if problems:
         raise AudioWalkInputError(INPUT_NAME, f"{source} does not match the Beat This! network of its "
                                   f"hyper_parameters ({config.transformer_dim} wide, {config.n_layers} layers): "
