@@ -46,7 +46,8 @@ class Setting:
     class id whose widget it is; ``widget``: that widget's name ("" = ``name``). ``minimum``/``maximum``/``step``:
     the widget's range (None = none). ``options``: further widget options (``multiline``, ``control_after_generate``).
     ``cli_flag``: the flag of ``audiowalk render`` ("" = ``--`` + name with dashes); ``cli_help`` its help ("" = the
-    tooltip)."""
+    tooltip). ``optional``: the widget is an optional input (a widget added after a release: a prompt saved in API
+    format before it existed lacks it, and ComfyUI refuses a prompt that lacks a required input)."""
 
     name: str
     node: str
@@ -61,6 +62,7 @@ class Setting:
     options: dict = field(default_factory=dict)
     cli_flag: str = ""
     cli_help: str = ""
+    optional: bool = False  # an "optional" input: API prompts saved before the widget existed still validate
 
     @property
     def widget_name(self) -> str:
@@ -127,7 +129,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Sections snap to the downbeats either way.",
             choices=BEAT_TRACKERS,
             cli_help="beats, downbeats and meter: dsp (no weights), beat_this or beat_this_small (the Beat This! "
-                     "neural tracker; its checkpoint in $AUDIOWALK_HOME/models/beat_this, downloaded when missing)"),
+                     "neural tracker; its checkpoint in $AUDIOWALK_HOME/models/beat_this, downloaded when missing)",
+            optional=True),
     # Band Noise Walk
     Setting("seed", NOISE_NODE, "INT", 0,
             "Seed of every random draw; the same seed and inputs give the same walk.",
@@ -190,9 +193,11 @@ def node_settings(node: str) -> tuple[Setting, ...]:
     return tuple(s for s in SETTINGS if s.node == node)
 
 
-def node_inputs(node: str) -> dict:
-    """``{widget name: INPUT_TYPES entry}`` of a node's settings, in widget order."""
-    return {s.widget_name: s.input_type() for s in node_settings(node)}
+def node_inputs(node: str, optional: bool | None = None) -> dict:
+    """``{widget name: INPUT_TYPES entry}`` of a node's settings, in widget order; ``optional`` True / False: only
+    the optional / required ones (None: all)."""
+    return {s.widget_name: s.input_type() for s in node_settings(node)
+            if optional is None or s.optional == optional}
 
 
 def _replace(self, **changes) -> "PipelineSettings":

@@ -108,13 +108,14 @@ class AudioWalkAudioFeatures:
 
     @classmethod
     def INPUT_TYPES(cls):
-        inputs = node_inputs(FEATURES_NODE)  # declared once: audiowalk_core/settings.py
-        trackers, options = inputs["beat_tracker"]  # neural trackers not on disk carry "(download, N MB)"
-        inputs["beat_tracker"] = (tracker_choices(trackers, model_directories(BEAT_MODEL_KIND)), options)
+        later = node_inputs(FEATURES_NODE, optional=True)  # declared once: audiowalk_core/settings.py
+        trackers, options = later["beat_tracker"]  # neural trackers not on disk carry "(download, N MB)"
+        later["beat_tracker"] = (tracker_choices(trackers, model_directories(BEAT_MODEL_KIND)), options)
         return {"required": {
             "audio": ("AUDIO", {"tooltip": "The song (Load Song, or ComfyUI's own Load Audio)."}),
-            **inputs,
+            **node_inputs(FEATURES_NODE, optional=False),
         }, "optional": {
+            **later,
             "allow_download": ("BOOLEAN", {"default": True, "tooltip":
                                "Download the Beat This! checkpoint into models/beat_this when beat_tracker needs "
                                "it and it is missing."}),

@@ -95,10 +95,10 @@ class AudioWalkSeparateStems:
                        "and piano (55 MB; its piano stem is weak). '(download, N MB)': not in models/demucs yet. "
                        "Your own HTDemucs .safetensors / .th files in models/demucs are listed too. hpss: "
                        "percussive + harmonic by median filtering (Fitzgerald 2010), no weights."}),
+        }, "optional": {  # added after 0.1.0: optional, so prompts saved before still validate
             "allow_download": ("BOOLEAN", {"default": True, "tooltip":
                                "Download the published HTDemucs weights into models/demucs when they are missing "
                                "(from the Hugging Face hub, as demucs does)."}),
-        }, "optional": {
             "shifts": ("INT", {"default": 0, "min": 0, "max": 10, "tooltip":
                        "HTDemucs only: extra passes over the song delayed by a random 0-0.5 s, averaged (demucs' "
                        "shift trick: slightly cleaner stems, each pass costs a whole separation). 0: one pass."}),

@@ -193,15 +193,15 @@ def test_audio_features_node_marks_downloads_validates_and_runs_the_tracker_once
 
     node = pack.nodes.audio_nodes.AudioWalkAudioFeatures
     folder = comfy_home / "models" / "beat_this"
-    required = node.INPUT_TYPES()["required"]
-    assert required["beat_tracker"][0] == ["dsp", "beat_this (download, 81 MB)", "beat_this_small (download, 8 MB)"]
+    optional = node.INPUT_TYPES()["optional"]  # optional: prompts saved before it existed still validate
+    assert optional["beat_tracker"][0] == ["dsp", "beat_this (download, 81 MB)", "beat_this_small (download, 8 MB)"]
     assert node.INPUT_TYPES()["optional"]["allow_download"][1]["default"] is True
     assert "allow_download is off" in node.VALIDATE_INPUTS("beat_this_small (download, 8 MB)", False)
     assert node.VALIDATE_INPUTS("beat_this_small (download, 8 MB)", True) is True
     assert "not a beat tracker" in node.VALIDATE_INPUTS("madmom")
     samples, _ = clicks(120.0, 12.0)
     random_checkpoint(folder / "beat_this-small0.ckpt", FAST, song=samples)  # the beat_this package's cache name
-    assert node.INPUT_TYPES()["required"]["beat_tracker"][0][2] == "beat_this_small"
+    assert node.INPUT_TYPES()["optional"]["beat_tracker"][0][2] == "beat_this_small"
     assert tracker_choices(BEAT_TRACKERS, [folder])[1] == "beat_this (download, 81 MB)"
     audio = {"waveform": torch.from_numpy(samples)[None, None], "sample_rate": 22050}
     with caplog.at_level(logging.INFO, logger="audiowalk"):

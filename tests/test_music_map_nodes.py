@@ -86,7 +86,7 @@ def test_separate_stems_node_with_htdemucs(pack, stem_files, comfy_home):
     choices, options = node.INPUT_TYPES()["required"]["method"]
     assert choices == ["hpss", "htdemucs (download, 84 MB)", "htdemucs_6s (download, 55 MB)"]
     assert options["default"] == "htdemucs (download, 84 MB)"
-    assert node.INPUT_TYPES()["required"]["allow_download"][1]["default"] is True
+    assert node.INPUT_TYPES()["optional"]["allow_download"][1]["default"] is True
     (comfy_home / "models" / "demucs").mkdir()
     write_tiny_model(comfy_home / "models" / "demucs" / "tiny.safetensors")
     assert node.INPUT_TYPES()["required"]["method"][0][-1] == "tiny.safetensors"

@@ -127,3 +127,18 @@ def test_every_core_module_imports_in_plain_python_without_comfyui_or_tools():
             "if m.split('.')[0] in ('folder_paths', 'comfy', 'nodes', 'audiowalk_tools')]; "
             "assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd="/")
+
+
+def test_prompts_saved_with_the_last_release_still_validate(pack):
+    """ComfyUI refuses an API prompt that lacks a required input, and a prompt saved before a widget existed lacks
+    it: a node may gain optional inputs, never required ones. tests/data/audiowalk-0.1.0-required-inputs.json holds
+    each node's required inputs as released (0.1.0, the code this round started from)."""
+    import json
+
+    from support import REPO_ROOT
+
+    released = json.loads((REPO_ROOT / "tests" / "data" / "audiowalk-0.1.0-required-inputs.json").read_text())
+    for name, required in released.items():
+        assert name in pack.NODE_CLASS_MAPPINGS, f"node id {name} is gone (node ids are forever)"
+        now = set(pack.NODE_CLASS_MAPPINGS[name].INPUT_TYPES().get("required", {}))
+        assert now <= set(required), f"{name} gained required input(s) {sorted(now - set(required))}"

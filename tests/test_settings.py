@@ -34,16 +34,18 @@ CORE_KEYWORD = {"chain_order": "chain_order_name"}  # band_noise_walk's name (wa
 
 def fresh_widget_values(node_class) -> dict:
     """A node as the menu adds it: every widget at its INPUT_TYPES default."""
-    required = node_class.INPUT_TYPES()["required"]
-    return {name: spec[1]["default"] for name, spec in required.items() if len(spec) > 1 and "default" in spec[1]}
+    declared = node_class.INPUT_TYPES()
+    inputs = {**declared["required"], **declared.get("optional", {})}  # in widget order: required, then optional
+    return {name: spec[1]["default"] for name, spec in inputs.items() if len(spec) > 1 and "default" in spec[1]}
 
 
 def test_widget_names_and_order_are_those_of_saved_workflows(pack):
     for node, widgets in SAVED_WIDGETS.items():
-        required = list(pack.NODE_CLASS_MAPPINGS[node].INPUT_TYPES()["required"])
+        types = pack.NODE_CLASS_MAPPINGS[node].INPUT_TYPES()
+        shown = list(types["required"]) + list(types.get("optional", {}))  # the frontend's widget order
         declared = [s.widget_name for s in node_settings(node)]
         assert declared[:len(widgets)] == widgets, node
-        assert [name for name in required if name in declared] == declared, node
+        assert [name for name in shown if name in declared] == declared, node
 
 
 def test_every_node_added_fresh_has_the_pipelines_defaults(pack):
@@ -56,10 +58,12 @@ def test_every_node_added_fresh_has_the_pipelines_defaults(pack):
         assert settings_from_widgets(node, {w: values[w] for w in declared}) == DEFAULT_PIPELINE
     # and every widget the four nodes show is a declared setting (links and the audio input aside)
     for node in PIPELINE_NODES:
-        required = pack.NODE_CLASS_MAPPINGS[node].INPUT_TYPES()["required"]
-        widgets = {name for name, spec in required.items() if isinstance(spec[0], list) or spec[0] in
-                   ("INT", "FLOAT", "STRING", "BOOLEAN")}
-        assert widgets == {s.widget_name for s in node_settings(node)}, node
+        declared = pack.NODE_CLASS_MAPPINGS[node].INPUT_TYPES()
+        for section in ("required", "optional"):
+            widgets = {name for name, spec in declared.get(section, {}).items() if isinstance(spec[0], list)
+                       or spec[0] in ("INT", "FLOAT", "STRING", "BOOLEAN")} - {"allow_download"}
+            assert widgets == {s.widget_name for s in node_settings(node)
+                               if s.optional == (section == "optional")}, (node, section)
 
 
 def test_fresh_nodes_give_the_latents_of_the_pipeline_and_of_the_core_defaults(pack):
