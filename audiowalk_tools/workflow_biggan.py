@@ -37,7 +37,7 @@ def biggan_workflow():
                         routes={"images": [(990, socket_y(engine + 340, 0)), (990, lane + 20), (686, lane + 20),
                                            (686, socket_y(top, 0) + 16)],
                                 "chunk": [(674, socket_y(low, 1)), (674, socket_y(top, 1) + 16)]})]
-    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
+    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
               group("2  BigGAN, chunk by chunk", "biggan", c1, top - NODE_TITLE, c1 + 280, low + 190),
               group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("4  What it paints", "walk", c3, top - NODE_TITLE, c3 + 255, top + 180),

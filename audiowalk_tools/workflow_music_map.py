@@ -71,8 +71,8 @@ def music_map_workflow():
                                                 (676, socket_y(top, 0) + 16)]}),
                 size=(270, 330)),
     ]
-    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
-              group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 150),
+    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
+              group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 160),
               group("3  Chunk by chunk", "biggan", c1, low - NODE_TITLE, c1 + 260, low + 190),
               group("4  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("5  Drums, sections", "walk", c3, top - NODE_TITLE, c3 + 255, class_y + 180),

@@ -59,11 +59,11 @@ def stylegan_workflow():
                                      (708, socket_y(top, 0) + 16)],
                           "chunk": [(696, socket_y(low, 1)), (696, socket_y(top, 1) + 16)]}),
     ]
-    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 170),
+    groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
               group("2  Your StyleGAN", "biggan", c1, top - NODE_TITLE, c1 + 300, low + 190),
               group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("4  The music moves it", "walk", c3, top - NODE_TITLE, c3 + 245, top + 440),
-              group("5  Features and frames", "biggan", c1, engine - NODE_TITLE, c2 + 260, engine + 290)]
+              group("5  Features and frames", "biggan", c1, engine - NODE_TITLE, c2 + 260, engine + 345)]
     note = wb.read_me("## AudioWalk: StyleGAN music video\n"
                       "Put your StyleGAN2 / StyleGAN3 model in `models/stylegan` (an NVlabs `.pkl`, a rosinality "
                       "`.pt` or a `.safetensors` from `audiowalk convert-stylegan`), pick it in **Load StyleGAN** "

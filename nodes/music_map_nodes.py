@@ -102,11 +102,13 @@ class AudioWalkSeparateStems:
             "shifts": ("INT", {"default": 0, "min": 0, "max": 10, "tooltip":
                        "HTDemucs only: extra passes over the song delayed by a random 0-0.5 s, averaged (demucs' "
                        "shift trick: slightly cleaner stems, each pass costs a whole separation). 0: one pass."}),
-            "seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "tooltip":
-                     "HTDemucs with shifts: the seed of the random delays."}),
+            "shift_seed": ("INT", {"default": 0, "min": 0, "max": 0xFFFFFFFF, "tooltip":
+                           "HTDemucs with shifts: the seed of the random delays (not used when shifts is 0). Not "
+                           "called 'seed': the frontend would add a randomize-after-run control, and every Run "
+                           "would separate the song again."}),
         }}
 
-    def separate(self, audio, method, allow_download=True, shifts=0, seed=0):
+    def separate(self, audio, method, allow_download=True, shifts=0, shift_seed=0):
         directories = model_directories(DEMUCS_KIND)
 
         def load_model(name):
@@ -119,7 +121,7 @@ class AudioWalkSeparateStems:
         try:
             stems = separate_stems(audio_from_comfy(audio), method, cache_directory() / "stems",
                                    on_progress=progress_callback(1), model_dirs=directories,
-                                   allow_download=bool(allow_download), shifts=int(shifts), seed=int(seed),
+                                   allow_download=bool(allow_download), shifts=int(shifts), seed=int(shift_seed),
                                    load_model=load_model)
         finally:
             if is_neural(method):

@@ -1,7 +1,7 @@
 """What ComfyUI's real frontend draws for a loaded workflow, read from its graph canvas and DOM, and the checks of a
 template that reads: every node the user must touch on screen, clear of the minimap and the canvas tool bar, with
-its text drawn; no link drawn behind a node; no label or title cut; no node on another; previews clear of the
-minimap; every text of the notes and text boxes on screen at least 12 px.
+its text drawn; no link drawn behind a node; no label or title cut; no node on another or across a group's edge;
+previews clear of the minimap; every text of the notes and text boxes on screen at least 12 px.
 
 ``LAYOUT_JS`` runs in the page (after ``app.loadGraphData``) and resolves to plain JSON:
 - the canvas' scale and offset, whether LiteGraph draws in low quality (no text), the canvas box;
@@ -164,7 +164,11 @@ LAYOUT_JS = r"""
   return {scale: ds.scale, offset: [ds.offset[0], ds.offset[1]], low_quality: !!canvas.low_quality,
           canvas: [box.left, box.top, box.right, box.bottom], viewport: [window.innerWidth, window.innerHeight],
           nodes, links, reroutes: Array.from(reroutes.values()).map((r) => ({id: r.id, pos: [r.pos[0], r.pos[1]]})),
-          minimap: overlay(".minimap-main-container"), toolbar: overlay(".p-buttongroup-vertical")};
+          minimap: overlay(".minimap-main-container"), toolbar: overlay(".p-buttongroup-vertical"),
+          groups: (graph._groups || graph.groups || []).map((g) => {
+            const a = screen([g.pos[0], g.pos[1]]), b = screen([g.pos[0] + g.size[0], g.pos[1] + g.size[1]]);
+            return {title: g.title, rect: [a[0], a[1], b[0], b[1]]};
+          })};
 })()
 """ % {"clearance": LINK_CLEARANCE_PX, "socket": SOCKET_ZONE_PX}
 
@@ -237,6 +241,10 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
             problems.append(f"the {link['type']} link {names[link['from']]!r} -> {names[link['to']]!r} passes "
                             f"behind {names[hit['node']]!r} ({hit['pixels']} px in {hit['where']})")
     nodes = layout["nodes"]
+    for group in layout.get("groups", []):  # a node is in its group or outside it, never across its edge
+        for node in nodes:
+            if _overlap(node["rect"], group["rect"]) and not _inside(node["rect"], group["rect"]):
+                problems.append(f"{node['title']!r} sticks out of the group {group['title']!r}")
     for i, a in enumerate(nodes):
         for b in nodes[i + 1:]:
             if _overlap(a["rect"], b["rect"]):
