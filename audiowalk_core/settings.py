@@ -124,7 +124,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("beat_tracker", FEATURES_NODE, "COMBO", "dsp",
             "Where beats, downbeats and the meter come from. dsp: the pack's own tracker, no weights. beat_this: "
             "the Beat This! neural tracker (final0.ckpt, 81 MB, in models/beat_this; downloaded when missing and "
-            "allowed), made for real mixes; on a CPU it costs about 20 s per minute of song (a GPU is used when "
+            "allowed), made for real mixes; on a 2-core CPU it costs 5-25 s per minute of song (a GPU is used when "
             "ComfyUI has one); beat_this_small: its small model (small0.ckpt, 8 MB). Computed once per song. "
             "Sections snap to the downbeats either way.",
             choices=BEAT_TRACKERS,
