@@ -7,7 +7,8 @@
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
 #     --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 --platform manylinux_2_17_x86_64 \
 #     --platform manylinux2014_x86_64 --platform manylinux1_x86_64 -d .whl \
-#     pytorch-pretrained-biggan==0.1.1 boto3==1.44.8 botocore==1.44.8 s3transfer==0.19.3 jmespath==1.1.0 av==18.1.0
+#     pytorch-pretrained-biggan==0.1.1 boto3==1.44.8 botocore==1.44.8 s3transfer==0.19.3 jmespath==1.1.0 av==18.1.0 \
+#     soundfile==0.13.1 cffi==2.0.0 pycparser==2.23
 #
 # then run, from the repository root on the GPU machine with .whl/ beside it (with the device tool: carry [".whl"],
 # command "bash bench/gpu_check.sh", timeout_s 600):
@@ -23,6 +24,7 @@
 #   2. eager (compile off), batch 32: the same five figures
 #   3. generator only: compiled at batch 128; compiled "reduce-overhead" (CUDA graphs) at 32; eager without the
 #      fused up-sampling at 32 (nearest + 3x3 conv instead of one transposed conv: against 2, which cuDNN prefers)
+#   4. HTDemucs separation speed per minute of audio (bench/bench_separation.py --device cuda)
 # and prints a summary table last. Logs and JSON go to $OUT (the device tool's) or /tmp/gpu-check-out.
 # GPU_CHECK_SMOKE=1 runs the same steps on the CPU with biggan-deep-128 and a few frames (to check the script).
 set -uo pipefail
@@ -74,6 +76,13 @@ for variant in "$BIG default" "$BATCH reduce-overhead" "$BATCH unfused-eager"; d
     --json "$OUT/generator-$1-$2.json" 2>&1 | tee -a "$OUT/bench.log"
 done
 
+echo "== 4. HTDemucs stem separation (issue 20): seconds per minute of audio on the GPU, random weights of htdemucs"
+if [ "${GPU_CHECK_SMOKE:-0}" = 1 ]; then
+  python3 bench/bench_separation.py --smoke 2>&1 | tee "$OUT/separation.log"
+else
+  python3 bench/bench_separation.py --device cuda --speed-seconds 120 --rounds 2 --minutes 1 --memory-model tiny \
+    2>&1 | tee "$OUT/separation.log"
+fi
 echo "== summary (README: Performance, GPU)"
 python3 - "$OUT" <<'EOF'
 import json, sys
