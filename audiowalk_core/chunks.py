@@ -518,3 +518,13 @@ class ChunkTimer:
         left = (float(now) - self.started) / done * (int(chunk.count) - int(chunk.index))
         return f"{chunk.describe()}, about {format_duration(left)} left"
 
+    def finished_text(self, chunk, now: float) -> str:
+        """After the last chunk: "done: 2,880 frames in 12 chunks, 41 min" (the time since the first chunk this
+        process timed of the render; without it when another render was timed)."""
+        from .keyframe_diffusion import format_duration
+
+        line = f"done: {int(chunk.total_frames):,} frames in {int(chunk.count)} chunk{'s' * (chunk.count != 1)}"
+        if chunk.render_id == self.render_id:
+            line += f", {format_duration(float(now) - self.started)}"
+        return line
+

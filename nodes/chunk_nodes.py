@@ -14,7 +14,7 @@ from .comfy_adapter import (current_prompt_id, forget_history_entries, never_equ
                             show_chunk_progress)
 
 
-_CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
+CHUNK_TIMER = ChunkTimer()  # this server's render in progress (core: chunks.ChunkTimer)
 
 
 class AudioWalkRenderChunks:
@@ -74,7 +74,7 @@ class AudioWalkRenderChunks:
         else:
             chunk, part = render_chunk(latents, chunk_frames, render, chunk_index, prompt=prompt,
                                        node_id=unique_id or "", current_prompt_id=current_prompt_id(), audio=audio)
-        show_chunk_progress(unique_id, chunk.index, chunk.count, _CHUNK_TIMER.text(chunk, time.monotonic()))
+        show_chunk_progress(unique_id, chunk.index, chunk.count, CHUNK_TIMER.text(chunk, time.monotonic()))
         remember_running_chunk(chunk)
         # The Queue panel (frontend 1.27) draws one card per history entry, outputs or not: the finished chunks'
         # entries go as the next one starts, so a render is one card (the running chunk, then the mp4). A client

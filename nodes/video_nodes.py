@@ -1,6 +1,8 @@
 """Video nodes: Save Video (mp4 with the music, chunked renders), Select Keyframes, Interpolate Frames."""
 from __future__ import annotations
 
+import time
+
 from audiowalk_core.audio import audio_from_comfy
 from audiowalk_core.chunks import next_chunk_request
 from audiowalk_core.errors import AudioWalkInputError
@@ -9,6 +11,7 @@ from audiowalk_core.save_music_video import MUSIC_LENGTHS, save_video, saved_vid
 from audiowalk_core.video import check_output_prefix, comfy_metadata
 from .comfy_adapter import (metadata_disabled, numbered_output_path, output_directory, progress_callback,
                             queue_chunk_request, send_node_text)
+from .chunk_nodes import CHUNK_TIMER
 from .sd_walk_nodes import reactivity_text
 
 
@@ -74,6 +77,9 @@ class AudioWalkSaveVideo:
             queue_chunk_request(request)
         message = "\n".join(t for t in (saved.message, reactivity_text(images, chunk, features)) if t)
         send_node_text(unique_id, message)
+        if chunk is not None and chunk.is_last and chunk.count > 1 and saved.complete and chunk.node_id:
+            # Render in Chunks still says "chunk n of n ... left": it says the render is done
+            send_node_text(chunk.node_id, CHUNK_TIMER.finished_text(chunk, time.monotonic()))
         ui = saved_video_ui(saved)
         if ui is None:  # a part of a longer render: no output, so the Queue panel shows no card for this chunk
             return {"result": ("",)}

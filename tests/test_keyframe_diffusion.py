@@ -140,3 +140,16 @@ def test_render_in_chunks_shows_the_time_left_from_the_chunks_done():
     # a re-run from chunk 0 (or another render) starts afresh: no estimate from the old times
     assert timer.text(plan_chunk(100, 25, 0, clock, "timed"), 5000.0) == "chunk 1 of 4: frames 0-24 of 100"
     assert timer.text(plan_chunk(100, 25, 2, clock, "other"), 5100.0) == "chunk 3 of 4: frames 50-74 of 100"
+
+
+def test_render_in_chunks_says_when_the_render_is_done():
+    """After the last chunk Render in Chunks' text (which said "chunk 4 of 4 ..., about 2 min left") says done,
+    with the time since the render's first chunk."""
+    from audiowalk_core.chunks import ChunkTimer
+
+    clock = FrameClock.for_duration(30 * 100, 30, "30")
+    timer = ChunkTimer()
+    for index in range(4):
+        timer.text(plan_chunk(100, 25, index, clock, "timed"), 1000.0 + 120.0 * index)
+    assert timer.finished_text(plan_chunk(100, 25, 3, clock, "timed"), 1480.0) == "done: 100 frames in 4 chunks, 8 min"
+    assert timer.finished_text(plan_chunk(100, 25, 3, clock, "other"), 1480.0) == "done: 100 frames in 4 chunks"
