@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from .workflow_layout import CHUNK_TEXT_ROOM, ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from .workflow_parts import (CHUNKS, CLASSES, FEATURES, GENERATE, LOAD_AUDIO, LOAD_BIGGAN, MAKE_LATENTS, NOISE,
                              SMOOTH, generate_node, read_me, save_node, walk_nodes)
 
@@ -38,7 +38,7 @@ def biggan_workflow():
                                            (686, socket_y(top, 0) + 16)],
                                 "chunk": [(674, socket_y(low, 1)), (674, socket_y(top, 1) + 16)]})]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
-              group("2  BigGAN, chunk by chunk", "biggan", c1, top - NODE_TITLE, c1 + 280, low + 190),
+              group("2  BigGAN in chunks", "biggan", c1, top - NODE_TITLE, c1 + 280, low + 190 + CHUNK_TEXT_ROOM),
               group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("4  What it paints", "walk", c3, top - NODE_TITLE, c3 + 255, top + 180),
               group("5  The music moves BigGAN: features and latent walk", "walk", c1, engine - NODE_TITLE,

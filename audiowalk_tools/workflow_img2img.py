@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from .workflow_layout import CHUNK_TEXT_ROOM, ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
@@ -109,7 +109,7 @@ def img2img_workflow():
     ]
     groups = [group("1  Yours: song, checkpoint", "song", 0, song_y - NODE_TITLE, 330, checkpoint_y + 120),
               group("2  Prompts", "sd", c1, top - NODE_TITLE, c1 + 260, 345),
-              group("3  Chunks", "biggan", c1, chunks_y - NODE_TITLE, c1 + 260, chunks_y + 188),
+              group("3  Chunks", "biggan", c1, chunks_y - NODE_TITLE, c1 + 260, chunks_y + 188 + CHUNK_TEXT_ROOM),
               group("4  Video", "video", c2, top - NODE_TITLE, c2 + 260, top + VIDEO_ROOM),
               group("5  img2img", "sd", c3, top - NODE_TITLE, c3 + 255, top + 272),
               group("6  The walk: BigGAN keyframes, noise, guider, crossfade", "walk", c1, engine - NODE_TITLE,

@@ -28,6 +28,9 @@ NODE_TITLE = 30  # LiteGraph's title bar above a node's position
 # keeps this much room below the node's top, left of the minimap
 VIDEO_ROOM = 520
 GROUP_TITLE = 45  # a group's title bar (font 24) above its first node's title bar
+# During a render Render in Chunks shows its progress text ("chunk 3 of 23: frames ..., about 9 min left", then
+# "done: ...") below its widgets, up to two lines: its group keeps this much room below the node
+CHUNK_TEXT_ROOM = 60
 STAGE_COLORS = {"song": "#3f789e", "walk": "#8a6f3f", "biggan": "#3f8a5c", "sd": "#7a3f8a", "video": "#8a3f4a",
                 "stems": "#3f7a8a"}
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from .workflow_layout import CHUNK_TEXT_ROOM, ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
@@ -73,7 +73,7 @@ def music_map_workflow():
     ]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
               group("2  Stems", "stems", c1, top - NODE_TITLE, c1 + 260, top + 160),
-              group("3  Chunk by chunk", "biggan", c1, low - NODE_TITLE, c1 + 260, low + 190),
+              group("3  Chunk by chunk", "biggan", c1, low - NODE_TITLE, c1 + 260, low + 190 + CHUNK_TEXT_ROOM),
               group("4  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("5  Drums, sections", "walk", c3, top - NODE_TITLE, c3 + 255, class_y + 180),
               group("6  Features, walk and BigGAN", "biggan", c1, engine - NODE_TITLE, c3 + 840, engine + 540)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from .workflow_layout import CHUNK_TEXT_ROOM, ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
@@ -140,7 +140,7 @@ def sd_walk_workflow():
                                        (gap["features"], socket_y(top, 3) + 16)]}),
     ]
     groups = [group("1  Your song and checkpoint", "song", 0, song_y - NODE_TITLE, 330, checkpoint_y + 120),
-              group("2  Your prompts", "sd", c1, top - NODE_TITLE, c1 + 260, chunks_y + 188),
+              group("2  Your prompts", "sd", c1, top - NODE_TITLE, c1 + 260, chunks_y + 188 + CHUNK_TEXT_ROOM),
               group("3  Video", "video", c2, top - NODE_TITLE, c2 + 260, top + VIDEO_ROOM),
               group("4  Travel", "sd", c3, top - NODE_TITLE, c3 + 230, top + 330),
               group("5  Music noise and sampling", "walk", c1, engine - NODE_TITLE, e["G"] + 240, engine + 740)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from audiowalk_core.chunks import DEFAULT_CHUNK_FRAMES, RENDER_WHOLE_SONG
 
-from .workflow_layout import ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
+from .workflow_layout import CHUNK_TEXT_ROOM, ENGINE_TOP, GROUP_TITLE, NODE_TITLE, VIDEO_ROOM, group, socket_y
 from . import workflow_parts as wb
 from .workflow_tools import GraphNode
 
@@ -60,7 +60,7 @@ def stylegan_workflow():
                           "chunk": [(696, socket_y(low, 1)), (696, socket_y(top, 1) + 16)]}),
     ]
     groups = [group("1  Your song", "song", 0, low - NODE_TITLE, 300, low + 185),
-              group("2  Your StyleGAN", "biggan", c1, top - NODE_TITLE, c1 + 300, low + 190),
+              group("2  Your StyleGAN", "biggan", c1, top - NODE_TITLE, c1 + 300, low + 190 + CHUNK_TEXT_ROOM),
               group("3  Video", "video", c2, top - NODE_TITLE, c2 + 270, top + VIDEO_ROOM),
               group("4  The music moves it", "walk", c3, top - NODE_TITLE, c3 + 245, top + 440),
               group("5  Features and frames", "biggan", c1, engine - NODE_TITLE, c2 + 260, engine + 345)]

@@ -344,6 +344,7 @@ class HeadlessFrontend:
         self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=False)
         time.sleep(1)
         data = self.call("Page.captureScreenshot", format="png")["data"]
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
         Path(path).write_bytes(base64.b64decode(data))
         return Path(path)
 

@@ -37,7 +37,7 @@ def server(tmp_path_factory):
 def test_the_neural_tracker_runs_once_for_a_song_of_four_chunks(server):
     running, base = server
     client = ComfyClient(running.address)
-    choices = client.object_info()["AudioWalkAudioFeatures"]["input"]["required"]["beat_tracker"][0]
+    choices = client.object_info()["AudioWalkAudioFeatures"]["input"]["optional"]["beat_tracker"][0]
     assert choices == ["dsp", "beat_this", "beat_this_small (download, 8 MB)"]
     prompt = shipped_prompt("audiowalk_biggan", {**SONG, "Audio Features.beat_tracker": "beat_this",
                                                  "Audio Features.allow_download": False,
