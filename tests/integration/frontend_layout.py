@@ -167,7 +167,9 @@ LAYOUT_JS = r"""
           minimap: overlay(".minimap-main-container"), toolbar: overlay(".p-buttongroup-vertical"),
           groups: (graph._groups || graph.groups || []).map((g) => {
             const a = screen([g.pos[0], g.pos[1]]), b = screen([g.pos[0] + g.size[0], g.pos[1] + g.size[1]]);
-            return {title: g.title, rect: [a[0], a[1], b[0], b[1]]};
+            ctx.save(); ctx.font = (g.font_size || 24) + "px Arial";
+            const titleWidth = ctx.measureText(g.title).width; ctx.restore();
+            return {title: g.title, rect: [a[0], a[1], b[0], b[1]], width: g.size[0], title_width: titleWidth};
           })};
 })()
 """ % {"clearance": LINK_CLEARANCE_PX, "socket": SOCKET_ZONE_PX}
@@ -241,6 +243,10 @@ def layout_problems(layout: dict, must_touch: tuple[str, ...], previews: tuple[s
             problems.append(f"the {link['type']} link {names[link['from']]!r} -> {names[link['to']]!r} passes "
                             f"behind {names[hit['node']]!r} ({hit['pixels']} px in {hit['where']})")
     nodes = layout["nodes"]
+    for group in layout.get("groups", []):
+        if group.get("title_width", 0) > group.get("width", 1e9) - 20:  # canvas px, the title's padding aside
+            problems.append(f"the group title {group['title']!r} is cut ({group['title_width']:.0f} px of text in "
+                            f"{group['width']:.0f})")
     for group in layout.get("groups", []):  # a node is in its group or outside it, never across its edge
         for node in nodes:
             if _overlap(node["rect"], group["rect"]) and not _inside(node["rect"], group["rect"]):
