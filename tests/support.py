@@ -89,18 +89,19 @@ def save_tiny_biggan(folder) -> Path:
     return folder
 
 
-def run_api_prompt(pack, prompt: dict, chunk_node: str | None = None) -> dict:
+def run_api_prompt(pack, prompt: dict, chunk_node: str | None = None, only: tuple = ()) -> dict:
     """Run an API-format prompt in this process as ComfyUI's executor would: every node once, in dependency order,
     hidden inputs (``prompt``, ``unique_id``) given; with ``chunk_node`` (a Render in Chunks node) the prompt of
-    chunk k + 1 follows chunk k's (what Save Music Video's requeue asks ComfyUI for) until the last chunk. Returns
-    the outputs {node id: return value} of the last prompt run."""
+    chunk k + 1 follows chunk k's (what Save Music Video's requeue asks ComfyUI for) until the last chunk; ``only``:
+    run just the nodes of these class types (and what they need of them). Returns the outputs {node id: return
+    value} of the last prompt run."""
     from audiowalk_core.chunks import prompt_for_chunk
 
     nodes = pack.NODE_CLASS_MAPPINGS
     index = 0
     while True:
         outputs = {}
-        pending = list(prompt)
+        pending = [node_id for node_id, node in prompt.items() if not only or node["class_type"] in only]
         while pending:
             for node_id in list(pending):
                 inputs = prompt[node_id]["inputs"]

@@ -170,20 +170,12 @@ def test_the_shipped_workflow_and_audiowalk_render_compute_the_same_latents(pack
     from audiowalk_core.pipeline import DEFAULT_PIPELINE, compute_song_features, make_walk_latents
     from support import REPO_ROOT
 
+    from support import run_api_prompt
+
     prompt = json.loads((REPO_ROOT / "workflows" / "api" / "audiowalk_biggan.json").read_text())
-    outputs = {}
     wanted = ("AudioWalkLoadAudio", "AudioWalkAudioFeatures", "AudioWalkBandNoiseWalk", "AudioWalkClassSchedule",
               "AudioWalkMakeLatents", "AudioWalkSmoothLatents")
-    pending = [node_id for node_id, node in prompt.items() if node["class_type"] in wanted]
-    while pending:  # in dependency order, as ComfyUI runs them
-        for node_id in list(pending):
-            inputs = prompt[node_id]["inputs"]
-            links = {k: v for k, v in inputs.items() if isinstance(v, list)}
-            if any(source not in outputs for source, _ in links.values()):
-                continue
-            values = {k: (outputs[v[0]][v[1]] if k in links else v) for k, v in inputs.items()}
-            outputs[node_id] = run(pack, prompt[node_id]["class_type"], **values)
-            pending.remove(node_id)
+    outputs = run_api_prompt(pack, prompt, only=wanted)  # in dependency order, as ComfyUI runs them
     smooth_id = next(i for i, n in prompt.items() if n["class_type"] == "AudioWalkSmoothLatents")
     from_workflow = outputs[smooth_id][0]
     song = load_audio(BUNDLED_DEMO_SONG)

@@ -75,3 +75,46 @@ def test_music_map_template_renders_a_song_in_chunks_and_separates_it_once(music
     stems_cache = server.base / "user" / "audiowalk" / "cache" / "stems"
     entries_on_disk = [p.name for p in stems_cache.iterdir() if not p.name.startswith(".")]
     assert len(entries_on_disk) == 1, entries_on_disk  # one song, one method: one cache entry
+
+
+def test_cancel_during_the_separation_of_a_3_minute_song_is_idle_within_60_s(music_map_server):
+    """The template on a 3-minute song (HTDemucs on this CPU: about 2 minutes of separation): Cancel once Separate
+    Stems reported its first segments returns the queue to idle within 60 s, leaves no stems-cache entry nor a
+    temporary folder, and no parts folder."""
+    import time
+    import urllib.request
+
+    from audiowalk_tools.demo import write_demo_song
+
+    server = music_map_server
+    client = ComfyClient(server.address)
+    song = write_demo_song(server.base / "input" / "song_180s.flac", duration_seconds=180.0)
+    prompt = shipped_prompt("audiowalk_music_map", {"Load Song.audio": song.name, "Audio Features.fps": str(FPS),
+                                                    "Save Music Video.filename_prefix": "it/music_map_cancel"})
+    separate = node_id(prompt, "AudioWalkSeparateStems")
+    stems_cache = server.base / "user" / "audiowalk" / "cache" / "stems"
+    before = set(stems_cache.iterdir()) if stems_cache.is_dir() else set()
+    with ServerMessages(server.address, client.client_id) as heard:
+        prompt_id = client.queue_prompt(prompt)
+        started = time.monotonic()
+        while not any(event["type"] == "progress" and str(event["data"].get("node")) == separate
+                      and event["data"].get("value", 0) >= 1 for event in heard.events):
+            assert time.monotonic() - started < 900, "Separate Stems never reported a segment"
+            time.sleep(0.2)
+        reached = time.monotonic() - started
+        cancelled = time.monotonic()
+        urllib.request.urlopen(urllib.request.Request(f"http://{server.address}/interrupt", data=b"{}",
+                                                      method="POST"), timeout=30).read()
+        while True:
+            queue = client.get_json("/queue")
+            if not queue["queue_running"] and not queue["queue_pending"]:
+                break
+            assert time.monotonic() - cancelled < 60, "the queue is still busy 60 s after Cancel"
+            time.sleep(0.5)
+        idle_after = time.monotonic() - cancelled
+    print(f"Separate Stems' first segment after {reached:.0f} s; idle {idle_after:.1f} s after Cancel")
+    entry = client.history(prompt_id)
+    assert any(m[0] == "execution_interrupted" for m in entry["status"]["messages"])
+    after = set(stems_cache.iterdir()) if stems_cache.is_dir() else set()
+    assert after == before, sorted(p.name for p in after - before)  # no entry, no temporary folder
+    assert not [p for p in (server.base / "output").rglob("*") if ".parts-" in p.name]
